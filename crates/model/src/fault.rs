@@ -1,0 +1,123 @@
+//! Faults the simulator injects, and the ground truth it records about them.
+//!
+//! Each fault carries the cause the project's brief names, so a predictor can be scored per cause
+//! later: hardware failures (with precursors and false alarms), overload, memory shortage and
+//! response-time degradation.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a host or VM broke (or looked as if it would).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultCause {
+    /// The host crashes; precursors (corrected memory errors, temperature drift) appear before.
+    HardwareFailure,
+    /// Precursors that were not followed by a crash.
+    FalseAlarm,
+    /// Trace demand above the host's CPU capacity.
+    Overload,
+    /// VM memory growth (a leak) until the host runs out.
+    MemoryShortage,
+    /// Service latency above the VNF's bound because the host slowed down.
+    ResponseDegradation,
+}
+
+/// Ground truth about one fault, written by the simulator as it happens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// What kind of fault.
+    pub cause: FaultCause,
+    /// The host concerned.
+    pub host: usize,
+    /// The VM concerned, for VM-level faults such as a leak.
+    pub vm: Option<usize>,
+    /// When the first warning sign became observable (precursor start, leak start...).
+    pub onset_s: f64,
+    /// When the fault struck (crash, out-of-memory kill, first breach); `None` for false alarms.
+    pub strike_s: Option<f64>,
+    /// VMs with a VNF that were still on the host when it struck.
+    pub vnf_vms_hit: u32,
+    /// All VMs still on the host when it struck (0 means it was evacuated in time).
+    pub vms_hit: u32,
+}
+
+/// Lead time of hardware-failure precursors: drawn log-normally, as field studies of corrected
+/// memory errors before DIMM failures report a long tail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadTime {
+    /// Median lead time.
+    pub median_s: f64,
+    /// Shape (sigma of the underlying normal).
+    pub sigma: f64,
+    /// Floor, so a precursor is at least one sample long.
+    pub min_s: f64,
+}
+
+impl Default for LeadTime {
+    fn default() -> Self {
+        LeadTime {
+            median_s: 3600.0,
+            sigma: 0.6,
+            min_s: 600.0,
+        }
+    }
+}
+
+/// Real failure times replayed from the disk-failure logs in `shared/data/disk-failures/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureReplay {
+    /// CSV file (Alpine or Campaign format).
+    pub file: String,
+    /// Log time (ISO date, `YYYY-MM-DD`) that maps to the start of the simulation.
+    pub start: String,
+    /// Log seconds per simulated second; > 1 compresses a long log into one simulated day.
+    #[serde(default = "one")]
+    pub time_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// How many faults of each kind to inject, and their parameters. Which hosts and when is drawn
+/// from the scenario's seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultsConfig {
+    /// Hosts that crash during the run (with precursors).
+    pub hardware_failures: u32,
+    /// Hosts that show precursors but do not crash.
+    pub false_alarms: u32,
+    /// Lead-time distribution of precursors.
+    pub lead_time: LeadTime,
+    /// VMs that leak memory.
+    pub memory_leaks: u32,
+    /// Leak rate.
+    pub leak_mib_per_min: f64,
+    /// Hosts whose speed drops for a while (thermal throttling, a noisy neighbour, a failing disk).
+    pub degradations: u32,
+    /// Fraction of CPU capacity left while degraded.
+    pub degradation_capacity: f64,
+    /// How long a degradation lasts.
+    pub degradation_s: f64,
+    /// Crash times replayed from a real log instead of drawn (in addition to `hardware_failures`).
+    pub replay: Option<FailureReplay>,
+}
+
+impl Default for FaultsConfig {
+    fn default() -> Self {
+        FaultsConfig {
+            hardware_failures: 0,
+            false_alarms: 0,
+            lead_time: LeadTime::default(),
+            memory_leaks: 0,
+            leak_mib_per_min: 20.0,
+            degradations: 0,
+            degradation_capacity: 0.5,
+            degradation_s: 2.0 * 3600.0,
+            replay: None,
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Workload traces: what each VM asks for, every 5 minutes, replayed from real data sets.
+//!
+//! Three real formats are supported, each with its own loader, because each data set has its own
+//! quirks: PlanetLab (one integer CPU % per line), Google cluster VMs (`CPU% MEM%` per line) and
+//! Bitbrains (`;\t`-separated CSV with a header, CPU, memory and network columns).
+
+use crate::error::ModelError;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One VM's demand over time, at [`crate::TRACE_STEP_S`] resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Where it came from (file name), for reports.
+    pub name: String,
+    /// CPU demand as a fraction of the VM's capacity, in [0, 1].
+    pub cpu: Vec<f64>,
+    /// Memory in use as a fraction of the VM's configured memory, when the data set has it.
+    pub memory: Option<Vec<f64>>,
+    /// Network throughput (received + transmitted) in KB/s, when the data set has it.
+    pub net_kbps: Option<Vec<f64>>,
+}
+
+impl Trace {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.cpu.len()
+    }
+
+    /// True when the trace holds no sample.
+    pub fn is_empty(&self) -> bool {
+        self.cpu.is_empty()
+    }
+
+    /// CPU demand at sample `i`, wrapping around so short traces can drive long runs.
+    pub fn cpu_at(&self, i: usize) -> f64 {
+        self.cpu[i % self.cpu.len()]
+    }
+}
+
+/// A set of traces loaded from one data-set folder.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceSet {
+    /// The traces, sorted by file name so every machine assigns them to VMs the same way.
+    pub traces: Vec<Trace>,
+}
+
+/// Which real data set a folder holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TraceFormat {
+    /// CoMon/PlanetLab as shipped with CloudSim.
+    Planetlab,
+    /// Google cluster 2011 VMs.
+    Google,
+    /// Bitbrains GWA-T-12 (fastStorage / Rnd).
+    Bitbrains,
+}
+
+/// Order in which a folder's trace files become VMs 0, 1, 2...
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileOrder {
+    /// By file name: the same on every machine.
+    Sorted,
+    /// As the file system lists the folder (Java's `File.listFiles`, hence CloudSim's order). VM
+    /// types are assigned by position, so CloudSim's published figures are only reproduced with the
+    /// order of the file system they were produced on.
+    Directory,
+}
+
+impl TraceSet {
+    /// Loads up to `limit` traces of `format` from `dir` (all when `None`), sorted by file name.
+    pub fn load(dir: &Path, format: TraceFormat, limit: Option<usize>) -> Result<Self, ModelError> {
+        Self::load_ordered(dir, format, limit, FileOrder::Sorted)
+    }
+
+    /// Like [`TraceSet::load`] with an explicit file order.
+    pub fn load_ordered(dir: &Path, format: TraceFormat, limit: Option<usize>, order: FileOrder) -> Result<Self, ModelError> {
+        let mut files = list_files(dir, order)?;
+        if let Some(n) = limit {
+            files.truncate(n);
+        }
+        let traces = files
+            .iter()
+            .map(|f| match format {
+                TraceFormat::Planetlab => load_planetlab_file(f),
+                TraceFormat::Google => load_google_file(f),
+                TraceFormat::Bitbrains => load_bitbrains_file(f),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if traces.is_empty() {
+            return Err(ModelError::invalid(dir, "no trace files in this folder"));
+        }
+        Ok(TraceSet { traces })
+    }
+
+    /// Number of traces.
+    pub fn len(&self) -> usize {
+        self.traces.len()
+    }
+
+    /// True when no trace was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.traces.is_empty()
+    }
+}
+
+/// Regular files of a folder, in the requested order.
+fn list_files(dir: &Path, order: FileOrder) -> Result<Vec<PathBuf>, ModelError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| ModelError::io(dir, e))?;
+    let mut files = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| ModelError::io(dir, e))?;
+        let path = entry.path();
+        if path.is_file() && !entry.file_name().to_string_lossy().starts_with('.') {
+            files.push(path);
+        }
+    }
+    if order == FileOrder::Sorted {
+        files.sort();
+    }
+    Ok(files)
+}
+
+fn read(path: &Path) -> Result<String, ModelError> {
+    std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Parses a percentage in [0, 100] and returns it as a fraction.
+fn percent(path: &Path, line: usize, field: &str, s: &str) -> Result<f64, ModelError> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| ModelError::parse(path, line, field, format!("not a number: {:?}", s.trim())))?;
+    if !v.is_finite() || !(0.0..=100.0).contains(&v) {
+        return Err(ModelError::parse(path, line, field, format!("{v} is outside 0..=100")));
+    }
+    Ok(v / 100.0)
+}
+
+/// PlanetLab: one CPU percentage per line (integers in the CloudSim copy, decimals tolerated).
+pub fn load_planetlab_file(path: &Path) -> Result<Trace, ModelError> {
+    let text = read(path)?;
+    let mut cpu = Vec::with_capacity(288);
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        cpu.push(percent(path, i + 1, "cpu_pct", line)?);
+    }
+    if cpu.is_empty() {
+        return Err(ModelError::parse(path, 1, "cpu_pct", "file holds no sample"));
+    }
+    Ok(Trace {
+        name: file_name(path),
+        cpu,
+        memory: None,
+        net_kbps: None,
+    })
+}
+
+/// Google cluster VMs: `CPU% MEM%` per line, space separated.
+pub fn load_google_file(path: &Path) -> Result<Trace, ModelError> {
+    let text = read(path)?;
+    let mut cpu = Vec::with_capacity(288);
+    let mut mem = Vec::with_capacity(288);
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut it = line.split_whitespace();
+        let c = it.next().ok_or_else(|| ModelError::parse(path, i + 1, "cpu_pct", "missing"))?;
+        let m = it.next().ok_or_else(|| ModelError::parse(path, i + 1, "mem_pct", "missing"))?;
+        cpu.push(percent(path, i + 1, "cpu_pct", c)?);
+        mem.push(percent(path, i + 1, "mem_pct", m)?);
+    }
+    if cpu.is_empty() {
+        return Err(ModelError::parse(path, 1, "cpu_pct", "file holds no sample"));
+    }
+    Ok(Trace {
+        name: file_name(path),
+        cpu,
+        memory: Some(mem),
+        net_kbps: None,
+    })
+}
+
+/// Bitbrains GWA-T-12: header row, then `;\t`-separated rows (timestamp in seconds).
+pub fn load_bitbrains_file(path: &Path) -> Result<Trace, ModelError> {
+    const FIELDS: [&str; 11] = [
+        "timestamp",
+        "cpu_cores",
+        "cpu_capacity_mhz",
+        "cpu_usage_mhz",
+        "cpu_usage_pct",
+        "memory_capacity_kb",
+        "memory_usage_kb",
+        "disk_read_kbps",
+        "disk_write_kbps",
+        "net_rx_kbps",
+        "net_tx_kbps",
+    ];
+    let text = read(path)?;
+    let (mut cpu, mut mem, mut net) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last_ts = f64::NEG_INFINITY;
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split(';').map(str::trim).collect();
+        if cols.len() < FIELDS.len() {
+            return Err(ModelError::parse(
+                path,
+                i + 1,
+                FIELDS[cols.len().min(FIELDS.len() - 1)],
+                format!("expected {} columns, found {}", FIELDS.len(), cols.len()),
+            ));
+        }
+        let num = |k: usize| -> Result<f64, ModelError> {
+            cols[k]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| ModelError::parse(path, i + 1, FIELDS[k], format!("not a non-negative number: {:?}", cols[k])))
+        };
+        let ts = num(0)?;
+        if ts <= last_ts {
+            return Err(ModelError::parse(path, i + 1, "timestamp", "timestamps must increase"));
+        }
+        last_ts = ts;
+        // Usage above 100 % happens in the data (bursting over the provisioned share); we clamp.
+        cpu.push((num(4)? / 100.0).min(1.0));
+        let cap = num(5)?;
+        mem.push(if cap > 0.0 { (num(6)? / cap).min(1.0) } else { 0.0 });
+        net.push(num(9)? + num(10)?);
+    }
+    if cpu.is_empty() {
+        return Err(ModelError::parse(path, 2, "timestamp", "file holds no sample"));
+    }
+    Ok(Trace {
+        name: file_name(path),
+        cpu,
+        memory: Some(mem),
+        net_kbps: Some(net),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str, body: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("promig-trace-{}-{}", std::process::id(), name.replace(' ', "_")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    #[test]
+    fn planetlab_error_names_file_line_field() {
+        let p = tmp("bad vm", "10\n20\nx7\n");
+        let e = load_planetlab_file(&p).unwrap_err().to_string();
+        assert!(e.contains("bad vm:3: field `cpu_pct`"), "{e}");
+    }
+
+    #[test]
+    fn planetlab_rejects_out_of_range() {
+        let p = tmp("range", "10\n101\n");
+        let e = load_planetlab_file(&p).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("outside"), "{e}");
+    }
+
+    #[test]
+    fn google_needs_two_columns() {
+        let p = tmp("g", "1.0 2.0\n3.0\n");
+        let e = load_google_file(&p).unwrap_err().to_string();
+        assert!(e.contains(":2: field `mem_pct`"), "{e}");
+    }
+
+    #[test]
+    fn bitbrains_parses_and_checks_order() {
+        let head = "Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\tCPU usage [MHZ];\tCPU usage [%];\tMemory capacity provisioned [KB];\tMemory usage [KB];\tDisk read throughput [KB/s];\tDisk write throughput [KB/s];\tNetwork received throughput [KB/s];\tNetwork transmitted throughput [KB/s]\n";
+        let ok = format!("{head}100;\t2;\t100;\t50;\t50.0;\t1000;\t250;\t0;\t0;\t3;\t4\n400;\t2;\t100;\t50;\t25.0;\t1000;\t500;\t0;\t0;\t1;\t1\n");
+        let t = load_bitbrains_file(&tmp("bb.csv", &ok)).unwrap();
+        assert_eq!(t.cpu, vec![0.5, 0.25]);
+        assert_eq!(t.memory.unwrap(), vec![0.25, 0.5]);
+        assert_eq!(t.net_kbps.unwrap(), vec![7.0, 2.0]);
+        let bad = format!("{head}400;\t2;\t100;\t50;\t50.0;\t1000;\t250;\t0;\t0;\t3;\t4\n100;\t2;\t100;\t50;\t25.0;\t1000;\t500;\t0;\t0;\t1;\t1\n");
+        let e = load_bitbrains_file(&tmp("bb2.csv", &bad)).unwrap_err().to_string();
+        assert!(e.contains(":3: field `timestamp`"), "{e}");
+    }
+}

@@ -1,0 +1,189 @@
+//! The small statistics the overload detectors need, with the exact conventions Beloglazov & Buyya's
+//! published implementation uses (percentile estimation, quartile indices, incremental regression),
+//! since their thresholds were tuned with those conventions. Hand-written because each is a few
+//! lines and a statistics crate would not reproduce these particular estimators.
+
+/// Median with the "(n + 1) p" interpolating estimator (Apache Commons Math's default percentile).
+pub fn median(data: &[f64]) -> f64 {
+    let mut v = data.to_vec();
+    v.sort_by(f64::total_cmp);
+    percentile_sorted(&v, 50.0)
+}
+
+fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    match n {
+        0 => f64::NAN,
+        1 => sorted[0],
+        _ => {
+            let pos = p * (n as f64 + 1.0) / 100.0;
+            let fpos = pos.floor();
+            let d = pos - fpos;
+            if pos < 1.0 {
+                sorted[0]
+            } else if pos >= n as f64 {
+                sorted[n - 1]
+            } else {
+                let lower = sorted[fpos as usize - 1];
+                let upper = sorted[fpos as usize];
+                lower + d * (upper - lower)
+            }
+        }
+    }
+}
+
+/// Median absolute deviation (not scaled to a normal's sigma).
+pub fn mad(data: &[f64]) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let m = median(data);
+    let dev: Vec<f64> = data.iter().map(|x| (m - x).abs()).collect();
+    median(&dev)
+}
+
+/// Interquartile range with quartiles at sorted positions round(0.25 (n + 1)) and round(0.75 (n + 1)).
+pub fn iqr(data: &[f64]) -> f64 {
+    let mut v = data.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len() as f64;
+    let q1 = ((0.25 * (n + 1.0)).round() as usize).saturating_sub(1).min(v.len() - 1);
+    let q3 = ((0.75 * (n + 1.0)).round() as usize).saturating_sub(1).min(v.len() - 1);
+    v[q3] - v[q1]
+}
+
+/// Ordinary least squares of `y` on x = 1, 2, ..., n: returns (intercept, slope).
+///
+/// Uses the incremental (Welford-style) sums of Apache's `SimpleRegression`, which the published
+/// local-regression detector relies on; `None` when fewer than 3 points or x has no spread.
+pub fn linear_fit(y: &[f64]) -> Option<(f64, f64)> {
+    if y.len() < 3 {
+        return None;
+    }
+    let (mut sum_x, mut sum_y, mut sum_xx, mut sum_xy) = (0.0, 0.0, 0.0, 0.0);
+    let (mut xbar, mut ybar) = (0.0, 0.0);
+    for (i, &yi) in y.iter().enumerate() {
+        let x = (i + 1) as f64;
+        if i == 0 {
+            xbar = x;
+            ybar = yi;
+        } else {
+            let n = i as f64;
+            let fact1 = 1.0 + n;
+            let fact2 = n / (1.0 + n);
+            let dx = x - xbar;
+            let dy = yi - ybar;
+            sum_xx += dx * dx * fact2;
+            sum_xy += dx * dy * fact2;
+            xbar += dx / fact1;
+            ybar += dy / fact1;
+        }
+        sum_x += x;
+        sum_y += yi;
+    }
+    if sum_xx.abs() < f64::MIN_POSITIVE {
+        return None;
+    }
+    let slope = sum_xy / sum_xx;
+    let intercept = (sum_y - slope * sum_x) / y.len() as f64;
+    Some((intercept, slope))
+}
+
+/// Coefficient of determination of `y` regressed (with intercept) on the columns `xs`.
+///
+/// Householder QR least squares; `None` when there are fewer observations than parameters or the
+/// design matrix is exactly singular (the maximum-correlation selector then falls back to MMT).
+pub fn r_squared(y: &[f64], xs: &[&[f64]]) -> Option<f64> {
+    let m = y.len();
+    let p = xs.len() + 1;
+    if m == 0 || p > m {
+        return None;
+    }
+    // Column-major design matrix [1, x1, ..., xk].
+    let mut a = vec![0.0; m * p];
+    for r in 0..m {
+        a[r] = 1.0;
+    }
+    for (c, col) in xs.iter().enumerate() {
+        if col.len() != m {
+            return None;
+        }
+        a[(c + 1) * m..(c + 2) * m].copy_from_slice(col);
+    }
+    let col_norms: Vec<f64> = (0..p).map(|k| a[k * m..(k + 1) * m].iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
+    let mut qty = y.to_vec();
+    for k in 0..p {
+        let col = &mut a[k * m..(k + 1) * m];
+        let norm = col[k..].iter().map(|v| v * v).sum::<f64>().sqrt();
+        // A column (numerically) in the span of the previous ones: the design is singular.
+        if norm <= 1e-10 * col_norms[k] || norm == 0.0 {
+            return None;
+        }
+        let alpha = if col[k] > 0.0 { -norm } else { norm };
+        let mut v: Vec<f64> = col[k..].to_vec();
+        v[0] -= alpha;
+        let vnorm2: f64 = v.iter().map(|x| x * x).sum();
+        if vnorm2 == 0.0 {
+            continue;
+        }
+        for j in k..p {
+            let cj = &mut a[j * m..(j + 1) * m];
+            let dot: f64 = v.iter().zip(&cj[k..]).map(|(a, b)| a * b).sum();
+            let f = 2.0 * dot / vnorm2;
+            for (i, vi) in v.iter().enumerate() {
+                cj[k + i] -= f * vi;
+            }
+        }
+        let dot: f64 = v.iter().zip(&qty[k..]).map(|(a, b)| a * b).sum();
+        let f = 2.0 * dot / vnorm2;
+        for (i, vi) in v.iter().enumerate() {
+            qty[k + i] -= f * vi;
+        }
+    }
+    // Residual sum of squares is the squared norm of Q^T y beyond the first p entries.
+    let ssr: f64 = qty[p..].iter().map(|v| v * v).sum();
+    let mean = y.iter().sum::<f64>() / m as f64;
+    let ssto: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
+    Some(1.0 - ssr / ssto)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_even_and_odd() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn iqr_uses_rounded_positions() {
+        // n = 12: q1 at round(3.25) - 1 = 2, q3 at round(9.75) - 1 = 9.
+        let d: Vec<f64> = (1..=12).map(f64::from).collect();
+        assert_eq!(iqr(&d), 10.0 - 3.0);
+    }
+
+    #[test]
+    fn mad_of_symmetric_set() {
+        assert_eq!(mad(&[1.0, 2.0, 3.0, 4.0, 5.0]), 1.0);
+    }
+
+    #[test]
+    fn linear_fit_recovers_line() {
+        let y: Vec<f64> = (1..=10).map(|x| 0.5 + 0.1 * x as f64).collect();
+        let (a, b) = linear_fit(&y).unwrap();
+        assert!((a - 0.5).abs() < 1e-12 && (b - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn r_squared_of_exact_and_noisy_fits() {
+        let x: Vec<f64> = (0..8).map(f64::from).collect();
+        let y: Vec<f64> = x.iter().map(|v| 2.0 * v + 1.0).collect();
+        assert!((r_squared(&y, &[&x]).unwrap() - 1.0).abs() < 1e-12);
+        let z = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0];
+        let r = r_squared(&z, &[&x]).unwrap();
+        assert!(r > 0.0 && r < 0.2, "{r}");
+        assert!(r_squared(&z, &[&x, &x]).is_none(), "collinear columns are singular");
+    }
+}

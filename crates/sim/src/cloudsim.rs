@@ -1,0 +1,104 @@
+//! CloudSim 3.0.3's PlanetLab power experiment as a world: 800 hosts (HP ML110 G4/G5 alternating),
+//! one VM per trace file with four VM types in contiguous blocks, 1 Gbit/s everywhere.
+
+use crate::world::World;
+use crate::SimError;
+use promig_model::fault::FaultsConfig;
+use promig_model::scenario::RecoveryConfig;
+use promig_model::trace::{FileOrder, TraceFormat};
+use promig_model::{HostSpec, PowerCurve, Topology, TraceSet, VmSpec};
+use std::path::Path;
+
+/// Hosts in CloudSim's PlanetLab experiment.
+pub const HOSTS: usize = 800;
+/// VM types: (MIPS, RAM MB).
+pub const VM_TYPES: [(f64, f64); 4] = [(2500.0, 870.0), (2000.0, 1740.0), (1000.0, 1740.0), (500.0, 613.0)];
+
+/// Builds the world for one PlanetLab day folder (`hosts` overrides the host count, for scaling).
+/// Files become VMs in the order the file system lists them, as with CloudSim's `File.listFiles()`.
+pub fn planetlab_world(day_dir: &Path, hosts: usize) -> Result<World, SimError> {
+    planetlab_world_ordered(day_dir, hosts, FileOrder::Directory)
+}
+
+/// [`planetlab_world`] with an explicit file order (`Sorted` is machine-independent).
+pub fn planetlab_world_ordered(day_dir: &Path, hosts: usize, order: FileOrder) -> Result<World, SimError> {
+    let mut set = TraceSet::load_ordered(day_dir, TraceFormat::Planetlab, None, order)?;
+    for (i, t) in set.traces.iter().enumerate() {
+        if t.cpu.len() < 288 {
+            return Err(SimError::Setup(format!(
+                "{}: trace {} has {} samples; a CloudSim day needs 288",
+                day_dir.display(),
+                i,
+                t.cpu.len()
+            )));
+        }
+    }
+    for t in &mut set.traces {
+        // CloudSim reads 288 samples into a 289-slot array and repeats the last one.
+        t.cpu.truncate(288);
+        let last = t.cpu[287];
+        t.cpu.push(last);
+    }
+    let name = format!(
+        "cloudsim-planetlab-{}",
+        day_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    );
+    Ok(world_from_traces(name, set.traces, hosts))
+}
+
+/// CloudSim hosts and VMs around a list of traces (one VM per trace).
+pub fn world_from_traces(name: String, traces: Vec<promig_model::Trace>, n_hosts: usize) -> World {
+    let hosts: Vec<HostSpec> = (0..n_hosts)
+        .map(|i| {
+            let (mips, power) = if i % 2 == 0 {
+                (1860.0, PowerCurve::HP_ML110_G4)
+            } else {
+                (2660.0, PowerCurve::HP_ML110_G5)
+            };
+            HostSpec {
+                name: format!("host{i}"),
+                cores: 2,
+                mips_per_core: mips,
+                memory_mib: 4096.0,
+                nic_bps: 1e9,
+                power,
+                rack: 0,
+                attach_node: 0,
+            }
+        })
+        .collect();
+    let n = traces.len();
+    let per_type = n.div_ceil(VM_TYPES.len()).max(1);
+    let vms: Vec<VmSpec> = traces
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (mips, ram) = VM_TYPES[(i / per_type).min(VM_TYPES.len() - 1)];
+            VmSpec {
+                name: t.name.clone(),
+                vcpus: 1,
+                mips_per_vcpu: mips,
+                memory_mib: ram,
+                trace: i,
+                vnf: None,
+            }
+        })
+        .collect();
+    World {
+        name,
+        host_type: (0..n_hosts).map(|i| i % 2).collect(),
+        hosts,
+        vms,
+        traces,
+        vnfs: Vec::new(),
+        chains: Vec::new(),
+        topology: Topology::single_switch(n_hosts, 1e9),
+        faults: FaultsConfig::default(),
+        recovery: RecoveryConfig::default(),
+        base_dir: day_dir_parent(),
+    }
+}
+
+fn day_dir_parent() -> std::path::PathBuf {
+    std::path::PathBuf::from(".")
+}

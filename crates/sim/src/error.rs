@@ -1,0 +1,12 @@
+//! Errors of the simulator crate.
+
+/// What can stop a simulation from being set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A scenario, trace or topology file is wrong.
+    #[error(transparent)]
+    Model(#[from] promig_model::ModelError),
+    /// The scenario cannot be simulated as described.
+    #[error("{0}")]
+    Setup(String),
+}

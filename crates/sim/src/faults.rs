@@ -1,0 +1,235 @@
+//! Drawing the fault plan of a run from its seed, or replaying failure times from a real log.
+
+use crate::config::SimConfig;
+use crate::world::World;
+use crate::SimError;
+use promig_model::ModelError;
+use rand::seq::index::sample;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, LogNormal};
+use std::path::Path;
+
+/// A hardware failure (or, with `crash_s` as the end of the signs, a false alarm).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrashPlan {
+    /// Host.
+    pub host: usize,
+    /// When precursors start.
+    pub onset_s: f64,
+    /// When the host crashes (false alarm: when the signs fade).
+    pub crash_s: f64,
+}
+
+/// A memory leak in one VM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeakPlan {
+    /// VM.
+    pub vm: usize,
+    /// Start.
+    pub start_s: f64,
+    /// Growth rate.
+    pub mib_per_s: f64,
+}
+
+/// A slowdown of one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DegradePlan {
+    /// Host.
+    pub host: usize,
+    /// Start.
+    pub start_s: f64,
+    /// Duration.
+    pub duration_s: f64,
+}
+
+/// Every fault of a run, fixed before it starts (so the ground truth exists independently of
+/// what the policy does).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultPlan {
+    /// Hardware failures.
+    pub crashes: Vec<CrashPlan>,
+    /// Precursors without failure.
+    pub false_alarms: Vec<CrashPlan>,
+    /// Leaks.
+    pub leaks: Vec<LeakPlan>,
+    /// Degradations.
+    pub degradations: Vec<DegradePlan>,
+}
+
+/// Draws the plan. Hosts for failures and false alarms are distinct; every draw comes from `rng`.
+pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<FaultPlan, SimError> {
+    let f = &world.faults;
+    let horizon = cfg.horizon_s();
+    let n_hosts = world.hosts.len();
+    let wanted = (f.hardware_failures + f.false_alarms + f.degradations) as usize;
+    if wanted > n_hosts {
+        return Err(SimError::Setup(format!(
+            "{wanted} faulty hosts requested but the data centre has only {n_hosts}"
+        )));
+    }
+    let hosts = sample(rng, n_hosts, wanted).into_vec();
+    let lead = LogNormal::new(f.lead_time.median_s.ln(), f.lead_time.sigma)
+        .map_err(|e| SimError::Setup(format!("faults.lead_time: {e}")))?;
+    let draw_lead = |rng: &mut ChaCha8Rng| lead.sample(rng).max(f.lead_time.min_s);
+    let mut out = FaultPlan::default();
+    let mut it = hosts.into_iter();
+    for _ in 0..f.hardware_failures {
+        let host = it.next().expect("enough hosts were sampled");
+        // Crashes fall in the middle 80 % of the run so their precursors and consequences fit.
+        let crash_s = rng.random_range(0.1 * horizon..0.9 * horizon);
+        let onset_s = (crash_s - draw_lead(rng)).max(0.0);
+        out.crashes.push(CrashPlan { host, onset_s, crash_s });
+    }
+    for _ in 0..f.false_alarms {
+        let host = it.next().expect("enough hosts were sampled");
+        let onset_s = rng.random_range(0.05 * horizon..0.8 * horizon);
+        let crash_s = (onset_s + draw_lead(rng)).min(horizon);
+        out.false_alarms.push(CrashPlan { host, onset_s, crash_s });
+    }
+    for _ in 0..f.degradations {
+        let host = it.next().expect("enough hosts were sampled");
+        let start_s = rng.random_range(0.1 * horizon..0.8 * horizon);
+        out.degradations.push(DegradePlan {
+            host,
+            start_s,
+            duration_s: f.degradation_s,
+        });
+    }
+    if f.memory_leaks as usize > world.vms.len() {
+        return Err(SimError::Setup("more memory leaks than VMs".into()));
+    }
+    // Leaks go preferably to VNF VMs: those are the ones whose outage we count.
+    let mut candidates: Vec<usize> = (0..world.vms.len()).filter(|&v| world.vms[v].vnf.is_some()).collect();
+    if candidates.len() < f.memory_leaks as usize {
+        candidates = (0..world.vms.len()).collect();
+    }
+    for i in sample(rng, candidates.len(), f.memory_leaks as usize) {
+        out.leaks.push(LeakPlan {
+            vm: candidates[i],
+            start_s: rng.random_range(0.05 * horizon..0.5 * horizon),
+            mib_per_s: f.leak_mib_per_min / 60.0,
+        });
+    }
+    if let Some(replay) = &f.replay {
+        let path = world.base_dir.join(&replay.file);
+        for (t, rack, enclosure) in replay_failures(&path, &replay.start, replay.time_scale, horizon)? {
+            let host = (rack * 8 + enclosure) as usize % n_hosts;
+            if out.crashes.iter().any(|c| c.host == host) {
+                continue; // one crash per host per run
+            }
+            let onset_s = (t - draw_lead(rng)).max(0.0);
+            out.crashes.push(CrashPlan { host, onset_s, crash_s: t });
+        }
+    }
+    Ok(out)
+}
+
+/// Failure times (in simulated seconds) with their rack and enclosure, from the Alpine or Campaign
+/// disk-failure CSV: the events within `[start, start + horizon * time_scale)`.
+pub fn replay_failures(path: &Path, start: &str, time_scale: f64, horizon_s: f64) -> Result<Vec<(f64, u64, u64)>, SimError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+    let start_epoch = parse_iso(start).ok_or_else(|| {
+        SimError::Setup(format!("faults.replay.start: {start:?} is not a date (YYYY-MM-DD[THH:MM:SS])"))
+    })?;
+    let mut lines = text.lines().enumerate();
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| ModelError::parse(path, 1, "header", "empty file"))?;
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let col = |name: &str| -> Result<usize, SimError> {
+        cols.iter()
+            .position(|c| *c == name)
+            .ok_or_else(|| ModelError::parse(path, 1, name, "column missing").into())
+    };
+    let (c_ts, c_rack, c_enc) = (col("Timestamp")?, col("Rack id")?, col("Enclosure")?);
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let get = |c: usize, name: &str| -> Result<&str, SimError> {
+            f.get(c)
+                .copied()
+                .ok_or_else(|| ModelError::parse(path, i + 1, name, "missing").into())
+        };
+        let ts = get(c_ts, "Timestamp")?;
+        let epoch = parse_iso(ts).ok_or_else(|| ModelError::parse(path, i + 1, "Timestamp", format!("not an ISO time: {ts:?}")))?;
+        let sim_t = (epoch - start_epoch) / time_scale;
+        if !(0.0..horizon_s).contains(&sim_t) {
+            continue;
+        }
+        let num = |c: usize, name: &str| -> Result<u64, SimError> {
+            let s = get(c, name)?;
+            s.parse::<u64>()
+                .map_err(|_| ModelError::parse(path, i + 1, name, format!("not a whole number: {s:?}")).into())
+        };
+        out.push((sim_t, num(c_rack, "Rack id")?, num(c_enc, "Enclosure")?));
+    }
+    Ok(out)
+}
+
+/// Seconds since 1970 of `YYYY-MM-DD[THH:MM:SS[±HHMM]]` (offset applied when present).
+pub fn parse_iso(s: &str) -> Option<f64> {
+    let (date, rest) = s.split_once('T').unwrap_or((s, ""));
+    let mut d = date.split('-');
+    let (y, m, day): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (clock, offset_s) = match rest.find(['+', '-']) {
+        Some(p) => {
+            let (c, o) = rest.split_at(p);
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let digits: String = o[1..].chars().filter(char::is_ascii_digit).collect();
+            if digits.len() != 4 {
+                return None;
+            }
+            let hh: i64 = digits[..2].parse().ok()?;
+            let mm: i64 = digits[2..].parse().ok()?;
+            (c, sign * (hh * 3600 + mm * 60))
+        }
+        None => (rest, 0),
+    };
+    let secs = if clock.is_empty() {
+        0
+    } else {
+        let mut c = clock.split(':');
+        let h: i64 = c.next()?.parse().ok()?;
+        let mi: i64 = c.next().unwrap_or("0").parse().ok()?;
+        let se: f64 = c.next().unwrap_or("0").parse().ok()?;
+        h * 3600 + mi * 60 + se as i64
+    };
+    // Days from civil (Howard Hinnant's algorithm), to avoid a date crate for one conversion.
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + secs - offset_s) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(parse_iso("1970-01-01"), Some(0.0));
+        assert_eq!(parse_iso("2019-01-04T14:41:12-0500"), Some(1_546_630_872.0));
+        assert_eq!(parse_iso("2021-05-04T17:03:13"), Some(1_620_147_793.0));
+        assert_eq!(parse_iso("2021-13-04"), None);
+    }
+
+    #[test]
+    fn replays_real_alpine_log() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/disk-failures/alpine_formatted_data.csv");
+        // Ten days of the log squeezed into one simulated day.
+        let f = replay_failures(&p, "2019-01-04", 10.0, 86_400.0).unwrap();
+        assert!(!f.is_empty());
+        assert!(f.iter().all(|(t, _, _)| (0.0..86_400.0).contains(t)));
+    }
+}

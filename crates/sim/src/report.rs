@@ -1,0 +1,130 @@
+//! The result of a run: one serde type, printed as a table or JSON, and later rendered by the
+//! dashboard and HTML reports.
+
+use crate::config::Mode;
+use promig_model::FaultRecord;
+use serde::{Deserialize, Serialize};
+
+/// Service quality of one VNF over a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VnfReport {
+    /// VNF name.
+    pub name: String,
+    /// Total time one of its instances did not run.
+    pub downtime_s: f64,
+    /// Number of outages (migration switch-overs, crashes, kills).
+    pub interruptions: u64,
+    /// Longest single outage.
+    pub longest_incident_ms: f64,
+    /// Packets that arrived.
+    pub packets_offered: f64,
+    /// Packets lost (during outages or dropped by an overloaded host).
+    pub packets_lost: f64,
+    /// Lost / offered.
+    pub loss_rate: f64,
+    /// Time its QoS contract was broken (latency, loss or an outage longer than allowed).
+    pub qos_violation_s: f64,
+}
+
+/// Everything measured in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Policy name.
+    pub policy: String,
+    /// Seed.
+    pub seed: u64,
+    /// Accounting rules.
+    pub mode: Mode,
+    /// Simulated time covered.
+    pub simulated_s: f64,
+    /// Hosts.
+    pub hosts: usize,
+    /// VMs.
+    pub vms: usize,
+    /// Energy drawn by the hosts.
+    pub energy_kwh: f64,
+    /// Migrations started.
+    pub migrations: u64,
+    /// Bytes moved by migrations.
+    pub migration_traffic_gib: f64,
+    /// Decisions the simulator refused (VM busy, destination full or down).
+    pub rejected_decisions: u64,
+    /// SLA violation Time per Active Host (share of active time hosts could not serve all demand).
+    pub slatah_pct: f64,
+    /// Performance Degradation due to Migrations.
+    pub pdm_pct: f64,
+    /// SLATAH x PDM.
+    pub slav_pct: f64,
+    /// Share of requested CPU not delivered, all causes.
+    pub overall_sla_violation_pct: f64,
+    /// VNF downtime, all VNFs.
+    pub downtime_s: f64,
+    /// VNF outages, all VNFs.
+    pub interruptions: u64,
+    /// VNF packets offered.
+    pub packets_offered: f64,
+    /// VNF packets lost.
+    pub packets_lost: f64,
+    /// Lost / offered.
+    pub loss_rate: f64,
+    /// Time any VNF's QoS was broken, summed over VNFs.
+    pub qos_violation_s: f64,
+    /// VMs that went down with their host or were killed.
+    pub vms_crashed: u64,
+    /// Hardware failures that happened.
+    pub failures_struck: u64,
+    /// Of those, failures that found their host already empty.
+    pub failures_evacuated: u64,
+    /// Per-VNF figures.
+    pub vnfs: Vec<VnfReport>,
+    /// Ground truth of every fault.
+    pub faults: Vec<FaultRecord>,
+}
+
+/// Prints reports side by side, one row per run.
+pub fn table(reports: &[Report]) -> String {
+    let mut out = String::new();
+    let nfv = reports.iter().any(|r| r.mode == Mode::Nfv);
+    if nfv {
+        out.push_str(&format!(
+            "{:<18} {:>9} {:>6} {:>9} {:>10} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>9}\n",
+            "policy", "energy", "migr", "mig GiB", "downtime", "outag", "loss", "QoS viol", "SLATAH", "PDM", "crashed", "evacuated"
+        ));
+        out.push_str(&format!(
+            "{:<18} {:>9} {:>6} {:>9} {:>10} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>9}\n",
+            "", "kWh", "", "", "s", "", "%", "s", "%", "%", "VMs", "failures"
+        ));
+        for r in reports {
+            out.push_str(&format!(
+                "{:<18} {:>9.2} {:>6} {:>9.1} {:>10.1} {:>6} {:>9.5} {:>10.0} {:>7.2} {:>7.3} {:>8} {:>6}/{:<2}\n",
+                r.policy,
+                r.energy_kwh,
+                r.migrations,
+                r.migration_traffic_gib,
+                r.downtime_s,
+                r.interruptions,
+                r.loss_rate * 100.0,
+                r.qos_violation_s,
+                r.slatah_pct,
+                r.pdm_pct,
+                r.vms_crashed,
+                r.failures_evacuated,
+                r.failures_struck
+            ));
+        }
+    } else {
+        out.push_str(&format!(
+            "{:<22} {:>11} {:>10} {:>9} {:>7} {:>9}\n",
+            "policy", "energy kWh", "migrations", "SLATAH %", "PDM %", "SLAV %"
+        ));
+        for r in reports {
+            out.push_str(&format!(
+                "{:<22} {:>11.2} {:>10} {:>9.2} {:>7.2} {:>9.5}\n",
+                r.policy, r.energy_kwh, r.migrations, r.slatah_pct, r.pdm_pct, r.slav_pct
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,132 @@
+//! Building a world from a scenario file, and the built-in default NFV scenario.
+
+use crate::world::World;
+use crate::SimError;
+use promig_model::scenario::{PowerConfig, ScenarioFile, TopologyConfig};
+use promig_model::{ChainSpec, HostSpec, Topology, TraceSet, VmSpec, VnfSpec};
+use std::path::{Path, PathBuf};
+
+/// The built-in scenario `promig simulate` runs with no arguments.
+pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../scenarios/default.toml");
+
+/// Where the shared real data lives: `../shared/data` from the project root, found from the
+/// current directory or from this crate's source folder.
+pub fn shared_data_dir() -> Option<PathBuf> {
+    let candidates = [
+        PathBuf::from("../shared/data"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+    ];
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
+/// Parses the built-in scenario; its trace paths are relative to the shared data folder.
+pub fn default_scenario() -> Result<(ScenarioFile, PathBuf), SimError> {
+    let file = ScenarioFile::parse(DEFAULT_SCENARIO_TOML, Path::new("<built-in default scenario>"))?;
+    let base = shared_data_dir().ok_or_else(|| {
+        SimError::Setup("the shared data folder (../shared/data) was not found next to the project".into())
+    })?;
+    Ok((file, base))
+}
+
+/// Builds the world a scenario file describes; relative paths resolve against `base_dir`.
+pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimError> {
+    let dc = &file.datacenter;
+    let nic_bps = dc.host_nic_gbps * 1e9;
+    let topology = match &dc.topology {
+        TopologyConfig::LeafSpine {
+            racks,
+            hosts_per_rack,
+            spines,
+            fabric_gbps,
+        } => Topology::leaf_spine(*racks, *hosts_per_rack, *spines, nic_bps, fabric_gbps * 1e9),
+        TopologyConfig::Graphml { file: g, hosts_per_site } => Topology::from_graphml(&base_dir.join(g), *hosts_per_site, nic_bps)?,
+    };
+    if topology.hosts() == 0 {
+        return Err(SimError::Setup(format!("scenario {:?} has no hosts", file.name)));
+    }
+    let mut hosts = Vec::with_capacity(topology.hosts());
+    let mut host_type = Vec::with_capacity(topology.hosts());
+    for i in 0..topology.hosts() {
+        let t = i % dc.host_types.len();
+        let ty = &dc.host_types[t];
+        let power = match &ty.power {
+            p @ (PowerConfig::Named(_) | PowerConfig::Points(_)) => p.curve().map_err(SimError::Setup)?,
+        };
+        hosts.push(HostSpec {
+            name: topology.host_names[i].clone(),
+            cores: ty.cores,
+            mips_per_core: ty.mips_per_core,
+            memory_mib: ty.memory_mib,
+            nic_bps,
+            power,
+            rack: topology.host_rack[i],
+            attach_node: topology.host_nodes[i].index(),
+        });
+        host_type.push(t);
+    }
+    let wl = &file.workload;
+    let traces = TraceSet::load(&base_dir.join(&wl.traces), wl.format, wl.vms)?.traces;
+    let n = traces.len();
+    let per_type = n.div_ceil(wl.vm_types.len()).max(1);
+    let mut vms: Vec<VmSpec> = traces
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let ty = &wl.vm_types[(i / per_type).min(wl.vm_types.len() - 1)];
+            VmSpec {
+                name: t.name.clone(),
+                vcpus: ty.vcpus,
+                mips_per_vcpu: ty.mips_per_vcpu,
+                memory_mib: ty.memory_mib,
+                trace: i,
+                vnf: None,
+            }
+        })
+        .collect();
+    // VNF instances take VMs spread evenly across the VM list (so every VM type carries VNFs).
+    let mut vnfs = Vec::new();
+    let mut chains = Vec::new();
+    let total_instances: usize = file.chains.iter().flat_map(|c| &c.vnfs).map(|v| v.instances as usize).sum();
+    if total_instances > vms.len() {
+        return Err(SimError::Setup(format!(
+            "the chains need {total_instances} VNF instances but the workload has only {} VMs",
+            vms.len()
+        )));
+    }
+    let stride = if total_instances > 0 { vms.len() / total_instances } else { 1 };
+    let mut next_vm = 0;
+    for c in &file.chains {
+        let mut members = Vec::new();
+        for v in &c.vnfs {
+            let idx = vnfs.len();
+            vnfs.push(VnfSpec {
+                name: format!("{}/{}", c.name, v.name),
+                qos: v.qos.clone(),
+                packets_per_s: v.packets_per_s,
+                base_latency_ms: v.base_latency_ms,
+            });
+            for _ in 0..v.instances {
+                vms[next_vm].vnf = Some(idx);
+                next_vm += stride.max(1);
+            }
+            members.push(idx);
+        }
+        chains.push(ChainSpec {
+            name: c.name.clone(),
+            vnfs: members,
+        });
+    }
+    Ok(World {
+        name: file.name.clone(),
+        hosts,
+        host_type,
+        vms,
+        traces,
+        vnfs,
+        chains,
+        topology,
+        faults: file.faults.clone(),
+        recovery: file.recovery.clone(),
+        base_dir: base_dir.to_path_buf(),
+    })
+}

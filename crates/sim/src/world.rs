@@ -1,0 +1,56 @@
+//! Everything static about a simulated data centre: hosts, VMs, VNFs, traces and network.
+
+use promig_model::fault::FaultsConfig;
+use promig_model::scenario::RecoveryConfig;
+use promig_model::{ChainSpec, HostSpec, Topology, Trace, VmSpec, VnfSpec};
+
+/// The data centre a simulation runs on. Shared read-only between runs and clones.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// Scenario name for reports.
+    pub name: String,
+    /// Hosts by index.
+    pub hosts: Vec<HostSpec>,
+    /// Host model of each host (hosts of one type are interchangeable).
+    pub host_type: Vec<usize>,
+    /// VMs by index.
+    pub vms: Vec<VmSpec>,
+    /// Traces, referenced by VMs.
+    pub traces: Vec<Trace>,
+    /// VNFs by index.
+    pub vnfs: Vec<VnfSpec>,
+    /// Service chains.
+    pub chains: Vec<ChainSpec>,
+    /// Network.
+    pub topology: Topology,
+    /// Faults to inject.
+    pub faults: FaultsConfig,
+    /// Crash recovery.
+    pub recovery: RecoveryConfig,
+    /// Folder the scenario came from (relative fault-replay paths resolve against it).
+    pub base_dir: std::path::PathBuf,
+}
+
+impl World {
+    /// CPU demand of a VM's trace at time `t_s` as a fraction, interpolated between samples.
+    pub fn cpu_fraction(&self, vm: usize, t_s: f64, interval_s: f64) -> f64 {
+        let trace = &self.traces[self.vms[vm].trace];
+        let n = trace.cpu.len();
+        let pos = t_s / interval_s;
+        if t_s % interval_s == 0.0 {
+            return trace.cpu[(pos as usize) % n];
+        }
+        let i1 = pos.floor() as usize;
+        let i2 = pos.ceil() as usize;
+        let u1 = trace.cpu[i1 % n];
+        let u2 = trace.cpu[i2 % n];
+        let delta = (u2 - u1) / ((i2 - i1) as f64 * interval_s);
+        u1 + delta * (t_s - i1 as f64 * interval_s)
+    }
+
+    /// Memory in use as a fraction of the VM's size at sample `step`, when the trace has it.
+    pub fn memory_fraction(&self, vm: usize, step: usize) -> Option<f64> {
+        let trace = &self.traces[self.vms[vm].trace];
+        trace.memory.as_ref().map(|m| m[step % m.len()])
+    }
+}
