@@ -95,6 +95,10 @@ struct Migration {
     downtime_s: f64,
     version: u64,
     fixed_end: Option<f64>,
+    started_s: f64,
+    /// Earlier destinations of the same decision round that the VM was redirected away from; like
+    /// CloudSim, they keep the incoming VM (and its CPU share) until the migration ends.
+    also_to: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -704,6 +708,9 @@ impl Simulator {
     // ---------------------------------------------------------------- migrations
 
     fn start_migration(&mut self, vm: usize, to: usize, t: f64) {
+        if self.redirect_migration(vm, to, t) {
+            return;
+        }
         let v = &self.vms[vm];
         let valid = v.status == VmStatus::Running
             && v.migration.is_none()
@@ -731,6 +738,8 @@ impl Simulator {
             downtime_s: 0.0,
             version: 0,
             fixed_end: None,
+            started_s: t,
+            also_to: Vec::new(),
         };
         match self.cfg.mode {
             Mode::CloudSim => {
@@ -763,6 +772,29 @@ impl Simulator {
         }
         self.update_host(to, t);
         self.update_host(from, t);
+    }
+
+    /// A policy may plan a VM twice in one round (consolidation's underload pass can evacuate a
+    /// host that its overload pass just chose as a destination). As in CloudSim, the VM then heads
+    /// for the later destination and both moves count; returns false when `vm` has no migration
+    /// started in this same round.
+    fn redirect_migration(&mut self, vm: usize, to: usize, t: f64) -> bool {
+        let Some(id) = self.vms[vm].migration else { return false };
+        let Some(m) = self.migrations[id].as_ref() else { return false };
+        if m.started_s != t || m.to == to || m.from == to || !self.hosts[to].up || !self.memory_fits(to, vm) {
+            return false;
+        }
+        let from = m.from;
+        let memory_mib = self.world.vms[vm].memory_mib;
+        let m = self.migrations[id].as_mut().expect("checked above");
+        m.also_to.push(m.to);
+        m.to = to;
+        self.hosts[to].migrating_in.push(vm);
+        self.totals.migrations += 1;
+        self.totals.migration_bytes += memory_mib * promig_migrate::MIB;
+        self.update_host(to, t);
+        self.update_host(from, t);
+        true
     }
 
     /// Recomputes every in-flight migration's rate (fair share of each link's migration budget,
@@ -823,6 +855,9 @@ impl Simulator {
         let vm = m.vm;
         self.hosts[m.from].vms.retain(|&v| v != vm);
         self.hosts[m.to].migrating_in.retain(|&v| v != vm);
+        for &h in &m.also_to {
+            self.hosts[h].migrating_in.retain(|&v| v != vm);
+        }
         self.hosts[m.to].vms.push(vm);
         self.vms[vm].host = Some(m.to);
         self.vms[vm].migration = None;
@@ -837,6 +872,9 @@ impl Simulator {
         if let Some(m) = self.migrations[id].take() {
             self.free_migration_ids.push(id);
             self.hosts[m.to].migrating_in.retain(|&v| v != m.vm);
+            for &h in &m.also_to {
+                self.hosts[h].migrating_in.retain(|&v| v != m.vm);
+            }
             self.vms[m.vm].migration = None;
             if m.fixed_end.is_none() {
                 self.reshare_bandwidth(t, None);
@@ -1188,7 +1226,10 @@ impl Simulator {
                 }
             }
             for &vm in &hs.migrating_in {
-                let ok = self.vms[vm].migration.and_then(|id| self.migrations[id].as_ref()).is_some_and(|m| m.to == h);
+                let ok = self.vms[vm]
+                    .migration
+                    .and_then(|id| self.migrations[id].as_ref())
+                    .is_some_and(|m| m.to == h || m.also_to.contains(&h));
                 if !ok {
                     return Err(format!("VM {vm} is migrating into host {h} without a migration"));
                 }
