@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use promig_model::ScenarioFile;
-use promig_sim::{report, scenario, Report, SimConfig, Simulator, World};
+use promig_sim::{report, scenario, Report, SimConfig, World};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,16 +110,10 @@ fn setup(args: &SimulateArgs) -> Result<Setup> {
 
 /// Runs one policy on a prepared setup, with a progress bar when it takes more than a second.
 pub(crate) fn run_policy(world: &Arc<World>, base: &SimConfig, name: &str, show_progress: bool) -> Result<Report> {
-    let mut config = base.clone();
-    let mut policy = promig_policy::by_name(name, config.seed)?;
-    if name.eq_ignore_ascii_case("non-power-aware") {
-        config.power_aware = false;
-    }
-    let mut sim = Simulator::new(Arc::clone(world), config, policy.as_mut())?;
     let started = Instant::now();
     let bar = ProgressBar::hidden();
     let mut shown = false;
-    let report = sim.run(policy.as_mut(), &mut |done, total| {
+    let report = promig_sim::run_named(world, base, name, &mut |done, total| {
         if show_progress && !shown && started.elapsed() > Duration::from_secs(1) {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar.set_length(total as u64);
@@ -132,7 +126,7 @@ pub(crate) fn run_policy(world: &Arc<World>, base: &SimConfig, name: &str, show_
             shown = true;
         }
         bar.set_position(done as u64);
-    });
+    })?;
     bar.finish_and_clear();
     Ok(report)
 }

@@ -187,6 +187,8 @@ pub struct Simulator {
     finished: bool,
     oom_version: Vec<u64>,
     last_reshare: f64,
+    scratch_shares: Vec<(f64, Role)>,
+    scratch_requests: Vec<f64>,
 }
 
 impl Simulator {
@@ -223,13 +225,19 @@ impl Simulator {
         let vms = world
             .vms
             .iter()
-            .map(|spec| VmState {
+            .enumerate()
+            .map(|(i, spec)| VmState {
                 host: None,
                 status: VmStatus::Down { since: start },
                 migration: None,
                 history: [0.0; HISTORY_LEN],
                 history_len: 0,
-                requested_mips: spec.total_mips(),
+                // CloudSim reserves a VM's full size while instantiating it; an NFV scheduler
+                // places by current demand.
+                requested_mips: match cfg.mode {
+                    Mode::CloudSim => spec.total_mips(),
+                    Mode::Nfv => world.cpu_fraction(i, start, cfg.interval_s) * spec.total_mips(),
+                },
                 allocated_mips: 0.0,
                 entry: None,
                 memory_used_mib: 0.0,
@@ -262,6 +270,8 @@ impl Simulator {
             finished: false,
             oom_version: vec![0; n_hosts],
             last_reshare: start,
+            scratch_shares: Vec::new(),
+            scratch_requests: Vec::new(),
             cfg,
         };
         sim.schedule_faults();
@@ -401,21 +411,53 @@ impl Simulator {
             }
             self.events.pop();
             self.now = ev.time;
-            self.handle(ev, policy);
+            if let EventKind::MigrationDone { .. } = ev.kind {
+                // Migrations ending at the same instant (same size, same start) are completed
+                // together between one pair of updates, as CloudSim does.
+                let mut batch = vec![ev];
+                while let Some(next) = self.events.peek().copied() {
+                    if next.time == ev.time && matches!(next.kind, EventKind::MigrationDone { .. }) {
+                        self.events.pop();
+                        batch.push(next);
+                    } else {
+                        break;
+                    }
+                }
+                self.complete_batch(&batch);
+            } else {
+                self.handle(ev, policy);
+            }
         }
+    }
+
+    fn complete_batch(&mut self, batch: &[Event]) {
+        let valid: Vec<usize> = batch
+            .iter()
+            .filter_map(|ev| match ev.kind {
+                EventKind::MigrationDone { id, version } => self
+                    .migrations
+                    .get(id)
+                    .and_then(|m| m.as_ref())
+                    .is_some_and(|m| m.version == version)
+                    .then_some(id),
+                _ => None,
+            })
+            .collect();
+        if valid.is_empty() {
+            return;
+        }
+        let t = batch[0].time;
+        self.update_all(t);
+        for id in valid {
+            self.complete_migration(id, t);
+        }
+        self.update_all(t);
     }
 
     fn handle(&mut self, ev: Event, policy: &mut dyn Policy) {
         let t = ev.time;
         match ev.kind {
-            EventKind::MigrationDone { id, version } => {
-                let valid = self.migrations.get(id).and_then(|m| m.as_ref()).is_some_and(|m| m.version == version);
-                if valid {
-                    self.update_all(t);
-                    self.complete_migration(id, t);
-                    self.update_all(t);
-                }
-            }
+            EventKind::MigrationDone { .. } => self.complete_batch(&[ev]),
             EventKind::Crash { host, record } => {
                 if self.hosts[host].up {
                     self.update_all(t);
@@ -586,8 +628,10 @@ impl Simulator {
                 }
             }
         }
-        let mut shares_in: Vec<(f64, Role)> = Vec::with_capacity(self.hosts[h].vms.len() + self.hosts[h].migrating_in.len());
-        let mut requests: Vec<f64> = Vec::with_capacity(shares_in.capacity());
+        let mut shares_in = std::mem::take(&mut self.scratch_shares);
+        let mut requests = std::mem::take(&mut self.scratch_requests);
+        shares_in.clear();
+        requests.clear();
         let up = self.hosts[h].up;
         for i in 0..self.hosts[h].vms.len() {
             let vm = self.hosts[h].vms[i];
@@ -636,6 +680,8 @@ impl Simulator {
             flag: util_mips > 0.0,
             ..Entry::default()
         };
+        self.scratch_shares = shares_in;
+        self.scratch_requests = requests;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1194,7 +1240,7 @@ impl Simulator {
                     memory_reserved_mib: if cloudsim && !s.instantiating { 0.0 } else { spec.memory_mib },
                     nic_reserved_bps: s.reserve_nic_bps,
                     memory_used_mib: s.memory_used_mib,
-                    requested_mips: if s.instantiating { full } else { s.requested_mips },
+                    requested_mips: if s.instantiating && cloudsim { full } else { s.requested_mips },
                     allocated_mips: s.allocated_mips,
                     history: s.history,
                     history_len: s.history_len,
@@ -1211,7 +1257,7 @@ impl Simulator {
             vnf_qos: self.world.vnfs.iter().map(|v| v.qos.clone()).collect(),
             risks: Vec::new(),
             migration_bandwidth_bps: self.world.hosts.iter().map(|h| h.nic_bps).collect(),
-            instantiating,
+            instantiating: instantiating && cloudsim,
         }
     }
 

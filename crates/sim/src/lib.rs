@@ -8,8 +8,10 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod faults;
+pub mod fidelity;
 pub mod report;
 pub mod scenario;
+pub mod synthetic;
 pub mod world;
 
 pub use config::{Mode, SimConfig};
@@ -17,3 +19,20 @@ pub use engine::Simulator;
 pub use error::SimError;
 pub use report::{Report, VnfReport};
 pub use world::World;
+
+/// Runs one policy, by name, on a world from start to end. `non-power-aware` also switches the
+/// energy accounting to CloudSim's "every host at full power" baseline.
+pub fn run_named(
+    world: &std::sync::Arc<World>,
+    base: &SimConfig,
+    policy_name: &str,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<Report, SimError> {
+    let mut config = base.clone();
+    let mut policy = promig_policy::by_name(policy_name, config.seed).map_err(|e| SimError::Setup(e.to_string()))?;
+    if policy_name.eq_ignore_ascii_case("non-power-aware") {
+        config.power_aware = false;
+    }
+    let mut sim = Simulator::new(std::sync::Arc::clone(world), config, policy.as_mut())?;
+    Ok(sim.run(policy.as_mut(), on_step))
+}

@@ -1,0 +1,92 @@
+//! Properties every run must keep, over random data centres, workloads, faults and policies:
+//! no host over its memory, every VM on exactly one host (or down, with its downtime charged),
+//! and the same seed giving the same report, bit for bit.
+
+use promig_model::fault::FaultsConfig;
+use promig_sim::{synthetic, SimConfig, Simulator};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+const POLICIES: [&str; 6] = ["none", "reactive", "threshold", "thr-mmt-0.8", "lr-mmt-1.2", "mad-mc-2.5"];
+
+fn faults(failures: u32, leaks: u32, degradations: u32) -> FaultsConfig {
+    FaultsConfig {
+        hardware_failures: failures,
+        false_alarms: 1,
+        memory_leaks: leaks,
+        leak_mib_per_min: 120.0,
+        degradations,
+        ..FaultsConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_at_every_step(
+        seed in 0u64..1000,
+        hosts in 6usize..30,
+        vms_per_host in 1usize..4,
+        failures in 0u32..3,
+        leaks in 0u32..3,
+        degradations in 0u32..2,
+        policy in 0usize..POLICIES.len(),
+    ) {
+        let steps = 60;
+        let world = Arc::new(synthetic::world(hosts, hosts * vms_per_host, steps, seed, faults(failures, leaks, degradations)));
+        let mut p = promig_policy::by_name(POLICIES[policy], seed).unwrap();
+        let mut sim = match Simulator::new(Arc::clone(&world), SimConfig::nfv(seed, steps), p.as_mut()) {
+            Ok(s) => s,
+            Err(_) => return Err(TestCaseError::reject("the data centre is too small for its VMs")),
+        };
+        sim.check_invariants().map_err(TestCaseError::fail)?;
+        while sim.step(p.as_mut()) {
+            sim.check_invariants().map_err(TestCaseError::fail)?;
+        }
+        let r = sim.report();
+        // Every crashed VNF VM shows up as charged downtime.
+        let vnf_hit: u32 = r.faults.iter().filter(|f| f.strike_s.is_some()).map(|f| f.vnf_vms_hit).sum();
+        if vnf_hit > 0 {
+            prop_assert!(r.downtime_s > 0.0, "VNF VMs went down but no downtime was charged");
+        }
+        prop_assert!(r.energy_kwh.is_finite() && r.energy_kwh >= 0.0);
+    }
+
+    #[test]
+    fn same_seed_same_report(seed in 0u64..1000, policy in 0usize..POLICIES.len()) {
+        let run = || {
+            let world = Arc::new(synthetic::world(20, 50, 48, seed, faults(2, 1, 1)));
+            let mut p = promig_policy::by_name(POLICIES[policy], seed).unwrap();
+            let mut sim = Simulator::new(world, SimConfig::nfv(seed, 48), p.as_mut()).unwrap();
+            serde_json::to_string(&sim.run(p.as_mut(), &mut |_, _| {})).unwrap()
+        };
+        prop_assert_eq!(run(), run());
+    }
+}
+
+#[test]
+fn cloudsim_mode_keeps_vms_placed() {
+    let world = Arc::new(synthetic::world(40, 80, 48, 7, FaultsConfig::default()));
+    let mut p = promig_policy::by_name("lr-mmt", 7).unwrap();
+    let mut cfg = SimConfig::cloudsim(7);
+    cfg.steps = 48;
+    let mut sim = Simulator::new(world, cfg, p.as_mut()).unwrap();
+    while sim.step(p.as_mut()) {
+        sim.check_invariants().unwrap();
+    }
+    assert!(sim.report().migrations > 0);
+}
+
+#[test]
+fn crashes_charge_downtime_and_are_recorded() {
+    let world = Arc::new(synthetic::world(20, 60, 96, 3, faults(3, 0, 0)));
+    let mut p = promig_policy::by_name("none", 3).unwrap();
+    let mut sim = Simulator::new(world, SimConfig::nfv(3, 96), p.as_mut()).unwrap();
+    let r = sim.run(p.as_mut(), &mut |_, _| {});
+    let crashes: Vec<_> = r.faults.iter().filter(|f| f.cause == promig_model::FaultCause::HardwareFailure).collect();
+    assert_eq!(crashes.len(), 3);
+    assert!(crashes.iter().all(|c| c.strike_s.is_some() && c.onset_s < c.strike_s.unwrap()));
+    assert_eq!(r.failures_struck, 3);
+    assert!(r.vms_crashed > 0);
+}
