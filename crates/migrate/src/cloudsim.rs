@@ -1,6 +1,6 @@
 //! CloudSim's migration rule, kept so the CloudSim-compatible mode reproduces its numbers.
 
-use crate::{MigrationEstimate, MigrationInput, MigrationModel, MIB};
+use crate::{MIB, MigrationEstimate, MigrationInput, MigrationModel};
 
 /// Migration time = RAM / (half the host bandwidth), no downtime, one round.
 ///

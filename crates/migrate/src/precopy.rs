@@ -4,7 +4,7 @@
 //! QEMU stops the guest once the rest can be sent within the downtime limit. Dirtying is bounded by
 //! the writable working set, because re-dirtying an already dirty page adds nothing to send.
 
-use crate::{MigrationEstimate, MigrationInput, MigrationModel, MIB, PAGE_BYTES};
+use crate::{MIB, MigrationEstimate, MigrationInput, MigrationModel, PAGE_BYTES};
 
 /// Pre-copy with QEMU's switch-over rule.
 #[derive(Debug, Clone, Copy)]

@@ -30,7 +30,12 @@ pub enum ModelError {
 
 impl ModelError {
     /// Shorthand used by the line-oriented loaders.
-    pub fn parse(path: impl Into<PathBuf>, line: usize, field: &str, message: impl Into<String>) -> Self {
+    pub fn parse(
+        path: impl Into<PathBuf>,
+        line: usize,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Self {
         ModelError::Parse {
             path: path.into(),
             line,

@@ -15,11 +15,15 @@ pub struct PowerCurve {
 impl PowerCurve {
     /// HP ProLiant ML110 G4 (Xeon 3040, 2 x 1,860 MHz), one of CloudSim's two PlanetLab host types.
     pub const HP_ML110_G4: PowerCurve = PowerCurve {
-        watts: [86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0],
+        watts: [
+            86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0,
+        ],
     };
     /// HP ProLiant ML110 G5 (Xeon 3075, 2 x 2,660 MHz), CloudSim's other PlanetLab host type.
     pub const HP_ML110_G5: PowerCurve = PowerCurve {
-        watts: [93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0],
+        watts: [
+            93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0,
+        ],
     };
 
     /// Power at a load in [0, 1]; loads outside are clamped (an overloaded host draws its maximum).

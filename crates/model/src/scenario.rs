@@ -114,13 +114,14 @@ impl PowerConfig {
             PowerConfig::Named(n) => match n.as_str() {
                 "hp-ml110-g4" => Ok(PowerCurve::HP_ML110_G4),
                 "hp-ml110-g5" => Ok(PowerCurve::HP_ML110_G5),
-                other => Err(format!("unknown power curve {other:?} (known: hp-ml110-g4, hp-ml110-g5)")),
+                other => Err(format!(
+                    "unknown power curve {other:?} (known: hp-ml110-g4, hp-ml110-g5)"
+                )),
             },
             PowerConfig::Points(p) => {
-                let watts: [f64; 11] = p
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| format!("needs 11 points (0..100 % in steps of 10), got {}", p.len()))?;
+                let watts: [f64; 11] = p.as_slice().try_into().map_err(|_| {
+                    format!("needs 11 points (0..100 % in steps of 10), got {}", p.len())
+                })?;
                 if watts.iter().any(|w| !w.is_finite() || *w < 0.0) {
                     return Err("wattages must be finite and non-negative".into());
                 }
@@ -243,7 +244,9 @@ impl ScenarioFile {
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ModelError> {
-        let err = |field: &str, msg: String| ModelError::parse(path, line_of_key(text, field), field, msg);
+        let err = |field: &str, msg: String| {
+            ModelError::parse(path, line_of_key(text, field), field, msg)
+        };
         if self.steps == 0 {
             return Err(err("steps", "must be at least 1".into()));
         }
@@ -253,7 +256,10 @@ impl ScenarioFile {
         for h in &self.datacenter.host_types {
             h.power.curve().map_err(|m| err("power", m))?;
             if h.cores == 0 || h.mips_per_core <= 0.0 || h.memory_mib <= 0.0 {
-                return Err(err("cores", "host cores, mips_per_core and memory_mib must be positive".into()));
+                return Err(err(
+                    "cores",
+                    "host cores, mips_per_core and memory_mib must be positive".into(),
+                ));
             }
         }
         if self.datacenter.host_nic_gbps <= 0.0 {
@@ -264,7 +270,10 @@ impl ScenarioFile {
         }
         for v in &self.workload.vm_types {
             if v.vcpus == 0 || v.mips_per_vcpu <= 0.0 || v.memory_mib <= 0.0 {
-                return Err(err("vcpus", "VM vcpus, mips_per_vcpu and memory_mib must be positive".into()));
+                return Err(err(
+                    "vcpus",
+                    "VM vcpus, mips_per_vcpu and memory_mib must be positive".into(),
+                ));
             }
         }
         if self.workload.vms == Some(0) {
@@ -273,10 +282,16 @@ impl ScenarioFile {
         for c in &self.chains {
             for v in &c.vnfs {
                 if v.packets_per_s < 0.0 || !v.packets_per_s.is_finite() {
-                    return Err(err("packets_per_s", format!("VNF {:?}: must be a non-negative number", v.name)));
+                    return Err(err(
+                        "packets_per_s",
+                        format!("VNF {:?}: must be a non-negative number", v.name),
+                    ));
                 }
                 if v.qos.max_loss_rate < 0.0 || v.qos.max_loss_rate > 1.0 {
-                    return Err(err("max_loss_rate", format!("VNF {:?}: must be in 0..=1", v.name)));
+                    return Err(err(
+                        "max_loss_rate",
+                        format!("VNF {:?}: must be in 0..=1", v.name),
+                    ));
                 }
             }
         }
@@ -285,7 +300,10 @@ impl ScenarioFile {
             return Err(err("degradation_capacity", "must be in 0..=1".into()));
         }
         if f.lead_time.median_s <= 0.0 || f.lead_time.sigma < 0.0 {
-            return Err(err("median_s", "lead time median must be positive and sigma non-negative".into()));
+            return Err(err(
+                "median_s",
+                "lead time median must be positive and sigma non-negative".into(),
+            ));
         }
         Ok(())
     }
@@ -342,7 +360,9 @@ memory_mib = 1024
     #[test]
     fn unknown_key_is_named_with_line() {
         let bad = MINIMAL.replace("memory_mib = 4096", "memory_mb = 4096");
-        let e = ScenarioFile::parse(&bad, Path::new("s.toml")).unwrap_err().to_string();
+        let e = ScenarioFile::parse(&bad, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("s.toml:"), "{e}");
         assert!(e.contains("memory_mb"), "{e}");
         assert!(!e.contains('\n'), "one line: {e}");
@@ -351,14 +371,21 @@ memory_mib = 1024
     #[test]
     fn wrong_type_names_line_and_field() {
         let bad = MINIMAL.replace("cores = 2", "cores = \"two\"");
-        let e = ScenarioFile::parse(&bad, Path::new("s.toml")).unwrap_err().to_string();
+        let e = ScenarioFile::parse(&bad, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("s.toml:6: field `cores`"), "{e}");
     }
 
     #[test]
     fn semantic_error_names_field() {
         let bad = MINIMAL.replace("\"hp-ml110-g5\"", "\"toaster\"");
-        let e = ScenarioFile::parse(&bad, Path::new("s.toml")).unwrap_err().to_string();
-        assert!(e.contains("s.toml:9: field `power`") && e.contains("toaster"), "{e}");
+        let e = ScenarioFile::parse(&bad, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("s.toml:9: field `power`") && e.contains("toaster"),
+            "{e}"
+        );
     }
 }

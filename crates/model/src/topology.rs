@@ -55,9 +55,17 @@ const DEFAULT_WAN_LATENCY_MS: f64 = 1.0;
 impl Topology {
     /// A two-tier leaf-spine fabric: `racks` leaves of `hosts_per_rack` hosts, every leaf wired to
     /// every spine. This is the shape of nearly every modern NFV point of presence.
-    pub fn leaf_spine(racks: u32, hosts_per_rack: u32, spines: u32, host_nic_bps: f64, fabric_bps: f64) -> Self {
+    pub fn leaf_spine(
+        racks: u32,
+        hosts_per_rack: u32,
+        spines: u32,
+        host_nic_bps: f64,
+        fabric_bps: f64,
+    ) -> Self {
         let mut graph = UnGraph::new_undirected();
-        let spine_nodes: Vec<_> = (0..spines.max(1)).map(|s| graph.add_node(NodeKind::Spine(s))).collect();
+        let spine_nodes: Vec<_> = (0..spines.max(1))
+            .map(|s| graph.add_node(NodeKind::Spine(s)))
+            .collect();
         let mut host_nodes = Vec::new();
         let mut host_rack = Vec::new();
         let mut host_names = Vec::new();
@@ -109,20 +117,28 @@ impl Topology {
     /// Imports a Topology Zoo GraphML file; each site gets `hosts_per_site` hosts on access links.
     /// Link capacity comes from `LinkSpeedRaw` where present; latency from the great-circle distance
     /// between the sites' coordinates, or a default when a site has none.
-    pub fn from_graphml(path: &Path, hosts_per_site: u32, host_nic_bps: f64) -> Result<Self, ModelError> {
+    pub fn from_graphml(
+        path: &Path,
+        hosts_per_site: u32,
+        host_nic_bps: f64,
+    ) -> Result<Self, ModelError> {
         let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-        let doc = roxmltree::Document::parse(&text).map_err(|e| {
-            ModelError::parse(path, e.pos().row as usize, "graphml", e.to_string())
-        })?;
+        let doc = roxmltree::Document::parse(&text)
+            .map_err(|e| ModelError::parse(path, e.pos().row as usize, "graphml", e.to_string()))?;
         let line_of = |n: roxmltree::Node| doc.text_pos_at(n.range().start).row as usize;
         // Map attribute names to the GraphML key ids this file uses.
         let mut key_ids = std::collections::BTreeMap::new();
         for k in doc.descendants().filter(|n| n.has_tag_name("key")) {
-            if let (Some(id), Some(name), Some(dom)) = (k.attribute("id"), k.attribute("attr.name"), k.attribute("for")) {
+            if let (Some(id), Some(name), Some(dom)) = (
+                k.attribute("id"),
+                k.attribute("attr.name"),
+                k.attribute("for"),
+            ) {
                 key_ids.insert((dom.to_string(), name.to_string()), id.to_string());
             }
         }
-        let key = |dom: &str, name: &str| key_ids.get(&(dom.to_string(), name.to_string())).cloned();
+        let key =
+            |dom: &str, name: &str| key_ids.get(&(dom.to_string(), name.to_string())).cloned();
         let (k_lat, k_lon, k_label, k_speed) = (
             key("node", "Latitude"),
             key("node", "Longitude"),
@@ -146,10 +162,9 @@ impl Topology {
             let parse_f = |v: Option<String>, field: &str| -> Result<Option<f64>, ModelError> {
                 match v {
                     None => Ok(None),
-                    Some(s) => s
-                        .parse::<f64>()
-                        .map(Some)
-                        .map_err(|_| ModelError::parse(path, line_of(n), field, format!("not a number: {s:?}"))),
+                    Some(s) => s.parse::<f64>().map(Some).map_err(|_| {
+                        ModelError::parse(path, line_of(n), field, format!("not a number: {s:?}"))
+                    }),
                 }
             };
             let lat = parse_f(data_of(n, &k_lat), "Latitude")?;
@@ -166,30 +181,46 @@ impl Topology {
                 let id = e
                     .attribute(attr)
                     .ok_or_else(|| ModelError::parse(path, line_of(e), attr, "missing"))?;
-                by_id
-                    .get(id)
-                    .copied()
-                    .ok_or_else(|| ModelError::parse(path, line_of(e), attr, format!("unknown node {id:?}")))
+                by_id.get(id).copied().ok_or_else(|| {
+                    ModelError::parse(path, line_of(e), attr, format!("unknown node {id:?}"))
+                })
             };
             let (a, b) = (end("source")?, end("target")?);
             if a == b {
                 continue; // self-loops carry no traffic between sites
             }
             let bandwidth_bps = match data_of(e, &k_speed) {
-                Some(s) => s
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| *v > 0.0)
-                    .ok_or_else(|| ModelError::parse(path, line_of(e), "LinkSpeedRaw", format!("not a positive number: {s:?}")))?,
+                Some(s) => s.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or_else(|| {
+                    ModelError::parse(
+                        path,
+                        line_of(e),
+                        "LinkSpeedRaw",
+                        format!("not a positive number: {s:?}"),
+                    )
+                })?,
                 None => DEFAULT_WAN_BPS,
             };
             let latency_ms = match (coords[a.index()], coords[b.index()]) {
-                (Some(p), Some(q)) => (haversine_km(p, q) * FIBRE_MS_PER_KM).max(INTRA_DC_LATENCY_MS),
+                (Some(p), Some(q)) => {
+                    (haversine_km(p, q) * FIBRE_MS_PER_KM).max(INTRA_DC_LATENCY_MS)
+                }
                 _ => DEFAULT_WAN_LATENCY_MS,
             };
-            graph.add_edge(a, b, LinkSpec { bandwidth_bps, latency_ms });
+            graph.add_edge(
+                a,
+                b,
+                LinkSpec {
+                    bandwidth_bps,
+                    latency_ms,
+                },
+            );
         }
-        let sites: Vec<NodeIndex> = by_id.values().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let sites: Vec<NodeIndex> = by_id
+            .values()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let mut host_nodes = Vec::new();
         let mut host_rack = Vec::new();
         let mut host_names = Vec::new();
@@ -244,7 +275,11 @@ impl Topology {
         Some(
             nodes
                 .windows(2)
-                .map(|w| self.graph.find_edge(w[0], w[1]).expect("astar returns adjacent nodes"))
+                .map(|w| {
+                    self.graph
+                        .find_edge(w[0], w[1])
+                        .expect("astar returns adjacent nodes")
+                })
                 .collect(),
         )
     }
@@ -273,7 +308,11 @@ mod tests {
         let t = Topology::leaf_spine(3, 4, 2, 10e9, 40e9);
         assert_eq!(t.hosts(), 12);
         assert_eq!(t.path(0, 1).unwrap().len(), 2, "same rack: host-leaf-host");
-        assert_eq!(t.path(0, 5).unwrap().len(), 4, "other rack: host-leaf-spine-leaf-host");
+        assert_eq!(
+            t.path(0, 5).unwrap().len(),
+            4,
+            "other rack: host-leaf-spine-leaf-host"
+        );
         assert!(t.path(3, 3).unwrap().is_empty());
     }
 

@@ -76,7 +76,12 @@ impl TraceSet {
     }
 
     /// Like [`TraceSet::load`] with an explicit file order.
-    pub fn load_ordered(dir: &Path, format: TraceFormat, limit: Option<usize>, order: FileOrder) -> Result<Self, ModelError> {
+    pub fn load_ordered(
+        dir: &Path,
+        format: TraceFormat,
+        limit: Option<usize>,
+        order: FileOrder,
+    ) -> Result<Self, ModelError> {
         let mut files = list_files(dir, order)?;
         if let Some(n) = limit {
             files.truncate(n);
@@ -128,17 +133,23 @@ fn read(path: &Path) -> Result<String, ModelError> {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Parses a percentage in [0, 100] and returns it as a fraction.
 fn percent(path: &Path, line: usize, field: &str, s: &str) -> Result<f64, ModelError> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| ModelError::parse(path, line, field, format!("not a number: {:?}", s.trim())))?;
+    let v: f64 = s.trim().parse().map_err(|_| {
+        ModelError::parse(path, line, field, format!("not a number: {:?}", s.trim()))
+    })?;
     if !v.is_finite() || !(0.0..=100.0).contains(&v) {
-        return Err(ModelError::parse(path, line, field, format!("{v} is outside 0..=100")));
+        return Err(ModelError::parse(
+            path,
+            line,
+            field,
+            format!("{v} is outside 0..=100"),
+        ));
     }
     Ok(v / 100.0)
 }
@@ -154,7 +165,12 @@ pub fn load_planetlab_file(path: &Path) -> Result<Trace, ModelError> {
         cpu.push(percent(path, i + 1, "cpu_pct", line)?);
     }
     if cpu.is_empty() {
-        return Err(ModelError::parse(path, 1, "cpu_pct", "file holds no sample"));
+        return Err(ModelError::parse(
+            path,
+            1,
+            "cpu_pct",
+            "file holds no sample",
+        ));
     }
     Ok(Trace {
         name: file_name(path),
@@ -174,13 +190,22 @@ pub fn load_google_file(path: &Path) -> Result<Trace, ModelError> {
             continue;
         }
         let mut it = line.split_whitespace();
-        let c = it.next().ok_or_else(|| ModelError::parse(path, i + 1, "cpu_pct", "missing"))?;
-        let m = it.next().ok_or_else(|| ModelError::parse(path, i + 1, "mem_pct", "missing"))?;
+        let c = it
+            .next()
+            .ok_or_else(|| ModelError::parse(path, i + 1, "cpu_pct", "missing"))?;
+        let m = it
+            .next()
+            .ok_or_else(|| ModelError::parse(path, i + 1, "mem_pct", "missing"))?;
         cpu.push(percent(path, i + 1, "cpu_pct", c)?);
         mem.push(percent(path, i + 1, "mem_pct", m)?);
     }
     if cpu.is_empty() {
-        return Err(ModelError::parse(path, 1, "cpu_pct", "file holds no sample"));
+        return Err(ModelError::parse(
+            path,
+            1,
+            "cpu_pct",
+            "file holds no sample",
+        ));
     }
     Ok(Trace {
         name: file_name(path),
@@ -226,21 +251,42 @@ pub fn load_bitbrains_file(path: &Path) -> Result<Trace, ModelError> {
                 .parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| ModelError::parse(path, i + 1, FIELDS[k], format!("not a non-negative number: {:?}", cols[k])))
+                .ok_or_else(|| {
+                    ModelError::parse(
+                        path,
+                        i + 1,
+                        FIELDS[k],
+                        format!("not a non-negative number: {:?}", cols[k]),
+                    )
+                })
         };
         let ts = num(0)?;
         if ts <= last_ts {
-            return Err(ModelError::parse(path, i + 1, "timestamp", "timestamps must increase"));
+            return Err(ModelError::parse(
+                path,
+                i + 1,
+                "timestamp",
+                "timestamps must increase",
+            ));
         }
         last_ts = ts;
         // Usage above 100 % happens in the data (bursting over the provisioned share); we clamp.
         cpu.push((num(4)? / 100.0).min(1.0));
         let cap = num(5)?;
-        mem.push(if cap > 0.0 { (num(6)? / cap).min(1.0) } else { 0.0 });
+        mem.push(if cap > 0.0 {
+            (num(6)? / cap).min(1.0)
+        } else {
+            0.0
+        });
         net.push(num(9)? + num(10)?);
     }
     if cpu.is_empty() {
-        return Err(ModelError::parse(path, 2, "timestamp", "file holds no sample"));
+        return Err(ModelError::parse(
+            path,
+            2,
+            "timestamp",
+            "file holds no sample",
+        ));
     }
     Ok(Trace {
         name: file_name(path),
@@ -255,7 +301,11 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str, body: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("promig-trace-{}-{}", std::process::id(), name.replace(' ', "_")));
+        let dir = std::env::temp_dir().join(format!(
+            "promig-trace-{}-{}",
+            std::process::id(),
+            name.replace(' ', "_")
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join(name);
         std::fs::write(&p, body).unwrap();
@@ -286,13 +336,19 @@ mod tests {
     #[test]
     fn bitbrains_parses_and_checks_order() {
         let head = "Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\tCPU usage [MHZ];\tCPU usage [%];\tMemory capacity provisioned [KB];\tMemory usage [KB];\tDisk read throughput [KB/s];\tDisk write throughput [KB/s];\tNetwork received throughput [KB/s];\tNetwork transmitted throughput [KB/s]\n";
-        let ok = format!("{head}100;\t2;\t100;\t50;\t50.0;\t1000;\t250;\t0;\t0;\t3;\t4\n400;\t2;\t100;\t50;\t25.0;\t1000;\t500;\t0;\t0;\t1;\t1\n");
+        let ok = format!(
+            "{head}100;\t2;\t100;\t50;\t50.0;\t1000;\t250;\t0;\t0;\t3;\t4\n400;\t2;\t100;\t50;\t25.0;\t1000;\t500;\t0;\t0;\t1;\t1\n"
+        );
         let t = load_bitbrains_file(&tmp("bb.csv", &ok)).unwrap();
         assert_eq!(t.cpu, vec![0.5, 0.25]);
         assert_eq!(t.memory.unwrap(), vec![0.25, 0.5]);
         assert_eq!(t.net_kbps.unwrap(), vec![7.0, 2.0]);
-        let bad = format!("{head}400;\t2;\t100;\t50;\t50.0;\t1000;\t250;\t0;\t0;\t3;\t4\n100;\t2;\t100;\t50;\t25.0;\t1000;\t500;\t0;\t0;\t1;\t1\n");
-        let e = load_bitbrains_file(&tmp("bb2.csv", &bad)).unwrap_err().to_string();
+        let bad = format!(
+            "{head}400;\t2;\t100;\t50;\t50.0;\t1000;\t250;\t0;\t0;\t3;\t4\n100;\t2;\t100;\t50;\t25.0;\t1000;\t500;\t0;\t0;\t1;\t1\n"
+        );
+        let e = load_bitbrains_file(&tmp("bb2.csv", &bad))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(":3: field `timestamp`"), "{e}");
     }
 }

@@ -12,7 +12,7 @@ pub mod stats;
 pub mod threshold;
 
 pub use error::PolicyError;
-pub use observation::{Decision, HostRisk, HostView, Observation, VmView, HISTORY_LEN};
+pub use observation::{Decision, HISTORY_LEN, HostRisk, HostView, Observation, VmView};
 
 /// A migration policy.
 ///
@@ -43,15 +43,20 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Policy>, PolicyError> {
     let param = |i: usize| -> Result<Option<f64>, PolicyError> {
         match parts.get(i) {
             None => Ok(None),
-            Some(p) => p
-                .parse::<f64>()
-                .map(Some)
-                .map_err(|_| PolicyError::UnknownPolicy(format!("{name}: parameter {p:?} is not a number"))),
+            Some(p) => p.parse::<f64>().map(Some).map_err(|_| {
+                PolicyError::UnknownPolicy(format!("{name}: parameter {p:?} is not a number"))
+            }),
         }
     };
     match parts[0] {
-        "none" if parts.len() == 1 => Ok(Box::new(none::NoMigration::new(none::InitialPlacement::Spread, "none"))),
-        "dvfs" if parts.len() == 1 => Ok(Box::new(none::NoMigration::new(none::InitialPlacement::FirstFit, "dvfs"))),
+        "none" if parts.len() == 1 => Ok(Box::new(none::NoMigration::new(
+            none::InitialPlacement::Spread,
+            "none",
+        ))),
+        "dvfs" if parts.len() == 1 => Ok(Box::new(none::NoMigration::new(
+            none::InitialPlacement::FirstFit,
+            "dvfs",
+        ))),
         "non" if lower == "non-power-aware" => Ok(Box::new(none::NoMigration::new(
             none::InitialPlacement::FirstFit,
             "non-power-aware",
@@ -68,13 +73,19 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Policy>, PolicyError> {
             let sel = parts.get(1).copied().unwrap_or("mmt");
             let detector = consolidation::OverloadDetector::from_name(det, param(2)?)
                 .ok_or_else(|| PolicyError::UnknownPolicy(name.to_string()))?;
-            let selection = consolidation::VmSelection::from_name(sel)
-                .ok_or_else(|| PolicyError::UnknownPolicy(format!("{name}: unknown VM selection {sel:?} (mmt, mc, rs)")))?;
-            Ok(Box::new(consolidation::DynamicConsolidation::new(detector, selection, seed)))
+            let selection = consolidation::VmSelection::from_name(sel).ok_or_else(|| {
+                PolicyError::UnknownPolicy(format!(
+                    "{name}: unknown VM selection {sel:?} (mmt, mc, rs)"
+                ))
+            })?;
+            Ok(Box::new(consolidation::DynamicConsolidation::new(
+                detector, selection, seed,
+            )))
         }
         _ => Err(PolicyError::UnknownPolicy(name.to_string())),
     }
 }
 
 /// Names accepted by [`by_name`], for help texts.
-pub const KNOWN_POLICIES: &str = "none, dvfs, non-power-aware, reactive, threshold[-T], {thr,iqr,mad,lr,lrr}-{mmt,mc,rs}[-P]";
+pub const KNOWN_POLICIES: &str =
+    "none, dvfs, non-power-aware, reactive, threshold[-T], {thr,iqr,mad,lr,lrr}-{mmt,mc,rs}[-P]";

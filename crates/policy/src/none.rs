@@ -3,7 +3,7 @@
 
 use crate::consolidation::work::Work;
 use crate::observation::{Decision, Observation};
-use crate::{placement, Policy};
+use crate::{Policy, placement};
 
 /// Where `none` puts VMs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,14 @@ pub fn spread(obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
     let mut free_cores: Vec<i64> = obs
         .hosts
         .iter()
-        .map(|h| h.cores as i64 - h.vms.iter().chain(&h.migrating_in).map(|&v| obs.vms[v].vcpus as i64).sum::<i64>())
+        .map(|h| {
+            h.cores as i64
+                - h.vms
+                    .iter()
+                    .chain(&h.migrating_in)
+                    .map(|&v| obs.vms[v].vcpus as i64)
+                    .sum::<i64>()
+        })
         .collect();
     let mut memory: Vec<f64> = obs.hosts.iter().map(|h| h.memory_reserved_mib).collect();
     let mut out = Vec::with_capacity(vms.len());
@@ -19,10 +26,9 @@ pub fn spread(obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
     for &vm in vms {
         let v = &obs.vms[vm];
         order.sort_by(|&a, &b| free_cores[b].cmp(&free_cores[a]).then(a.cmp(&b)));
-        let chosen = order
-            .iter()
-            .copied()
-            .find(|&h| obs.hosts[h].up && memory[h] + v.memory_reserved_mib <= obs.hosts[h].memory_mib);
+        let chosen = order.iter().copied().find(|&h| {
+            obs.hosts[h].up && memory[h] + v.memory_reserved_mib <= obs.hosts[h].memory_mib
+        });
         if let Some(h) = chosen {
             free_cores[h] -= v.vcpus as i64;
             memory[h] += v.memory_reserved_mib;
@@ -57,7 +63,13 @@ pub fn first_fit(obs: &Observation, work: &mut Work, vms: &[usize]) -> Vec<Optio
 
 /// The up host with the lowest CPU load that can take `vm` and stays at or below `max_utilization`
 /// (CPU requests) and within memory; used by the threshold and reactive baselines.
-pub fn least_loaded(obs: &Observation, work: &Work, vm: usize, max_utilization: f64, exclude: usize) -> Option<usize> {
+pub fn least_loaded(
+    obs: &Observation,
+    work: &Work,
+    vm: usize,
+    max_utilization: f64,
+    exclude: usize,
+) -> Option<usize> {
     let v = &obs.vms[vm];
     let mut best: Option<(f64, usize)> = None;
     for (h, host) in obs.hosts.iter().enumerate() {

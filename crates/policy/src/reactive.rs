@@ -5,10 +5,10 @@
 //! its memory ran out, or its response time broke a VNF's bound in the last interval, it moves VMs
 //! off it (largest demand first) to the least-loaded host that can take them.
 
+use crate::Policy;
 use crate::consolidation::work::Work;
 use crate::observation::{Decision, Observation};
 use crate::placement::least_loaded;
-use crate::Policy;
 
 /// The reactive baseline.
 #[derive(Debug, Clone)]
@@ -46,18 +46,33 @@ impl Policy for Reactive {
             let mem_used: f64 = host.vms.iter().map(|&v| obs.vms[v].memory_used_mib).sum();
             let mem_breach = mem_used > self.memory_breach * host.memory_mib;
             let latency_breach = host.vms.iter().any(|&v| {
-                obs.vms[v]
-                    .vnf
-                    .is_some_and(|f| obs.vnf_qos.get(f).is_some_and(|q| host.latency_ms > q.max_latency_ms))
+                obs.vms[v].vnf.is_some_and(|f| {
+                    obs.vnf_qos
+                        .get(f)
+                        .is_some_and(|q| host.latency_ms > q.max_latency_ms)
+                })
             });
             if !(cpu_breach || mem_breach || latency_breach) {
                 continue;
             }
-            let mut vms: Vec<usize> = host.vms.iter().copied().filter(|&v| !obs.vms[v].in_migration).collect();
+            let mut vms: Vec<usize> = host
+                .vms
+                .iter()
+                .copied()
+                .filter(|&v| !obs.vms[v].in_migration)
+                .collect();
             if mem_breach && !cpu_breach {
-                vms.sort_by(|a, b| obs.vms[*b].memory_used_mib.total_cmp(&obs.vms[*a].memory_used_mib));
+                vms.sort_by(|a, b| {
+                    obs.vms[*b]
+                        .memory_used_mib
+                        .total_cmp(&obs.vms[*a].memory_used_mib)
+                });
             } else {
-                vms.sort_by(|a, b| obs.vms[*b].requested_mips.total_cmp(&obs.vms[*a].requested_mips));
+                vms.sort_by(|a, b| {
+                    obs.vms[*b]
+                        .requested_mips
+                        .total_cmp(&obs.vms[*a].requested_mips)
+                });
             }
             for vm in vms {
                 let w = &self.work.hosts[h];

@@ -47,8 +47,12 @@ pub fn iqr(data: &[f64]) -> f64 {
     let mut v = data.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len() as f64;
-    let q1 = ((0.25 * (n + 1.0)).round() as usize).saturating_sub(1).min(v.len() - 1);
-    let q3 = ((0.75 * (n + 1.0)).round() as usize).saturating_sub(1).min(v.len() - 1);
+    let q1 = ((0.25 * (n + 1.0)).round() as usize)
+        .saturating_sub(1)
+        .min(v.len() - 1);
+    let q3 = ((0.75 * (n + 1.0)).round() as usize)
+        .saturating_sub(1)
+        .min(v.len() - 1);
     v[q3] - v[q1]
 }
 
@@ -101,16 +105,22 @@ pub fn r_squared(y: &[f64], xs: &[&[f64]]) -> Option<f64> {
     }
     // Column-major design matrix [1, x1, ..., xk].
     let mut a = vec![0.0; m * p];
-    for r in 0..m {
-        a[r] = 1.0;
-    }
+    a[..m].fill(1.0);
     for (c, col) in xs.iter().enumerate() {
         if col.len() != m {
             return None;
         }
         a[(c + 1) * m..(c + 2) * m].copy_from_slice(col);
     }
-    let col_norms: Vec<f64> = (0..p).map(|k| a[k * m..(k + 1) * m].iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
+    let col_norms: Vec<f64> = (0..p)
+        .map(|k| {
+            a[k * m..(k + 1) * m]
+                .iter()
+                .map(|v| v * v)
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
     let mut qty = y.to_vec();
     for k in 0..p {
         let col = &mut a[k * m..(k + 1) * m];
@@ -184,6 +194,9 @@ mod tests {
         let z = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0];
         let r = r_squared(&z, &[&x]).unwrap();
         assert!(r > 0.0 && r < 0.2, "{r}");
-        assert!(r_squared(&z, &[&x, &x]).is_none(), "collinear columns are singular");
+        assert!(
+            r_squared(&z, &[&x, &x]).is_none(),
+            "collinear columns are singular"
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! a threshold, move the VM whose demand best matches the excess to the least-loaded host that stays
 //! under the threshold afterwards. Predictable and easy to explain, which is why operators use it.
 
+use crate::Policy;
 use crate::consolidation::work::Work;
 use crate::observation::{Decision, Observation};
 use crate::placement::least_loaded;
-use crate::Policy;
 
 /// The Watcher-style threshold baseline.
 #[derive(Debug, Clone)]
@@ -44,7 +44,12 @@ impl Policy for Threshold {
             for _ in 0..4 {
                 let w = &self.work.hosts[h];
                 let util = w.requested_mips / host.total_mips;
-                let mem: f64 = w.vms.iter().map(|&v| obs.vms[v].memory_used_mib).sum::<f64>() / host.memory_mib;
+                let mem: f64 = w
+                    .vms
+                    .iter()
+                    .map(|&v| obs.vms[v].memory_used_mib)
+                    .sum::<f64>()
+                    / host.memory_mib;
                 if util <= self.cpu_threshold && mem <= self.memory_threshold {
                     break;
                 }
@@ -57,7 +62,12 @@ impl Policy for Threshold {
                         da.total_cmp(&db).then(a.cmp(&b))
                     })
                 } else {
-                    candidates.max_by(|&a, &b| obs.vms[a].memory_used_mib.total_cmp(&obs.vms[b].memory_used_mib).then(b.cmp(&a)))
+                    candidates.max_by(|&a, &b| {
+                        obs.vms[a]
+                            .memory_used_mib
+                            .total_cmp(&obs.vms[b].memory_used_mib)
+                            .then(b.cmp(&a))
+                    })
                 };
                 let Some(vm) = pick else { break };
                 let Some(to) = least_loaded(obs, &self.work, vm, self.cpu_threshold, h) else {

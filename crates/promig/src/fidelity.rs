@@ -33,7 +33,9 @@ pub fn run(data: &Path, json: bool) -> Result<()> {
                 if r.ok { "yes" } else { "NO" }
             );
         }
-        println!("(promig first, CloudSim 3.0.3 in brackets; tolerances: energy 5 %, migrations 20 %, SLATAH 15 %)");
+        println!(
+            "(promig first, CloudSim 3.0.3 in brackets; tolerances: energy 5 %, migrations 20 %, SLATAH 15 %)"
+        );
     }
     let bad = rows.iter().filter(|r| !r.ok).count();
     if bad > 0 {

@@ -3,17 +3,21 @@
 
 mod fidelity;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use promig_model::ScenarioFile;
-use promig_sim::{report, scenario, Report, SimConfig, World};
+use promig_sim::{Report, SimConfig, World, report, scenario};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "promig", version, about = "Pro-active live migration for NFV data centres")]
+#[command(
+    name = "promig",
+    version,
+    about = "Pro-active live migration for NFV data centres"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -98,7 +102,10 @@ fn setup(args: &SimulateArgs) -> Result<Setup> {
         None => scenario::default_scenario()?,
     };
     let world = scenario::build_world(&file, &base)?;
-    let config = SimConfig::nfv(args.seed.unwrap_or(file.seed), args.steps.unwrap_or(file.steps));
+    let config = SimConfig::nfv(
+        args.seed.unwrap_or(file.seed),
+        args.steps.unwrap_or(file.steps),
+    );
     Ok(Setup {
         world: Arc::new(world),
         config,
@@ -109,7 +116,12 @@ fn setup(args: &SimulateArgs) -> Result<Setup> {
 }
 
 /// Runs one policy on a prepared setup, with a progress bar when it takes more than a second.
-pub(crate) fn run_policy(world: &Arc<World>, base: &SimConfig, name: &str, show_progress: bool) -> Result<Report> {
+pub(crate) fn run_policy(
+    world: &Arc<World>,
+    base: &SimConfig,
+    name: &str,
+    show_progress: bool,
+) -> Result<Report> {
     let started = Instant::now();
     let bar = ProgressBar::hidden();
     let mut shown = false;
@@ -133,7 +145,11 @@ pub(crate) fn run_policy(world: &Arc<World>, base: &SimConfig, name: &str, show_
 
 fn simulate(args: SimulateArgs) -> Result<()> {
     let s = setup(&args)?;
-    let policies = if args.policy.is_empty() { s.default_policies.clone() } else { args.policy.clone() };
+    let policies = if args.policy.is_empty() {
+        s.default_policies.clone()
+    } else {
+        args.policy.clone()
+    };
     for p in &policies {
         promig_policy::by_name(p, 0)?; // reject typos before spending time on the others
     }

@@ -27,17 +27,39 @@ fn scratch(name: &str) -> PathBuf {
 fn default_scenario_compares_policies() {
     let (ok, out, err) = promig(&["simulate"]);
     assert!(ok, "{err}");
-    for p in ["none", "reactive", "threshold-0.8", "thr-mmt-0.8", "lr-mmt-1.2"] {
-        assert!(out.lines().any(|l| l.starts_with(p)), "{p} missing from:\n{out}");
+    for p in [
+        "none",
+        "reactive",
+        "threshold-0.8",
+        "thr-mmt-0.8",
+        "lr-mmt-1.2",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(p)),
+            "{p} missing from:\n{out}"
+        );
     }
 }
 
 #[test]
 fn cloudsim_json_has_the_published_keys() {
-    let (ok, out, err) = promig(&["simulate", "--cloudsim", "../shared/data/planetlab/20110306", "--policy", "thr-mmt-0.8", "--json"]);
+    let (ok, out, err) = promig(&[
+        "simulate",
+        "--cloudsim",
+        "../shared/data/planetlab/20110306",
+        "--policy",
+        "thr-mmt-0.8",
+        "--json",
+    ]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    for k in ["energy_kwh", "migrations", "slatah_pct", "pdm_pct", "slav_pct"] {
+    for k in [
+        "energy_kwh",
+        "migrations",
+        "slatah_pct",
+        "pdm_pct",
+        "slav_pct",
+    ] {
         assert!(v.get(k).is_some_and(|x| x.is_number()), "{k} missing");
     }
 }
@@ -57,14 +79,18 @@ fn malformed_trace_names_file_line_field() {
 #[test]
 fn malformed_scenario_names_file_line_field() {
     let dir = scratch("badtoml");
-    let text = promig_sim::scenario::DEFAULT_SCENARIO_TOML.replace("mips_per_core = 2660", "mips_per_core = \"fast\"");
+    let text = promig_sim::scenario::DEFAULT_SCENARIO_TOML
+        .replace("mips_per_core = 2660", "mips_per_core = \"fast\"");
     let path = dir.join("s.toml");
     std::fs::write(&path, text).unwrap();
     let (ok, _, err) = promig(&["simulate", "--scenario", path.to_str().unwrap()]);
     assert!(!ok);
     let line = err.trim();
     assert_eq!(line.lines().count(), 1, "one line: {line}");
-    assert!(line.contains("s.toml:") && line.contains("field `mips_per_core`"), "{line}");
+    assert!(
+        line.contains("s.toml:") && line.contains("field `mips_per_core`"),
+        "{line}"
+    );
 }
 
 #[test]

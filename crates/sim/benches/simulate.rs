@@ -2,7 +2,7 @@
 //! Run with `cargo bench -p promig-sim`.
 
 use promig_model::fault::FaultsConfig;
-use promig_sim::{cloudsim, synthetic, SimConfig};
+use promig_sim::{SimConfig, cloudsim, synthetic};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,11 +15,20 @@ fn main() {
 fn cloudsim_lr_mmt_day(bencher: divan::Bencher) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/planetlab/20110303");
     let world = Arc::new(cloudsim::planetlab_world(&dir, cloudsim::HOSTS).unwrap());
-    bencher.bench(|| promig_sim::run_named(&world, &SimConfig::cloudsim(0), "lr-mmt-1.2", &mut |_, _| {}).unwrap());
+    bencher.bench(|| {
+        promig_sim::run_named(
+            &world,
+            &SimConfig::cloudsim(0),
+            "lr-mmt-1.2",
+            &mut |_, _| {},
+        )
+        .unwrap()
+    });
 }
 
-/// A 10,000-host, 15,000-VM synthetic NFV day, for each baseline family.
-#[divan::bench(args = ["threshold", "lr-mmt-1.2"], sample_count = 2)]
+/// A 10,000-host, 15,000-VM synthetic NFV day with faults. (LR-MMT is left out: its underload pass
+/// is quadratic in active hosts, as published, and takes minutes at this scale.)
+#[divan::bench(args = ["none", "threshold"], sample_count = 2)]
 fn synthetic_10k_hosts_day(bencher: divan::Bencher, policy: &str) {
     let faults = FaultsConfig {
         hardware_failures: 20,
@@ -29,5 +38,7 @@ fn synthetic_10k_hosts_day(bencher: divan::Bencher, policy: &str) {
         ..FaultsConfig::default()
     };
     let world = Arc::new(synthetic::world(10_000, 15_000, 288, 1, faults));
-    bencher.bench(|| promig_sim::run_named(&world, &SimConfig::nfv(1, 288), policy, &mut |_, _| {}).unwrap());
+    bencher.bench(|| {
+        promig_sim::run_named(&world, &SimConfig::nfv(1, 288), policy, &mut |_, _| {}).unwrap()
+    });
 }

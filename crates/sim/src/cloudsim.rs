@@ -1,8 +1,8 @@
 //! CloudSim 3.0.3's PlanetLab power experiment as a world: 800 hosts (HP ML110 G4/G5 alternating),
 //! one VM per trace file with four VM types in contiguous blocks, 1 Gbit/s everywhere.
 
-use crate::world::World;
 use crate::SimError;
+use crate::world::World;
 use promig_model::fault::FaultsConfig;
 use promig_model::scenario::RecoveryConfig;
 use promig_model::trace::{FileOrder, TraceFormat};
@@ -12,7 +12,12 @@ use std::path::Path;
 /// Hosts in CloudSim's PlanetLab experiment.
 pub const HOSTS: usize = 800;
 /// VM types: (MIPS, RAM MB).
-pub const VM_TYPES: [(f64, f64); 4] = [(2500.0, 870.0), (2000.0, 1740.0), (1000.0, 1740.0), (500.0, 613.0)];
+pub const VM_TYPES: [(f64, f64); 4] = [
+    (2500.0, 870.0),
+    (2000.0, 1740.0),
+    (1000.0, 1740.0),
+    (500.0, 613.0),
+];
 
 /// Builds the world for one PlanetLab day folder (`hosts` overrides the host count, for scaling).
 /// Files become VMs in the order the file system lists them, as with CloudSim's `File.listFiles()`.
@@ -21,7 +26,11 @@ pub fn planetlab_world(day_dir: &Path, hosts: usize) -> Result<World, SimError> 
 }
 
 /// [`planetlab_world`] with an explicit file order (`Sorted` is machine-independent).
-pub fn planetlab_world_ordered(day_dir: &Path, hosts: usize, order: FileOrder) -> Result<World, SimError> {
+pub fn planetlab_world_ordered(
+    day_dir: &Path,
+    hosts: usize,
+    order: FileOrder,
+) -> Result<World, SimError> {
     let mut set = TraceSet::load_ordered(day_dir, TraceFormat::Planetlab, None, order)?;
     for (i, t) in set.traces.iter().enumerate() {
         if t.cpu.len() < 288 {
@@ -41,7 +50,10 @@ pub fn planetlab_world_ordered(day_dir: &Path, hosts: usize, order: FileOrder) -
     }
     let name = format!(
         "cloudsim-planetlab-{}",
-        day_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        day_dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     );
     Ok(world_from_traces(name, set.traces, hosts))
 }

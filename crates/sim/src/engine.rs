@@ -11,8 +11,8 @@ use crate::report::{Report, VnfReport};
 use crate::world::World;
 use promig_migrate::{CloudSimRule, MigrationInput, MigrationModel, PreCopy};
 use promig_model::{FaultCause, FaultRecord};
-use promig_policy::consolidation::work::{CpuShares, Role, MIGRATING_OUT_SHARE};
-use promig_policy::{Decision, HostView, Observation, Policy, VmView, HISTORY_LEN};
+use promig_policy::consolidation::work::{CpuShares, MIGRATING_OUT_SHARE, Role};
+use promig_policy::{Decision, HISTORY_LEN, HostView, Observation, Policy, VmView};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
@@ -31,9 +31,14 @@ const DEFAULT_MEMORY_USE: f64 = 0.6;
 enum VmStatus {
     Running,
     /// Not running anywhere since `since`; a restart is pending.
-    Down { since: f64 },
+    Down {
+        since: f64,
+    },
     /// Placed on a host and booting; serves again at `until`.
-    Booting { since: f64, until: f64 },
+    Booting {
+        since: f64,
+        until: f64,
+    },
     /// Gone for good: CloudSim 3.0.3 destroys a VM whose CPU request reaches exactly zero.
     Retired,
 }
@@ -194,7 +199,11 @@ pub struct Simulator {
 impl Simulator {
     /// Sets up a run: draws the fault plan from the seed and places every VM with the policy's
     /// placement rule.
-    pub fn new(world: Arc<World>, cfg: SimConfig, policy: &mut dyn Policy) -> Result<Self, crate::SimError> {
+    pub fn new(
+        world: Arc<World>,
+        cfg: SimConfig,
+        policy: &mut dyn Policy,
+    ) -> Result<Self, crate::SimError> {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let plan = if cfg.mode == Mode::Nfv {
             faults::plan(&world, &cfg, &mut rng)?
@@ -242,7 +251,11 @@ impl Simulator {
                 entry: None,
                 memory_used_mib: 0.0,
                 leak: None,
-                reserve_nic_bps: if cfg.mode == Mode::CloudSim { 100e6 } else { 0.0 },
+                reserve_nic_bps: if cfg.mode == Mode::CloudSim {
+                    100e6
+                } else {
+                    0.0
+                },
                 instantiating: true,
             })
             .collect::<Vec<_>>();
@@ -317,7 +330,10 @@ impl Simulator {
 
     /// Decision points done so far and in total.
     pub fn progress(&self) -> (usize, usize) {
-        (self.next_step.saturating_sub(1), self.cfg.steps.saturating_sub(1))
+        (
+            self.next_step.saturating_sub(1),
+            self.cfg.steps.saturating_sub(1),
+        )
     }
 
     /// True once the horizon is reached.
@@ -327,7 +343,11 @@ impl Simulator {
 
     fn push(&mut self, time: f64, kind: EventKind) {
         self.seq += 1;
-        self.events.push(Event { time, seq: self.seq, kind });
+        self.events.push(Event {
+            time,
+            seq: self.seq,
+            kind,
+        });
     }
 
     fn schedule_faults(&mut self) {
@@ -343,7 +363,13 @@ impl Simulator {
                 vnf_vms_hit: 0,
                 vms_hit: 0,
             });
-            self.push(f.crash_s, EventKind::Crash { host: f.host, record });
+            self.push(
+                f.crash_s,
+                EventKind::Crash {
+                    host: f.host,
+                    record,
+                },
+            );
         }
         for f in &plan.false_alarms {
             self.records.push(FaultRecord {
@@ -370,13 +396,26 @@ impl Simulator {
                 vnf_vms_hit: 0,
                 vms_hit: 0,
             });
-            self.push(d.start_s, EventKind::DegradeStart { host: d.host, record });
-            self.push(d.start_s + d.duration_s, EventKind::DegradeEnd { host: d.host });
+            self.push(
+                d.start_s,
+                EventKind::DegradeStart {
+                    host: d.host,
+                    record,
+                },
+            );
+            self.push(
+                d.start_s + d.duration_s,
+                EventKind::DegradeEnd { host: d.host },
+            );
         }
     }
 
     /// Runs to the end.
-    pub fn run(&mut self, policy: &mut dyn Policy, on_step: &mut dyn FnMut(usize, usize)) -> Report {
+    pub fn run(
+        &mut self,
+        policy: &mut dyn Policy,
+        on_step: &mut dyn FnMut(usize, usize),
+    ) -> Report {
         while self.step(policy) {
             let (done, total) = self.progress();
             on_step(done, total);
@@ -416,7 +455,8 @@ impl Simulator {
                 // together between one pair of updates, as CloudSim does.
                 let mut batch = vec![ev];
                 while let Some(next) = self.events.peek().copied() {
-                    if next.time == ev.time && matches!(next.kind, EventKind::MigrationDone { .. }) {
+                    if next.time == ev.time && matches!(next.kind, EventKind::MigrationDone { .. })
+                    {
                         self.events.pop();
                         batch.push(next);
                     } else {
@@ -475,13 +515,13 @@ impl Simulator {
                 self.update_all(t);
             }
             EventKind::BootDone { vm } => {
-                if let VmStatus::Booting { since, until } = self.vms[vm].status {
-                    if until == t {
-                        self.update_all(t);
-                        self.vms[vm].status = VmStatus::Running;
-                        self.charge_incident(vm, t - since, t);
-                        self.update_all(t);
-                    }
+                if let VmStatus::Booting { since, until } = self.vms[vm].status
+                    && until == t
+                {
+                    self.update_all(t);
+                    self.vms[vm].status = VmStatus::Running;
+                    self.charge_incident(vm, t - since, t);
+                    self.update_all(t);
                 }
             }
             EventKind::DegradeStart { host, record } => {
@@ -544,7 +584,10 @@ impl Simulator {
 
     fn vm_request(&self, vm: usize, t: f64) -> f64 {
         match self.vms[vm].status {
-            VmStatus::Running => self.world.cpu_fraction(vm, t, self.cfg.interval_s) * self.world.vms[vm].total_mips(),
+            VmStatus::Running => {
+                self.world.cpu_fraction(vm, t, self.cfg.interval_s)
+                    * self.world.vms[vm].total_mips()
+            }
             _ => 0.0,
         }
     }
@@ -580,9 +623,11 @@ impl Simulator {
             }
             let vms = &self.vms;
             let before = self.hosts[h].vms.len();
-            self.hosts[h]
-                .vms
-                .retain(|&v| !(vms[v].migration.is_none() && vms[v].requested_mips == 0.0 && vms[v].status == VmStatus::Running));
+            self.hosts[h].vms.retain(|&v| {
+                !(vms[v].migration.is_none()
+                    && vms[v].requested_mips == 0.0
+                    && vms[v].status == VmStatus::Running)
+            });
             if self.hosts[h].vms.len() != before {
                 let keep: Vec<usize> = self.hosts[h].vms.clone();
                 for vm in 0..self.vms.len() {
@@ -600,7 +645,12 @@ impl Simulator {
         for h in 0..self.hosts.len() {
             let hs = &self.hosts[h];
             // An empty host that was already idle accrues nothing: skipping it is exact.
-            if hs.vms.is_empty() && hs.migrating_in.is_empty() && hs.util_mips == 0.0 && !hs.entry.flag && self.cfg.power_aware {
+            if hs.vms.is_empty()
+                && hs.migrating_in.is_empty()
+                && hs.util_mips == 0.0
+                && !hs.entry.flag
+                && self.cfg.power_aware
+            {
                 continue;
             }
             self.update_host(h, t);
@@ -636,7 +686,11 @@ impl Simulator {
         for i in 0..self.hosts[h].vms.len() {
             let vm = self.hosts[h].vms[i];
             let req = if up { self.vm_request(vm, t) } else { 0.0 };
-            let role = if self.vms[vm].migration.is_some() { Role::MigratingOut } else { Role::Resident };
+            let role = if self.vms[vm].migration.is_some() {
+                Role::MigratingOut
+            } else {
+                Role::Resident
+            };
             requests.push(req);
             shares_in.push((self.capped(h, vm, req), role));
         }
@@ -655,8 +709,20 @@ impl Simulator {
             host_req += requests[i];
             if i < n_res {
                 let vm = self.hosts[h].vms[i];
-                util_mips += if role == Role::MigratingOut { alloc / MIGRATING_OUT_SHARE } else { alloc };
-                self.account_vm(vm, t, alloc, requests[i], role == Role::MigratingOut, h, &shares);
+                util_mips += if role == Role::MigratingOut {
+                    alloc / MIGRATING_OUT_SHARE
+                } else {
+                    alloc
+                };
+                self.account_vm(
+                    vm,
+                    t,
+                    alloc,
+                    requests[i],
+                    role == Role::MigratingOut,
+                    h,
+                    &shares,
+                );
             } else {
                 util_mips += alloc;
             }
@@ -685,7 +751,16 @@ impl Simulator {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn account_vm(&mut self, vm: usize, t: f64, alloc: f64, req: f64, migrating: bool, host: usize, shares: &CpuShares) {
+    fn account_vm(
+        &mut self,
+        vm: usize,
+        t: f64,
+        alloc: f64,
+        req: f64,
+        migrating: bool,
+        host: usize,
+        shares: &CpuShares,
+    ) {
         let nfv = self.cfg.mode == Mode::Nfv;
         if let Some(prev) = self.vms[vm].entry {
             let dt = t - prev.time;
@@ -693,18 +768,22 @@ impl Simulator {
                 self.totals.vm_requested += prev.requested * dt;
                 self.totals.vm_allocated += prev.allocated * dt;
                 if prev.allocated < prev.requested && prev.flag {
-                    self.totals.vm_underallocated_migration += (prev.requested - prev.allocated) * dt;
+                    self.totals.vm_underallocated_migration +=
+                        (prev.requested - prev.allocated) * dt;
                 }
-                if nfv && prev.load > 0.0 {
-                    if let Some(f) = self.world.vms[vm].vnf {
-                        let spec = &self.world.vnfs[f];
-                        let offered = spec.packets_per_s * prev.load * dt;
-                        let vt = &mut self.totals.vnf[f];
-                        vt.packets_offered += offered;
-                        vt.packets_lost += offered * prev.drop_fraction;
-                        if prev.latency_ms > spec.qos.max_latency_ms || prev.drop_fraction > spec.qos.max_loss_rate {
-                            vt.qos_violation_s += dt;
-                        }
+                if nfv
+                    && prev.load > 0.0
+                    && let Some(f) = self.world.vms[vm].vnf
+                {
+                    let spec = &self.world.vnfs[f];
+                    let offered = spec.packets_per_s * prev.load * dt;
+                    let vt = &mut self.totals.vnf[f];
+                    vt.packets_offered += offered;
+                    vt.packets_lost += offered * prev.drop_fraction;
+                    if prev.latency_ms > spec.qos.max_latency_ms
+                        || prev.drop_fraction > spec.qos.max_loss_rate
+                    {
+                        vt.qos_violation_s += dt;
                     }
                 }
             }
@@ -713,13 +792,23 @@ impl Simulator {
         let (drop_fraction, latency_ms) = if nfv {
             let cap = self.host_capacity(host);
             let rho = (self.hosts[host].requested_mips.max(req) / cap).min(0.99);
-            let base = self.world.vms[vm].vnf.map_or(0.5, |f| self.world.vnfs[f].base_latency_ms);
-            let drop = if shares.oversubscribed && req > 0.0 { (1.0 - cap / shares.total_mips).max(0.0) } else { 0.0 };
+            let base = self.world.vms[vm]
+                .vnf
+                .map_or(0.5, |f| self.world.vnfs[f].base_latency_ms);
+            let drop = if shares.oversubscribed && req > 0.0 {
+                (1.0 - cap / shares.total_mips).max(0.0)
+            } else {
+                0.0
+            };
             (drop, base / (1.0 - rho))
         } else {
             (0.0, 0.0)
         };
-        let load = if running { self.world.cpu_fraction(vm, t, self.cfg.interval_s) } else { 0.0 };
+        let load = if running {
+            self.world.cpu_fraction(vm, t, self.cfg.interval_s)
+        } else {
+            0.0
+        };
         let v = &mut self.vms[vm];
         v.requested_mips = req;
         v.allocated_mips = alloc;
@@ -736,7 +825,9 @@ impl Simulator {
 
     /// Charges an interruption of `duration_s` ending at `t` to the VM's VNF.
     fn charge_incident(&mut self, vm: usize, duration_s: f64, t: f64) {
-        let Some(f) = self.world.vms[vm].vnf else { return };
+        let Some(f) = self.world.vms[vm].vnf else {
+            return;
+        };
         let load = self.world.cpu_fraction(vm, t, self.cfg.interval_s);
         let spec = &self.world.vnfs[f];
         let vt = &mut self.totals.vnf[f];
@@ -809,7 +900,10 @@ impl Simulator {
         self.totals.migrations += 1;
         match self.cfg.mode {
             Mode::CloudSim => {
-                let end = self.migrations[id].as_ref().and_then(|m| m.fixed_end).expect("set above");
+                let end = self.migrations[id]
+                    .as_ref()
+                    .and_then(|m| m.fixed_end)
+                    .expect("set above");
                 self.push(end, EventKind::MigrationDone { id, version: 0 });
             }
             Mode::Nfv => {
@@ -825,9 +919,18 @@ impl Simulator {
     /// for the later destination and both moves count; returns false when `vm` has no migration
     /// started in this same round.
     fn redirect_migration(&mut self, vm: usize, to: usize, t: f64) -> bool {
-        let Some(id) = self.vms[vm].migration else { return false };
-        let Some(m) = self.migrations[id].as_ref() else { return false };
-        if m.started_s != t || m.to == to || m.from == to || !self.hosts[to].up || !self.memory_fits(to, vm) {
+        let Some(id) = self.vms[vm].migration else {
+            return false;
+        };
+        let Some(m) = self.migrations[id].as_ref() else {
+            return false;
+        };
+        if m.started_s != t
+            || m.to == to
+            || m.from == to
+            || !self.hosts[to].up
+            || !self.memory_fits(to, vm)
+        {
             return false;
         }
         let from = m.from;
@@ -858,7 +961,9 @@ impl Simulator {
         let share = self.cfg.migration_link_share;
         let cap = self.precopy.max_bandwidth_bps;
         for id in 0..self.migrations.len() {
-            let Some(m) = self.migrations[id].as_ref() else { continue };
+            let Some(m) = self.migrations[id].as_ref() else {
+                continue;
+            };
             if m.fixed_end.is_some() {
                 continue;
             }
@@ -896,7 +1001,9 @@ impl Simulator {
     }
 
     fn complete_migration(&mut self, id: usize, t: f64) {
-        let m = self.migrations[id].take().expect("caller checked the migration exists");
+        let m = self.migrations[id]
+            .take()
+            .expect("caller checked the migration exists");
         self.free_migration_ids.push(id);
         let vm = m.vm;
         self.hosts[m.from].vms.retain(|&v| v != vm);
@@ -985,7 +1092,10 @@ impl Simulator {
 
     fn restart_pending(&mut self, t: f64, policy: &mut dyn Policy) {
         let due: Vec<usize> = std::mem::take(&mut self.restart_queue);
-        let (ready, later): (Vec<usize>, Vec<usize>) = due.into_iter().partition(|&vm| match self.vms[vm].status {
+        let (ready, later): (Vec<usize>, Vec<usize>) = due.into_iter().partition(|&vm| match self
+            .vms[vm]
+            .status
+        {
             VmStatus::Down { since } => since + self.world.recovery.detection_delay_s <= t + 1e-9,
             _ => false,
         });
@@ -994,7 +1104,8 @@ impl Simulator {
             return;
         }
         for &vm in &ready {
-            self.vms[vm].requested_mips = self.world.cpu_fraction(vm, t, self.cfg.interval_s) * self.world.vms[vm].total_mips();
+            self.vms[vm].requested_mips = self.world.cpu_fraction(vm, t, self.cfg.interval_s)
+                * self.world.vms[vm].total_mips();
         }
         let obs = self.observation_with(false);
         let placement = policy.place(&obs, &ready);
@@ -1008,7 +1119,10 @@ impl Simulator {
             match host.filter(|&h| self.hosts[h].up && self.memory_fits(h, vm)) {
                 Some(h) => {
                     self.vms[vm].host = Some(h);
-                    self.vms[vm].status = VmStatus::Booting { since, until: t + boot };
+                    self.vms[vm].status = VmStatus::Booting {
+                        since,
+                        until: t + boot,
+                    };
                     self.vms[vm].memory_used_mib = self.base_memory(vm, self.next_step);
                     self.vms[vm].leak = None; // the restart clears the leaking process
                     self.hosts[h].vms.push(vm);
@@ -1025,7 +1139,11 @@ impl Simulator {
 
     fn base_memory(&self, vm: usize, step: usize) -> f64 {
         let spec = &self.world.vms[vm];
-        spec.memory_mib * self.world.memory_fraction(vm, step).unwrap_or(DEFAULT_MEMORY_USE)
+        spec.memory_mib
+            * self
+                .world
+                .memory_fraction(vm, step)
+                .unwrap_or(DEFAULT_MEMORY_USE)
     }
 
     fn memory_reserved(&self, h: usize) -> f64 {
@@ -1051,7 +1169,11 @@ impl Simulator {
     /// Memory in use on a host (resident VMs; incoming VMs' pages land as they are copied and are
     /// counted at the switch-over).
     fn memory_used(&self, h: usize) -> f64 {
-        self.hosts[h].vms.iter().map(|&v| self.vms[v].memory_used_mib).sum()
+        self.hosts[h]
+            .vms
+            .iter()
+            .map(|&v| self.vms[v].memory_used_mib)
+            .sum()
     }
 
     fn refresh_memory(&mut self, step: usize) {
@@ -1066,12 +1188,12 @@ impl Simulator {
     /// Applies leak growth up to time `t`.
     fn advance_memory(&mut self, t: f64) {
         for vm in 0..self.vms.len() {
-            if let (Some((start, rate)), Some(_)) = (self.vms[vm].leak, self.vms[vm].host) {
-                if t > start {
-                    let size = self.world.vms[vm].memory_mib;
-                    let base = self.base_memory(vm, self.next_step);
-                    self.vms[vm].memory_used_mib = (base + rate * (t - start)).min(size);
-                }
+            if let (Some((start, rate)), Some(_)) = (self.vms[vm].leak, self.vms[vm].host)
+                && t > start
+            {
+                let size = self.world.vms[vm].memory_mib;
+                let base = self.base_memory(vm, self.next_step);
+                self.vms[vm].memory_used_mib = (base + rate * (t - start)).min(size);
             }
         }
     }
@@ -1091,12 +1213,13 @@ impl Simulator {
             let mut growth = 0.0;
             let mut headroom_to_cap = f64::INFINITY;
             for &vm in &self.hosts[h].vms {
-                if let Some((start, rate)) = self.vms[vm].leak {
-                    if t >= start && self.vms[vm].status == VmStatus::Running {
-                        growth += rate;
-                        let room = self.world.vms[vm].memory_mib - self.vms[vm].memory_used_mib;
-                        headroom_to_cap = headroom_to_cap.min(room / rate);
-                    }
+                if let Some((start, rate)) = self.vms[vm].leak
+                    && t >= start
+                    && self.vms[vm].status == VmStatus::Running
+                {
+                    growth += rate;
+                    let room = self.world.vms[vm].memory_mib - self.vms[vm].memory_used_mib;
+                    headroom_to_cap = headroom_to_cap.min(room / rate);
                 }
             }
             if growth > 0.0 {
@@ -1117,7 +1240,12 @@ impl Simulator {
             .iter()
             .copied()
             .filter(|&v| self.vms[v].status == VmStatus::Running)
-            .max_by(|&a, &b| self.vms[a].memory_used_mib.total_cmp(&self.vms[b].memory_used_mib).then(b.cmp(&a)));
+            .max_by(|&a, &b| {
+                self.vms[a]
+                    .memory_used_mib
+                    .total_cmp(&self.vms[b].memory_used_mib)
+                    .then(b.cmp(&a))
+            });
         let Some(vm) = victim else { return };
         let onset = self.vms[vm].leak.map_or(t, |(s, _)| s);
         self.records.push(FaultRecord {
@@ -1146,21 +1274,27 @@ impl Simulator {
                     vm: None,
                     onset_s: t,
                     strike_s: Some(t),
-                    vnf_vms_hit: self.hosts[h].vms.iter().filter(|&&v| self.world.vms[v].vnf.is_some()).count() as u32,
+                    vnf_vms_hit: self.hosts[h]
+                        .vms
+                        .iter()
+                        .filter(|&&v| self.world.vms[v].vnf.is_some())
+                        .count() as u32,
                     vms_hit: self.hosts[h].vms.len() as u32,
                 });
             }
             self.hosts[h].overloaded = over;
-            if let Some(r) = self.hosts[h].degraded_record {
-                if self.records[r].strike_s.is_none() {
-                    let breach = self.hosts[h].vms.iter().any(|&v| {
-                        self.world.vms[v].vnf.is_some_and(|f| {
-                            self.vms[v].entry.is_some_and(|e| e.latency_ms > self.world.vnfs[f].qos.max_latency_ms)
-                        })
-                    });
-                    if breach {
-                        self.records[r].strike_s = Some(t);
-                    }
+            if let Some(r) = self.hosts[h].degraded_record
+                && self.records[r].strike_s.is_none()
+            {
+                let breach = self.hosts[h].vms.iter().any(|&v| {
+                    self.world.vms[v].vnf.is_some_and(|f| {
+                        self.vms[v]
+                            .entry
+                            .is_some_and(|e| e.latency_ms > self.world.vnfs[f].qos.max_latency_ms)
+                    })
+                });
+                if breach {
+                    self.records[r].strike_s = Some(t);
                 }
             }
         }
@@ -1172,7 +1306,11 @@ impl Simulator {
         for h in 0..self.hosts.len() {
             let util = self.hosts[h].util_mips / self.world.hosts[h].total_mips();
             let noise: f64 = self.rng.random_range(-0.5..0.5);
-            let base_errors = if self.rng.random_range(0.0..1.0) < 0.02 { 1.0 } else { 0.0 };
+            let base_errors = if self.rng.random_range(0.0..1.0) < 0.02 {
+                1.0
+            } else {
+                0.0
+            };
             let mut temp = 40.0 + 25.0 * util + noise;
             let mut errors = base_errors;
             for p in self.plan.crashes.iter().chain(&self.plan.false_alarms) {
@@ -1200,7 +1338,11 @@ impl Simulator {
             .map(|h| {
                 let spec = &self.world.hosts[h];
                 let hs = &self.hosts[h];
-                let overcommit = if cloudsim { 1.0 } else { self.cfg.memory_overcommit };
+                let overcommit = if cloudsim {
+                    1.0
+                } else {
+                    self.cfg.memory_overcommit
+                };
                 let cap = self.host_capacity(h);
                 HostView {
                     type_id: self.world.host_type[h],
@@ -1210,15 +1352,31 @@ impl Simulator {
                     total_mips: cap,
                     nominal_mips: spec.total_mips(),
                     memory_mib: spec.memory_mib * overcommit,
-                    memory_reserved_mib: if instantiating { 0.0 } else { self.memory_reserved(h) },
+                    memory_reserved_mib: if instantiating {
+                        0.0
+                    } else {
+                        self.memory_reserved(h)
+                    },
                     physical_memory_mib: spec.memory_mib,
                     nic_bps: spec.nic_bps,
                     power: spec.power.clone(),
                     rack: spec.rack,
-                    utilization: if instantiating { 0.0 } else { (hs.util_mips / spec.total_mips()).min(1.0) },
+                    utilization: if instantiating {
+                        0.0
+                    } else {
+                        (hs.util_mips / spec.total_mips()).min(1.0)
+                    },
                     requested_mips: hs.requested_mips,
-                    vms: if instantiating { Vec::new() } else { hs.vms.clone() },
-                    migrating_in: if instantiating { Vec::new() } else { hs.migrating_in.clone() },
+                    vms: if instantiating {
+                        Vec::new()
+                    } else {
+                        hs.vms.clone()
+                    },
+                    migrating_in: if instantiating {
+                        Vec::new()
+                    } else {
+                        hs.migrating_in.clone()
+                    },
                     corrected_errors_per_h: hs.corrected_errors_per_h,
                     temperature_c: hs.temperature_c,
                     latency_ms: 0.5 / (1.0 - (hs.requested_mips / cap).min(0.99)),
@@ -1237,10 +1395,18 @@ impl Simulator {
                     vcpus: spec.vcpus,
                     mips_per_vcpu: spec.mips_per_vcpu,
                     memory_mib: spec.memory_mib,
-                    memory_reserved_mib: if cloudsim && !s.instantiating { 0.0 } else { spec.memory_mib },
+                    memory_reserved_mib: if cloudsim && !s.instantiating {
+                        0.0
+                    } else {
+                        spec.memory_mib
+                    },
                     nic_reserved_bps: s.reserve_nic_bps,
                     memory_used_mib: s.memory_used_mib,
-                    requested_mips: if s.instantiating && cloudsim { full } else { s.requested_mips },
+                    requested_mips: if s.instantiating && cloudsim {
+                        full
+                    } else {
+                        s.requested_mips
+                    },
                     allocated_mips: s.allocated_mips,
                     history: s.history,
                     history_len: s.history_len,
@@ -1268,7 +1434,10 @@ impl Simulator {
             for &vm in &hs.vms {
                 seen[vm] += 1;
                 if self.vms[vm].host != Some(h) {
-                    return Err(format!("VM {vm} is listed on host {h} but thinks it is on {:?}", self.vms[vm].host));
+                    return Err(format!(
+                        "VM {vm} is listed on host {h} but thinks it is on {:?}",
+                        self.vms[vm].host
+                    ));
                 }
             }
             for &vm in &hs.migrating_in {
@@ -1277,21 +1446,28 @@ impl Simulator {
                     .and_then(|id| self.migrations[id].as_ref())
                     .is_some_and(|m| m.to == h || m.also_to.contains(&h));
                 if !ok {
-                    return Err(format!("VM {vm} is migrating into host {h} without a migration"));
+                    return Err(format!(
+                        "VM {vm} is migrating into host {h} without a migration"
+                    ));
                 }
             }
-            if !hs.up && !(hs.vms.is_empty() && hs.migrating_in.is_empty()) {
+            let holds_vms = !hs.vms.is_empty() || !hs.migrating_in.is_empty();
+            if !hs.up && holds_vms {
                 return Err(format!("host {h} is down but holds VMs"));
             }
             if self.cfg.mode == Mode::Nfv {
                 let physical = self.world.hosts[h].memory_mib;
                 let used = self.memory_used(h);
                 if used > physical + 1e-6 {
-                    return Err(format!("host {h} uses {used:.0} MiB of {physical:.0} MiB physical memory"));
+                    return Err(format!(
+                        "host {h} uses {used:.0} MiB of {physical:.0} MiB physical memory"
+                    ));
                 }
                 let reserved = self.memory_reserved(h);
                 if reserved > physical * self.cfg.memory_overcommit + 1e-6 {
-                    return Err(format!("host {h} reserves {reserved:.0} MiB, over its limit"));
+                    return Err(format!(
+                        "host {h} reserves {reserved:.0} MiB, over its limit"
+                    ));
                 }
             }
         }
@@ -1299,7 +1475,12 @@ impl Simulator {
             match (s.host, seen[vm]) {
                 (Some(_), 1) => {}
                 (None, 0) if matches!(s.status, VmStatus::Down { .. } | VmStatus::Retired) => {}
-                (host, n) => return Err(format!("VM {vm} ({:?}, host {host:?}) is listed on {n} hosts", s.status)),
+                (host, n) => {
+                    return Err(format!(
+                        "VM {vm} ({:?}, host {host:?}) is listed on {n} hosts",
+                        s.status
+                    ));
+                }
             }
         }
         Ok(())
@@ -1308,8 +1489,16 @@ impl Simulator {
     /// The run's results so far (call after the last [`Simulator::step`] for the final report).
     pub fn report(&self) -> Report {
         let t = &self.totals;
-        let slatah = if t.host_active_s > 0.0 { t.host_violation_s / t.host_active_s } else { 0.0 };
-        let pdm = if t.vm_requested > 0.0 { t.vm_underallocated_migration / t.vm_requested } else { 0.0 };
+        let slatah = if t.host_active_s > 0.0 {
+            t.host_violation_s / t.host_active_s
+        } else {
+            0.0
+        };
+        let pdm = if t.vm_requested > 0.0 {
+            t.vm_underallocated_migration / t.vm_requested
+        } else {
+            0.0
+        };
         // Downtime still open at the end of the run counts up to the horizon.
         let mut vnf = t.vnf.clone();
         let end = self.now.max(self.cfg.start_s());
@@ -1336,7 +1525,11 @@ impl Simulator {
                 longest_incident_ms: v.longest_incident_s * 1000.0,
                 packets_offered: v.packets_offered,
                 packets_lost: v.packets_lost,
-                loss_rate: if v.packets_offered > 0.0 { v.packets_lost / v.packets_offered } else { 0.0 },
+                loss_rate: if v.packets_offered > 0.0 {
+                    v.packets_lost / v.packets_offered
+                } else {
+                    0.0
+                },
                 qos_violation_s: v.qos_violation_s,
             })
             .collect();

@@ -1,11 +1,11 @@
 //! Drawing the fault plan of a run from its seed, or replaying failure times from a real log.
 
+use crate::SimError;
 use crate::config::SimConfig;
 use crate::world::World;
-use crate::SimError;
 use promig_model::ModelError;
-use rand::seq::index::sample;
 use rand::RngExt;
+use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 use std::path::Path;
@@ -79,13 +79,21 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
         // Crashes fall in the middle 80 % of the run so their precursors and consequences fit.
         let crash_s = rng.random_range(0.1 * horizon..0.9 * horizon);
         let onset_s = (crash_s - draw_lead(rng)).max(0.0);
-        out.crashes.push(CrashPlan { host, onset_s, crash_s });
+        out.crashes.push(CrashPlan {
+            host,
+            onset_s,
+            crash_s,
+        });
     }
     for _ in 0..f.false_alarms {
         let host = it.next().expect("enough hosts were sampled");
         let onset_s = rng.random_range(0.05 * horizon..0.8 * horizon);
         let crash_s = (onset_s + draw_lead(rng)).min(horizon);
-        out.false_alarms.push(CrashPlan { host, onset_s, crash_s });
+        out.false_alarms.push(CrashPlan {
+            host,
+            onset_s,
+            crash_s,
+        });
     }
     for _ in 0..f.degradations {
         let host = it.next().expect("enough hosts were sampled");
@@ -100,7 +108,9 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
         return Err(SimError::Setup("more memory leaks than VMs".into()));
     }
     // Leaks go preferably to VNF VMs: those are the ones whose outage we count.
-    let mut candidates: Vec<usize> = (0..world.vms.len()).filter(|&v| world.vms[v].vnf.is_some()).collect();
+    let mut candidates: Vec<usize> = (0..world.vms.len())
+        .filter(|&v| world.vms[v].vnf.is_some())
+        .collect();
     if candidates.len() < f.memory_leaks as usize {
         candidates = (0..world.vms.len()).collect();
     }
@@ -113,13 +123,19 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
     }
     if let Some(replay) = &f.replay {
         let path = world.base_dir.join(&replay.file);
-        for (t, rack, enclosure) in replay_failures(&path, &replay.start, replay.time_scale, horizon)? {
+        for (t, rack, enclosure) in
+            replay_failures(&path, &replay.start, replay.time_scale, horizon)?
+        {
             let host = (rack * 8 + enclosure) as usize % n_hosts;
             if out.crashes.iter().any(|c| c.host == host) {
                 continue; // one crash per host per run
             }
             let onset_s = (t - draw_lead(rng)).max(0.0);
-            out.crashes.push(CrashPlan { host, onset_s, crash_s: t });
+            out.crashes.push(CrashPlan {
+                host,
+                onset_s,
+                crash_s: t,
+            });
         }
     }
     Ok(out)
@@ -127,10 +143,17 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
 
 /// Failure times (in simulated seconds) with their rack and enclosure, from the Alpine or Campaign
 /// disk-failure CSV: the events within `[start, start + horizon * time_scale)`.
-pub fn replay_failures(path: &Path, start: &str, time_scale: f64, horizon_s: f64) -> Result<Vec<(f64, u64, u64)>, SimError> {
+pub fn replay_failures(
+    path: &Path,
+    start: &str,
+    time_scale: f64,
+    horizon_s: f64,
+) -> Result<Vec<(f64, u64, u64)>, SimError> {
     let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
     let start_epoch = parse_iso(start).ok_or_else(|| {
-        SimError::Setup(format!("faults.replay.start: {start:?} is not a date (YYYY-MM-DD[THH:MM:SS])"))
+        SimError::Setup(format!(
+            "faults.replay.start: {start:?} is not a date (YYYY-MM-DD[THH:MM:SS])"
+        ))
     })?;
     let mut lines = text.lines().enumerate();
     let (_, header) = lines
@@ -155,15 +178,18 @@ pub fn replay_failures(path: &Path, start: &str, time_scale: f64, horizon_s: f64
                 .ok_or_else(|| ModelError::parse(path, i + 1, name, "missing").into())
         };
         let ts = get(c_ts, "Timestamp")?;
-        let epoch = parse_iso(ts).ok_or_else(|| ModelError::parse(path, i + 1, "Timestamp", format!("not an ISO time: {ts:?}")))?;
+        let epoch = parse_iso(ts).ok_or_else(|| {
+            ModelError::parse(path, i + 1, "Timestamp", format!("not an ISO time: {ts:?}"))
+        })?;
         let sim_t = (epoch - start_epoch) / time_scale;
         if !(0.0..horizon_s).contains(&sim_t) {
             continue;
         }
         let num = |c: usize, name: &str| -> Result<u64, SimError> {
             let s = get(c, name)?;
-            s.parse::<u64>()
-                .map_err(|_| ModelError::parse(path, i + 1, name, format!("not a whole number: {s:?}")).into())
+            s.parse::<u64>().map_err(|_| {
+                ModelError::parse(path, i + 1, name, format!("not a whole number: {s:?}")).into()
+            })
         };
         out.push((sim_t, num(c_rack, "Rack id")?, num(c_enc, "Enclosure")?));
     }
@@ -174,7 +200,11 @@ pub fn replay_failures(path: &Path, start: &str, time_scale: f64, horizon_s: f64
 pub fn parse_iso(s: &str) -> Option<f64> {
     let (date, rest) = s.split_once('T').unwrap_or((s, ""));
     let mut d = date.split('-');
-    let (y, m, day): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return None;
     }
@@ -226,7 +256,8 @@ mod tests {
 
     #[test]
     fn replays_real_alpine_log() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/disk-failures/alpine_formatted_data.csv");
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/disk-failures/alpine_formatted_data.csv");
         // Ten days of the log squeezed into one simulated day.
         let f = replay_failures(&p, "2019-01-04", 10.0, 86_400.0).unwrap();
         assert!(!f.is_empty());

@@ -29,19 +29,107 @@ pub struct Reference {
 pub const REFERENCE: [Reference; 12] = [
     r("20110303", "non-power-aware", 2410.80, 0.0, 0.0, 0.0, 0.0),
     r("20110303", "dvfs", 764.96, 0.0, 0.0, 0.0, 0.0),
-    r("20110303", "thr-mmt-0.8", 198.08, 27728.0, 5.00, 0.07, 0.00357),
-    r("20110303", "iqr-mmt-1.5", 193.63, 27592.0, 5.02, 0.07, 0.00342),
-    r("20110303", "mad-mmt-2.5", 189.79, 27781.0, 5.09, 0.07, 0.00357),
-    r("20110303", "lr-mmt-1.2", 167.83, 27649.0, 5.72, 0.08, 0.00432),
-    r("20110303", "lr-mc-1.2", 153.87, 23351.0, 7.02, 0.10, 0.00703),
-    r("20110306", "lr-mmt-1.2", 127.98, 21661.0, 5.99, 0.08, 0.00497),
-    r("20110309", "lr-mmt-1.2", 139.40, 24239.0, 6.31, 0.08, 0.00527),
-    r("20110322", "lr-mmt-1.2", 172.88, 31376.0, 6.34, 0.07, 0.00473),
-    r("20110325", "lr-mmt-1.2", 149.83, 26320.0, 5.76, 0.08, 0.00442),
-    r("20110306", "thr-mmt-0.8", 150.70, 21575.0, 5.21, 0.08, 0.00398),
+    r(
+        "20110303",
+        "thr-mmt-0.8",
+        198.08,
+        27728.0,
+        5.00,
+        0.07,
+        0.00357,
+    ),
+    r(
+        "20110303",
+        "iqr-mmt-1.5",
+        193.63,
+        27592.0,
+        5.02,
+        0.07,
+        0.00342,
+    ),
+    r(
+        "20110303",
+        "mad-mmt-2.5",
+        189.79,
+        27781.0,
+        5.09,
+        0.07,
+        0.00357,
+    ),
+    r(
+        "20110303",
+        "lr-mmt-1.2",
+        167.83,
+        27649.0,
+        5.72,
+        0.08,
+        0.00432,
+    ),
+    r(
+        "20110303",
+        "lr-mc-1.2",
+        153.87,
+        23351.0,
+        7.02,
+        0.10,
+        0.00703,
+    ),
+    r(
+        "20110306",
+        "lr-mmt-1.2",
+        127.98,
+        21661.0,
+        5.99,
+        0.08,
+        0.00497,
+    ),
+    r(
+        "20110309",
+        "lr-mmt-1.2",
+        139.40,
+        24239.0,
+        6.31,
+        0.08,
+        0.00527,
+    ),
+    r(
+        "20110322",
+        "lr-mmt-1.2",
+        172.88,
+        31376.0,
+        6.34,
+        0.07,
+        0.00473,
+    ),
+    r(
+        "20110325",
+        "lr-mmt-1.2",
+        149.83,
+        26320.0,
+        5.76,
+        0.08,
+        0.00442,
+    ),
+    r(
+        "20110306",
+        "thr-mmt-0.8",
+        150.70,
+        21575.0,
+        5.21,
+        0.08,
+        0.00398,
+    ),
 ];
 
-const fn r(day: &'static str, policy: &'static str, e: f64, m: f64, s: f64, p: f64, v: f64) -> Reference {
+const fn r(
+    day: &'static str,
+    policy: &'static str,
+    e: f64,
+    m: f64,
+    s: f64,
+    p: f64,
+    v: f64,
+) -> Reference {
     Reference {
         day,
         policy,
@@ -76,7 +164,11 @@ pub struct Row {
 }
 
 fn rel(ours: f64, theirs: f64) -> f64 {
-    if theirs == 0.0 { ours.abs() } else { (ours - theirs).abs() / theirs }
+    if theirs == 0.0 {
+        ours.abs()
+    } else {
+        (ours - theirs).abs() / theirs
+    }
 }
 
 /// Runs every reference row.
@@ -88,12 +180,20 @@ pub fn compare(data: &Path) -> Result<Vec<Row>, SimError> {
             Some(w) => Arc::clone(w),
             None => {
                 let dir = data.join(reference.day);
-                let w = Arc::new(crate::cloudsim::planetlab_world(&dir, crate::cloudsim::HOSTS)?);
+                let w = Arc::new(crate::cloudsim::planetlab_world(
+                    &dir,
+                    crate::cloudsim::HOSTS,
+                )?);
                 worlds.insert(reference.day, Arc::clone(&w));
                 w
             }
         };
-        let rep = crate::run_named(&world, &SimConfig::cloudsim(0), reference.policy, &mut |_, _| {})?;
+        let rep = crate::run_named(
+            &world,
+            &SimConfig::cloudsim(0),
+            reference.policy,
+            &mut |_, _| {},
+        )?;
         let ok = rel(rep.energy_kwh, reference.energy_kwh) <= TOLERANCE.0
             && rel(rep.migrations as f64, reference.migrations) <= TOLERANCE.1
             && rel(rep.slatah_pct, reference.slatah_pct) <= TOLERANCE.2;
@@ -109,4 +209,3 @@ pub fn compare(data: &Path) -> Result<Vec<Row>, SimError> {
     }
     Ok(rows)
 }
-

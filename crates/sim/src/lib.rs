@@ -29,7 +29,8 @@ pub fn run_named(
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, SimError> {
     let mut config = base.clone();
-    let mut policy = promig_policy::by_name(policy_name, config.seed).map_err(|e| SimError::Setup(e.to_string()))?;
+    let mut policy = promig_policy::by_name(policy_name, config.seed)
+        .map_err(|e| SimError::Setup(e.to_string()))?;
     if policy_name.eq_ignore_ascii_case("non-power-aware") {
         config.power_aware = false;
     }

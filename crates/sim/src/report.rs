@@ -90,7 +90,18 @@ pub fn table(reports: &[Report]) -> String {
     if nfv {
         out.push_str(&format!(
             "{:<18} {:>9} {:>6} {:>9} {:>10} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>9}\n",
-            "policy", "energy", "migr", "mig GiB", "downtime", "outag", "loss", "QoS viol", "SLATAH", "PDM", "crashed", "evacuated"
+            "policy",
+            "energy",
+            "migr",
+            "mig GiB",
+            "downtime",
+            "outag",
+            "loss",
+            "QoS viol",
+            "SLATAH",
+            "PDM",
+            "crashed",
+            "evacuated"
         ));
         out.push_str(&format!(
             "{:<18} {:>9} {:>6} {:>9} {:>10} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>9}\n",

@@ -1,7 +1,7 @@
 //! Building a world from a scenario file, and the built-in default NFV scenario.
 
-use crate::world::World;
 use crate::SimError;
+use crate::world::World;
 use promig_model::scenario::{PowerConfig, ScenarioFile, TopologyConfig};
 use promig_model::{ChainSpec, HostSpec, Topology, TraceSet, VmSpec, VnfSpec};
 use std::path::{Path, PathBuf};
@@ -21,9 +21,14 @@ pub fn shared_data_dir() -> Option<PathBuf> {
 
 /// Parses the built-in scenario; its trace paths are relative to the shared data folder.
 pub fn default_scenario() -> Result<(ScenarioFile, PathBuf), SimError> {
-    let file = ScenarioFile::parse(DEFAULT_SCENARIO_TOML, Path::new("<built-in default scenario>"))?;
+    let file = ScenarioFile::parse(
+        DEFAULT_SCENARIO_TOML,
+        Path::new("<built-in default scenario>"),
+    )?;
     let base = shared_data_dir().ok_or_else(|| {
-        SimError::Setup("the shared data folder (../shared/data) was not found next to the project".into())
+        SimError::Setup(
+            "the shared data folder (../shared/data) was not found next to the project".into(),
+        )
     })?;
     Ok((file, base))
 }
@@ -39,10 +44,16 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
             spines,
             fabric_gbps,
         } => Topology::leaf_spine(*racks, *hosts_per_rack, *spines, nic_bps, fabric_gbps * 1e9),
-        TopologyConfig::Graphml { file: g, hosts_per_site } => Topology::from_graphml(&base_dir.join(g), *hosts_per_site, nic_bps)?,
+        TopologyConfig::Graphml {
+            file: g,
+            hosts_per_site,
+        } => Topology::from_graphml(&base_dir.join(g), *hosts_per_site, nic_bps)?,
     };
     if topology.hosts() == 0 {
-        return Err(SimError::Setup(format!("scenario {:?} has no hosts", file.name)));
+        return Err(SimError::Setup(format!(
+            "scenario {:?} has no hosts",
+            file.name
+        )));
     }
     let mut hosts = Vec::with_capacity(topology.hosts());
     let mut host_type = Vec::with_capacity(topology.hosts());
@@ -50,7 +61,9 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
         let t = i % dc.host_types.len();
         let ty = &dc.host_types[t];
         let power = match &ty.power {
-            p @ (PowerConfig::Named(_) | PowerConfig::Points(_)) => p.curve().map_err(SimError::Setup)?,
+            p @ (PowerConfig::Named(_) | PowerConfig::Points(_)) => {
+                p.curve().map_err(SimError::Setup)?
+            }
         };
         hosts.push(HostSpec {
             name: topology.host_names[i].clone(),
@@ -86,14 +99,19 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
     // VNF instances take VMs spread evenly across the VM list (so every VM type carries VNFs).
     let mut vnfs = Vec::new();
     let mut chains = Vec::new();
-    let total_instances: usize = file.chains.iter().flat_map(|c| &c.vnfs).map(|v| v.instances as usize).sum();
+    let total_instances: usize = file
+        .chains
+        .iter()
+        .flat_map(|c| &c.vnfs)
+        .map(|v| v.instances as usize)
+        .sum();
     if total_instances > vms.len() {
         return Err(SimError::Setup(format!(
             "the chains need {total_instances} VNF instances but the workload has only {} VMs",
             vms.len()
         )));
     }
-    let stride = if total_instances > 0 { vms.len() / total_instances } else { 1 };
+    let stride = vms.len().checked_div(total_instances).unwrap_or(1);
     let mut next_vm = 0;
     for c in &file.chains {
         let mut members = Vec::new();

@@ -1,7 +1,7 @@
 //! CloudSim 3.0.3's PlanetLab table, reproduced within the project's tolerances (energy 5 %,
 //! migrations 20 %, SLATAH 15 %), with the same ranking of policies.
 
-use promig_sim::fidelity::{compare, TOLERANCE};
+use promig_sim::fidelity::{TOLERANCE, compare};
 use std::path::Path;
 
 #[test]
@@ -13,15 +13,36 @@ fn cloudsim_planetlab_table_is_reproduced() {
         assert!(
             r.ok,
             "{} {}: energy {:.2} vs {:.2}, migrations {} vs {}, SLATAH {:.2} vs {:.2} (tolerances {:?})",
-            f.day, f.policy, r.energy_kwh, f.energy_kwh, r.migrations, f.migrations, r.slatah_pct, f.slatah_pct, TOLERANCE
+            f.day,
+            f.policy,
+            r.energy_kwh,
+            f.energy_kwh,
+            r.migrations,
+            f.migrations,
+            r.slatah_pct,
+            f.slatah_pct,
+            TOLERANCE
         );
     }
     // Same ranking by energy on the day every policy ran.
-    let day: Vec<_> = rows.iter().filter(|r| r.reference.day == "20110303").collect();
-    let mut ours: Vec<_> = day.iter().map(|r| (r.energy_kwh, r.reference.policy)).collect();
-    let mut theirs: Vec<_> = day.iter().map(|r| (r.reference.energy_kwh, r.reference.policy)).collect();
+    let day: Vec<_> = rows
+        .iter()
+        .filter(|r| r.reference.day == "20110303")
+        .collect();
+    let mut ours: Vec<_> = day
+        .iter()
+        .map(|r| (r.energy_kwh, r.reference.policy))
+        .collect();
+    let mut theirs: Vec<_> = day
+        .iter()
+        .map(|r| (r.reference.energy_kwh, r.reference.policy))
+        .collect();
     ours.sort_by(|a, b| a.0.total_cmp(&b.0));
     theirs.sort_by(|a, b| a.0.total_cmp(&b.0));
     let names = |v: &[(f64, &'static str)]| v.iter().map(|x| x.1).collect::<Vec<_>>();
-    assert_eq!(names(&ours), names(&theirs), "policy ranking by energy differs from CloudSim's");
+    assert_eq!(
+        names(&ours),
+        names(&theirs),
+        "policy ranking by energy differs from CloudSim's"
+    );
 }

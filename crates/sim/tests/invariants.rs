@@ -3,11 +3,18 @@
 //! and the same seed giving the same report, bit for bit.
 
 use promig_model::fault::FaultsConfig;
-use promig_sim::{synthetic, SimConfig, Simulator};
+use promig_sim::{SimConfig, Simulator, synthetic};
 use proptest::prelude::*;
 use std::sync::Arc;
 
-const POLICIES: [&str; 6] = ["none", "reactive", "threshold", "thr-mmt-0.8", "lr-mmt-1.2", "mad-mc-2.5"];
+const POLICIES: [&str; 6] = [
+    "none",
+    "reactive",
+    "threshold",
+    "thr-mmt-0.8",
+    "lr-mmt-1.2",
+    "mad-mc-2.5",
+];
 
 fn faults(failures: u32, leaks: u32, degradations: u32) -> FaultsConfig {
     FaultsConfig {
@@ -84,9 +91,17 @@ fn crashes_charge_downtime_and_are_recorded() {
     let mut p = promig_policy::by_name("none", 3).unwrap();
     let mut sim = Simulator::new(world, SimConfig::nfv(3, 96), p.as_mut()).unwrap();
     let r = sim.run(p.as_mut(), &mut |_, _| {});
-    let crashes: Vec<_> = r.faults.iter().filter(|f| f.cause == promig_model::FaultCause::HardwareFailure).collect();
+    let crashes: Vec<_> = r
+        .faults
+        .iter()
+        .filter(|f| f.cause == promig_model::FaultCause::HardwareFailure)
+        .collect();
     assert_eq!(crashes.len(), 3);
-    assert!(crashes.iter().all(|c| c.strike_s.is_some() && c.onset_s < c.strike_s.unwrap()));
+    assert!(
+        crashes
+            .iter()
+            .all(|c| c.strike_s.is_some() && c.onset_s < c.strike_s.unwrap())
+    );
     assert_eq!(r.failures_struck, 3);
     assert!(r.vms_crashed > 0);
 }

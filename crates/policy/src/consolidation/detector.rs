@@ -2,8 +2,8 @@
 //! from the spread of the host's recent utilisation (IQR, MAD), and local regression (LR, LRR) that
 //! extrapolates the last ten samples to the end of the next migration.
 
-use super::work::{add_history, trimmed_len, HostWork};
-use crate::observation::{Observation, HISTORY_LEN};
+use super::work::{HostWork, add_history, trimmed_len};
+use crate::observation::{HISTORY_LEN, Observation};
 use crate::stats;
 
 /// Samples the regression detectors fit (the authors chose 10 to stay responsive).
@@ -53,7 +53,13 @@ impl OverloadDetector {
     }
 
     /// Is `host` overloaded with its tentative VM set, plus `extra` if given?
-    pub fn overloaded(&self, obs: &Observation, host: usize, w: &HostWork, extra: Option<usize>) -> bool {
+    pub fn overloaded(
+        &self,
+        obs: &Observation,
+        host: usize,
+        w: &HostWork,
+        extra: Option<usize>,
+    ) -> bool {
         let view = &obs.hosts[host];
         let mut requested = w.requested_mips;
         let mut history = w.history;

@@ -10,11 +10,11 @@ mod detector;
 mod selection;
 pub mod work;
 
-pub use detector::{OverloadDetector, FALLBACK_THRESHOLD};
+pub use detector::{FALLBACK_THRESHOLD, OverloadDetector};
 pub use selection::VmSelection;
 
-use crate::observation::{Decision, Observation};
 use crate::Policy;
+use crate::observation::{Decision, Observation};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -83,7 +83,7 @@ impl Pools {
     /// Re-files host `h` after its tentative VM set changed.
     fn update(&mut self, obs: &Observation, work: &Work, h: usize) {
         let idle = Self::interchangeable_idle(obs, work, h);
-        if idle == !self.is_active[h] {
+        if idle != self.is_active[h] {
             return;
         }
         self.is_active[h] = !idle;
@@ -129,7 +129,13 @@ impl DynamicConsolidation {
 
     /// Power-aware best fit: the host whose power draw grows least, skipping hosts the VM would
     /// overload. Ties go to the lowest host number.
-    fn find_host(&self, obs: &Observation, vm: usize, excluded: &[bool], allow_idle: bool) -> Option<usize> {
+    fn find_host(
+        &self,
+        obs: &Observation,
+        vm: usize,
+        excluded: &[bool],
+        allow_idle: bool,
+    ) -> Option<usize> {
         let mut best: Option<(f64, usize)> = None;
         let v = &obs.vms[vm];
         let consider = |h: usize, best: &mut Option<(f64, usize)>| {
@@ -137,7 +143,10 @@ impl DynamicConsolidation {
                 return;
             }
             let w = &self.work.hosts[h];
-            if !obs.instantiating && w.util_mips != 0.0 && self.detector.overloaded(obs, h, w, Some(vm)) {
+            if !obs.instantiating
+                && w.util_mips != 0.0
+                && self.detector.overloaded(obs, h, w, Some(vm))
+            {
                 return;
             }
             let host = &obs.hosts[h];
@@ -162,7 +171,11 @@ impl DynamicConsolidation {
 
     /// Sorts VMs by current CPU request, largest first (stable, like the published code).
     fn sort_by_demand(obs: &Observation, vms: &mut [usize]) {
-        vms.sort_by(|a, b| obs.vms[*b].requested_mips.total_cmp(&obs.vms[*a].requested_mips));
+        vms.sort_by(|a, b| {
+            obs.vms[*b]
+                .requested_mips
+                .total_cmp(&obs.vms[*a].requested_mips)
+        });
     }
 }
 
@@ -181,7 +194,9 @@ impl Policy for DynamicConsolidation {
 
         // 1. Overloaded hosts, judged on the observed allocation.
         let overloaded: Vec<usize> = (0..n)
-            .filter(|&h| obs.hosts[h].up && self.detector.overloaded(obs, h, &self.work.hosts[h], None))
+            .filter(|&h| {
+                obs.hosts[h].up && self.detector.overloaded(obs, h, &self.work.hosts[h], None)
+            })
             .collect();
         let mut excluded = vec![false; n];
         for &h in &overloaded {
@@ -196,10 +211,7 @@ impl Policy for DynamicConsolidation {
         // 2. Select VMs off each overloaded host until it no longer is.
         let mut to_move = Vec::new();
         for &h in &overloaded {
-            loop {
-                let Some(vm) = self.selection.pick(obs, &self.work.hosts[h], &mut self.rng) else {
-                    break;
-                };
+            while let Some(vm) = self.selection.pick(obs, &self.work.hosts[h], &mut self.rng) {
                 to_move.push(vm);
                 self.destroy(obs, h, vm);
                 if !self.detector.overloaded(obs, h, &self.work.hosts[h], None) {
@@ -227,12 +239,20 @@ impl Policy for DynamicConsolidation {
                 excluded_dest[h] = true;
             }
         }
-        let mut by_utilization: Vec<usize> = (0..n).filter(|&h| obs.hosts[h].utilization > 0.0).collect();
-        by_utilization.sort_by(|&a, &b| obs.hosts[a].utilization.total_cmp(&obs.hosts[b].utilization).then(a.cmp(&b)));
+        let mut by_utilization: Vec<usize> =
+            (0..n).filter(|&h| obs.hosts[h].utilization > 0.0).collect();
+        by_utilization.sort_by(|&a, &b| {
+            obs.hosts[a]
+                .utilization
+                .total_cmp(&obs.hosts[b].utilization)
+                .then(a.cmp(&b))
+        });
         let mut placed: Vec<(usize, usize)> = Vec::new();
         loop {
             let source = by_utilization.iter().copied().find(|&h| {
-                !excluded_source[h] && obs.hosts[h].utilization < 1.0 && !all_out_or_any_in(obs, &self.work.hosts[h])
+                !excluded_source[h]
+                    && obs.hosts[h].utilization < 1.0
+                    && !all_out_or_any_in(obs, &self.work.hosts[h])
             });
             let Some(source) = source else { break };
             excluded_source[source] = true;

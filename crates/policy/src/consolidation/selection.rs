@@ -86,7 +86,12 @@ fn max_correlation(obs: &Observation, vms: &[usize]) -> Option<usize> {
     let rows: Vec<&[f64]> = vms.iter().map(|&v| &obs.vms[v].history[..m]).collect();
     let mut best = (f64::MIN_POSITIVE, 0usize);
     for i in 0..rows.len() {
-        let others: Vec<&[f64]> = rows.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, r)| *r).collect();
+        let others: Vec<&[f64]> = rows
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, r)| *r)
+            .collect();
         let r2 = stats::r_squared(rows[i], &others)?;
         if r2 > best.0 {
             best = (r2, i);

@@ -2,7 +2,7 @@
 //! "destroyed" from hosts to try placements, exactly as CloudSim's optimiser does on its live
 //! objects, but on a scratch copy so nothing leaks into the data centre.
 
-use crate::observation::{Observation, HISTORY_LEN};
+use crate::observation::{HISTORY_LEN, Observation};
 
 /// Share of a migrating VM's CPU the destination already grants during the migration.
 pub const MIGRATING_IN_SHARE: f64 = 0.1;
@@ -79,14 +79,24 @@ impl Work {
         let alloc = scheduler_allocation(obs, host, &w.vms, &w.migrating_in);
         w.util_mips = alloc.util_mips;
         w.available_mips = alloc.available_mips;
-        w.requested_mips = w.vms.iter().chain(&w.migrating_in).map(|&v| obs.vms[v].requested_mips).sum();
+        w.requested_mips = w
+            .vms
+            .iter()
+            .chain(&w.migrating_in)
+            .map(|&v| obs.vms[v].requested_mips)
+            .sum();
         w.memory_reserved_mib = w
             .vms
             .iter()
             .chain(&w.migrating_in)
             .map(|&v| obs.vms[v].memory_reserved_mib)
             .sum();
-        w.nic_reserved_bps = w.vms.iter().chain(&w.migrating_in).map(|&v| obs.vms[v].nic_reserved_bps).sum();
+        w.nic_reserved_bps = w
+            .vms
+            .iter()
+            .chain(&w.migrating_in)
+            .map(|&v| obs.vms[v].nic_reserved_bps)
+            .sum();
         w.history = [0.0; HISTORY_LEN];
         for &v in w.vms.iter().chain(&w.migrating_in) {
             add_history(&mut w.history, obs, v, view.total_mips);
@@ -154,13 +164,23 @@ impl CpuShares {
     /// Sizes the shares for a host of `capacity_mips` and the (capped request, role) of each VM.
     pub fn new(capacity_mips: f64, requests: impl Iterator<Item = (f64, Role)>) -> Self {
         let total: f64 = requests
-            .map(|(r, role)| if role == Role::MigratingIn { r * MIGRATING_IN_SHARE } else { r })
+            .map(|(r, role)| {
+                if role == Role::MigratingIn {
+                    r * MIGRATING_IN_SHARE
+                } else {
+                    r
+                }
+            })
             .sum();
         let oversubscribed = total > capacity_mips;
         CpuShares {
             total_mips: total,
             oversubscribed,
-            scale: if oversubscribed { capacity_mips / total } else { 1.0 },
+            scale: if oversubscribed {
+                capacity_mips / total
+            } else {
+                1.0
+            },
             capacity: capacity_mips,
         }
     }
@@ -172,26 +192,47 @@ impl CpuShares {
             Role::MigratingOut => capped_request * MIGRATING_OUT_SHARE,
             Role::MigratingIn => capped_request * MIGRATING_IN_SHARE,
         };
-        if self.oversubscribed { (r * self.scale).floor() } else { r }
+        if self.oversubscribed {
+            (r * self.scale).floor()
+        } else {
+            r
+        }
     }
 
     /// CPU still free for another VM.
     pub fn available_mips(&self) -> f64 {
-        if self.oversubscribed { 0.0 } else { self.capacity - self.total_mips }
+        if self.oversubscribed {
+            0.0
+        } else {
+            self.capacity - self.total_mips
+        }
     }
 }
 
 fn role_of(obs: &Observation, vm: usize) -> Role {
-    if obs.vms[vm].in_migration { Role::MigratingOut } else { Role::Resident }
+    if obs.vms[vm].in_migration {
+        Role::MigratingOut
+    } else {
+        Role::Resident
+    }
 }
 
 /// The scheduler's outcome on one host of an observation, as placement sees it.
-pub fn scheduler_allocation(obs: &Observation, host: usize, vms: &[usize], migrating_in: &[usize]) -> Allocation {
+pub fn scheduler_allocation(
+    obs: &Observation,
+    host: usize,
+    vms: &[usize],
+    migrating_in: &[usize],
+) -> Allocation {
     let cap = obs.hosts[host].total_mips;
     let requests = vms
         .iter()
         .map(|&v| (capped_request(obs, host, v), role_of(obs, v)))
-        .chain(migrating_in.iter().map(|&v| (capped_request(obs, host, v), Role::MigratingIn)));
+        .chain(
+            migrating_in
+                .iter()
+                .map(|&v| (capped_request(obs, host, v), Role::MigratingIn)),
+        );
     let shares = CpuShares::new(cap, requests);
     let mut util = 0.0;
     for &v in vms {
