@@ -58,26 +58,30 @@ pub fn planetlab_world_ordered(
     Ok(world_from_traces(name, set.traces, hosts))
 }
 
+/// Host `i` of CloudSim's PlanetLab set-up: HP ML110 G4 (2 x 1,860 MIPS) for even `i`, G5
+/// (2 x 2,660 MIPS) for odd `i`, with the given memory and NIC.
+pub fn hp_ml110_host(i: usize, name: String, memory_mib: f64, nic_bps: f64) -> HostSpec {
+    let (mips, power) = if i.is_multiple_of(2) {
+        (1860.0, PowerCurve::HP_ML110_G4)
+    } else {
+        (2660.0, PowerCurve::HP_ML110_G5)
+    };
+    HostSpec {
+        name,
+        cores: 2,
+        mips_per_core: mips,
+        memory_mib,
+        nic_bps,
+        power,
+        rack: 0,
+        attach_node: 0,
+    }
+}
+
 /// CloudSim hosts and VMs around a list of traces (one VM per trace).
 pub fn world_from_traces(name: String, traces: Vec<promig_model::Trace>, n_hosts: usize) -> World {
     let hosts: Vec<HostSpec> = (0..n_hosts)
-        .map(|i| {
-            let (mips, power) = if i % 2 == 0 {
-                (1860.0, PowerCurve::HP_ML110_G4)
-            } else {
-                (2660.0, PowerCurve::HP_ML110_G5)
-            };
-            HostSpec {
-                name: format!("host{i}"),
-                cores: 2,
-                mips_per_core: mips,
-                memory_mib: 4096.0,
-                nic_bps: 1e9,
-                power,
-                rack: 0,
-                attach_node: 0,
-            }
-        })
+        .map(|i| hp_ml110_host(i, format!("host{i}"), 4096.0, 1e9))
         .collect();
     let n = traces.len();
     let per_type = n.div_ceil(VM_TYPES.len()).max(1);

@@ -4,7 +4,7 @@
 use crate::world::World;
 use promig_model::fault::FaultsConfig;
 use promig_model::scenario::RecoveryConfig;
-use promig_model::{HostSpec, PowerCurve, Qos, Topology, Trace, VmSpec, VnfSpec};
+use promig_model::{HostSpec, Qos, Topology, Trace, VmSpec, VnfSpec};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -20,22 +20,10 @@ pub fn world(hosts: usize, vms: usize, steps: usize, seed: u64, faults: FaultsCo
     topology.host_rack.truncate(hosts);
     topology.host_names.truncate(hosts);
     let host_specs: Vec<HostSpec> = (0..hosts)
-        .map(|i| {
-            let (mips, power) = if i % 2 == 0 {
-                (1860.0, PowerCurve::HP_ML110_G4)
-            } else {
-                (2660.0, PowerCurve::HP_ML110_G5)
-            };
-            HostSpec {
-                name: topology.host_names[i].clone(),
-                cores: 2,
-                mips_per_core: mips,
-                memory_mib: 8192.0,
-                nic_bps: 10e9,
-                power,
-                rack: topology.host_rack[i],
-                attach_node: topology.host_nodes[i].index(),
-            }
+        .map(|i| HostSpec {
+            rack: topology.host_rack[i],
+            attach_node: topology.host_nodes[i].index(),
+            ..crate::cloudsim::hp_ml110_host(i, topology.host_names[i].clone(), 8192.0, 10e9)
         })
         .collect();
     let sizes = [(1000.0, 1024.0), (500.0, 512.0), (1500.0, 2048.0)];
