@@ -163,6 +163,25 @@ pub struct Row {
     pub ok: bool,
 }
 
+impl Row {
+    /// One line comparing this row with CloudSim's, for failure messages and logs.
+    pub fn summary(&self) -> String {
+        let f = &self.reference;
+        format!(
+            "{} {}: energy {:.2} vs {:.2} kWh, migrations {} vs {}, SLATAH {:.2} vs {:.2} % (tolerances {:?})",
+            f.day,
+            f.policy,
+            self.energy_kwh,
+            f.energy_kwh,
+            self.migrations,
+            f.migrations,
+            self.slatah_pct,
+            f.slatah_pct,
+            TOLERANCE
+        )
+    }
+}
+
 fn rel(ours: f64, theirs: f64) -> f64 {
     if theirs == 0.0 {
         ours.abs()

@@ -9,20 +9,7 @@ fn cloudsim_planetlab_table_is_reproduced() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/planetlab");
     let rows = compare(&data).expect("the PlanetLab days load and simulate");
     for r in &rows {
-        let f = &r.reference;
-        assert!(
-            r.ok,
-            "{} {}: energy {:.2} vs {:.2}, migrations {} vs {}, SLATAH {:.2} vs {:.2} (tolerances {:?})",
-            f.day,
-            f.policy,
-            r.energy_kwh,
-            f.energy_kwh,
-            r.migrations,
-            f.migrations,
-            r.slatah_pct,
-            f.slatah_pct,
-            TOLERANCE
-        );
+        assert!(r.ok, "{}", r.summary());
     }
     // Same ranking by energy on the day every policy ran.
     let day: Vec<_> = rows
