@@ -1,7 +1,7 @@
 //! CloudSim 3.0.3's PlanetLab table, reproduced within the project's tolerances (energy 5 %,
 //! migrations 20 %, SLATAH 15 %), with the same ranking of policies.
 
-use promig_sim::fidelity::{TOLERANCE, compare};
+use promig_sim::fidelity::compare;
 use std::path::Path;
 
 #[test]
