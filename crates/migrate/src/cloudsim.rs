@@ -40,6 +40,7 @@ mod tests {
             wws_mib: 0.0,
             bandwidth_bps: 1e9,
             latency_ms: 0.0,
+            touched_mib: None,
         });
         assert!((e.total_s - 16.0).abs() < 1e-12);
     }

@@ -2,11 +2,14 @@
 //! traffic. The simulator charges these, the planner chooses techniques with them, and the RL agent
 //! sees them as features, all through the one [`MigrationModel`] trait.
 
+pub mod calibration;
 pub mod cloudsim;
-pub mod precopy;
+pub mod planner;
+pub mod qemu;
 
 pub use cloudsim::CloudSimRule;
-pub use precopy::PreCopy;
+pub use planner::{Constraints, Plan, PlanError, RiskPolicy, plan};
+pub use qemu::{Calibration, DowntimeRamp, QemuModel, Technique, TechniqueParams};
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,9 @@ pub struct MigrationInput {
     pub bandwidth_bps: f64,
     /// One-way latency of the path.
     pub latency_ms: f64,
+    /// Memory the guest ever wrote; the rest are zero pages, which QEMU sends as markers.
+    /// `None` means all of it (a long-running guest).
+    pub touched_mib: Option<f64>,
 }
 
 /// What a model predicts about one migration.

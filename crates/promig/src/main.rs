@@ -2,6 +2,7 @@
 //! and prints; all logic lives in the library crates.
 
 mod fidelity;
+mod migrate_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -27,6 +28,11 @@ struct Cli {
 enum Command {
     /// Simulate a data centre replaying real traces with faults, and compare policies.
     Simulate(SimulateArgs),
+    /// Live migration: cost model, planner, calibration against real QEMU.
+    Migrate {
+        #[command(subcommand)]
+        command: migrate_cmd::MigrateCommand,
+    },
     /// Reproduce CloudSim 3.0.3's PlanetLab table and compare with its published figures.
     Fidelity {
         /// Folder holding the PlanetLab day folders.
@@ -69,6 +75,7 @@ fn main() {
     let result = match cli.command {
         Command::Simulate(args) => simulate(args),
         Command::Fidelity { data, json } => fidelity::run(&data, json),
+        Command::Migrate { command } => migrate_cmd::run(command),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

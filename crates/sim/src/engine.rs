@@ -9,7 +9,7 @@ use crate::config::{Mode, SimConfig};
 use crate::faults::{self, FaultPlan};
 use crate::report::{Report, VnfReport};
 use crate::world::World;
-use promig_migrate::{CloudSimRule, MigrationInput, MigrationModel, PreCopy};
+use promig_migrate::{CloudSimRule, MigrationInput, MigrationModel, QemuModel, Technique};
 use promig_model::{FaultCause, FaultRecord};
 use promig_policy::consolidation::work::{CpuShares, MIGRATING_OUT_SHARE, Role};
 use promig_policy::{Decision, HISTORY_LEN, HostView, Observation, Policy, VmView};
@@ -188,7 +188,7 @@ pub struct Simulator {
     rng: ChaCha8Rng,
     restart_queue: Vec<usize>,
     policy_name: String,
-    precopy: PreCopy,
+    precopy: QemuModel,
     finished: bool,
     oom_version: Vec<u64>,
     last_reshare: f64,
@@ -279,7 +279,7 @@ impl Simulator {
             rng,
             restart_queue: Vec::new(),
             policy_name: policy.name(),
-            precopy: PreCopy::default(),
+            precopy: QemuModel::of(Technique::Precopy),
             finished: false,
             oom_version: vec![0; n_hosts],
             last_reshare: start,
@@ -886,6 +886,7 @@ impl Simulator {
                     wws_mib: 0.0,
                     bandwidth_bps: self.world.hosts[to].nic_bps,
                     latency_ms: 0.0,
+                    touched_mib: None,
                 });
                 m.fixed_end = Some(t + est.total_s);
                 self.totals.migration_bytes += est.transferred_bytes;
@@ -959,7 +960,7 @@ impl Simulator {
             }
         }
         let share = self.cfg.migration_link_share;
-        let cap = self.precopy.max_bandwidth_bps;
+        let cap = self.precopy.params.max_bandwidth_bps;
         for id in 0..self.migrations.len() {
             let Some(m) = self.migrations[id].as_ref() else {
                 continue;
@@ -982,6 +983,7 @@ impl Simulator {
                     wws_mib: spec.memory_mib * WWS_SHARE,
                     bandwidth_bps: rate,
                     latency_ms: self.world.topology.path_latency_ms(&m.links),
+                    touched_mib: None,
                 });
                 m.remaining_bytes = est.transferred_bytes;
                 m.downtime_s = est.downtime_s;

@@ -1,0 +1,113 @@
+//! The calibration sweep: dirty rate x link rate x technique on the real test bed.
+
+use super::Pair;
+use super::guest::GuestParams;
+use crate::error::DriverError;
+use crate::qemu::migration::{DeadlineAction, MigrationRequest, migrate};
+use promig_migrate::calibration::Measurement;
+use promig_migrate::{Technique, TechniqueParams};
+use std::time::Duration;
+
+/// Guest RAM used by the sweep.
+pub const MEMORY_MIB: u32 = 128;
+/// Region the guest dirties (its writable working set), written once at boot.
+pub const REGION_MIB: u32 = 48;
+
+/// One point of the sweep.
+#[derive(Debug, Clone, Copy)]
+pub struct Point {
+    /// Technique.
+    pub technique: Technique,
+    /// Dirty rate (multiple of 1000).
+    pub dirty_pages_per_s: u32,
+    /// Link rate; `None` = loopback.
+    pub link_mbps: Option<f64>,
+    /// QEMU max-bandwidth (bytes/s).
+    pub max_bandwidth_bytes_s: f64,
+}
+
+/// The default sweep: 4 dirty rates x 3 links for pre-copy, and the other techniques on a subset.
+pub fn default_points() -> Vec<Point> {
+    let mut pts = Vec::new();
+    let links = [None, Some(1000.0), Some(300.0)];
+    for link in links {
+        for dirty in [0, 2000, 5000, 10_000] {
+            pts.push(Point {
+                technique: Technique::Precopy,
+                dirty_pages_per_s: dirty,
+                link_mbps: link,
+                max_bandwidth_bytes_s: 1e9,
+            });
+        }
+        for technique in [
+            Technique::AutoConverge,
+            Technique::Xbzrle,
+            Technique::Compress,
+            Technique::Postcopy,
+        ] {
+            for dirty in [5000, 20_000] {
+                pts.push(Point {
+                    technique,
+                    dirty_pages_per_s: dirty,
+                    link_mbps: link,
+                    max_bandwidth_bytes_s: 1e9,
+                });
+            }
+        }
+    }
+    pts
+}
+
+/// Runs one point; `None` when the migration did not converge within 15 s (cancelled).
+pub async fn run_point(p: Point) -> Result<Option<Measurement>, DriverError> {
+    let guest = GuestParams::dirtying(p.dirty_pages_per_s, REGION_MIB);
+    let pair = Pair::start(p.technique.name(), MEMORY_MIB, &guest, p.link_mbps).await?;
+    // Let the guest boot and fill its region.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let req = MigrationRequest {
+        params: TechniqueParams {
+            max_bandwidth_bps: p.max_bandwidth_bytes_s * 8.0,
+            ..TechniqueParams::of(p.technique)
+        },
+        deadline: Duration::from_secs(15),
+        on_deadline: DeadlineAction::Cancel,
+        listen_ip: pair.listen_ip,
+        poll: Duration::from_millis(20),
+    };
+    let out = migrate(&pair.src, &pair.dst, &req, None).await?;
+    if out.status != "completed" {
+        return Ok(None);
+    }
+    Ok(Some(Measurement {
+        technique: p.technique,
+        memory_mib: MEMORY_MIB as f64,
+        touched_mib: REGION_MIB as f64 + 1.0,
+        wws_mib: REGION_MIB as f64,
+        dirty_pages_per_s: guest.dirty_pages_per_s(),
+        link_mbps: p.link_mbps.unwrap_or(0.0),
+        max_bandwidth_bytes_s: p.max_bandwidth_bytes_s,
+        downtime_limit_ms: req.params.downtime_limit_ms,
+        total_ms: out.total_ms,
+        downtime_ms: out.downtime_ms,
+        transferred_kib: out.transferred_kib,
+        rounds: out.rounds as u32,
+    }))
+}
+
+/// Runs [`default_points`] one after the other, reporting each measurement as it comes.
+pub fn run_default_sweep(
+    report: &mut dyn FnMut(&Measurement),
+) -> Result<Vec<Measurement>, DriverError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DriverError::io("starting the async runtime", e))?;
+    let mut out = Vec::new();
+    for p in default_points() {
+        if let Some(m) = rt.block_on(run_point(p))? {
+            report(&m);
+            out.push(m);
+        }
+    }
+    Ok(out)
+}

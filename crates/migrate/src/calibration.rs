@@ -1,0 +1,280 @@
+//! The calibration fitted on the committed sweep of real QEMU migrations
+//! (`calibration/sweep.csv`, produced by `promig migrate calibrate` on this machine class), and
+//! the fitting procedure itself, so the figures can be reproduced without QEMU.
+
+use crate::qemu::{Calibration, QemuModel, Technique, TechniqueParams};
+use crate::{MigrationInput, MigrationModel};
+use serde::{Deserialize, Serialize};
+
+/// Constants fitted on `calibration/sweep.csv` (see [`fit`]).
+pub const FITTED: Calibration = Calibration {
+    link_efficiency: 0.94,
+    setup_s: 0.05,
+    sync_s_per_gib: 0.02,
+    zero_scan_s_per_gib: 1.0,
+    switchover_s: 0.01,
+    xbzrle_ratio: 0.05,
+    compress_ratio: 0.3,
+    compress_mib_s_per_thread: 60.0,
+};
+
+/// One measured migration: what was asked, and what QEMU reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Technique used.
+    pub technique: Technique,
+    /// Guest RAM.
+    pub memory_mib: f64,
+    /// Memory the guest had written (the rest is zero pages).
+    pub touched_mib: f64,
+    /// Writable working set (the guest's dirtied region).
+    pub wws_mib: f64,
+    /// Pages dirtied per second by the guest.
+    pub dirty_pages_per_s: f64,
+    /// Link rate (tc tbf), or 0 for loopback without limit.
+    pub link_mbps: f64,
+    /// QEMU max-bandwidth, bytes/s.
+    pub max_bandwidth_bytes_s: f64,
+    /// QEMU downtime-limit.
+    pub downtime_limit_ms: f64,
+    /// Measured total time (QEMU `total-time`).
+    pub total_ms: f64,
+    /// Measured downtime (QEMU `downtime`, with return-path).
+    pub downtime_ms: f64,
+    /// Measured bytes sent (QEMU `ram.transferred`).
+    pub transferred_kib: f64,
+    /// Measured dirty-sync count.
+    pub rounds: u32,
+}
+
+/// Link rate assumed for an unshaped loopback (measured memory-copy speed of a local TCP stream).
+pub const LOOPBACK_MBPS: f64 = 20_000.0;
+
+impl Measurement {
+    /// The model input that describes this run.
+    pub fn input(&self) -> MigrationInput {
+        MigrationInput {
+            memory_mib: self.memory_mib,
+            dirty_pages_per_s: self.dirty_pages_per_s,
+            wws_mib: self.wws_mib,
+            bandwidth_bps: if self.link_mbps > 0.0 {
+                self.link_mbps * 1e6
+            } else {
+                LOOPBACK_MBPS * 1e6
+            },
+            latency_ms: 0.05,
+            touched_mib: Some(self.touched_mib),
+        }
+    }
+
+    /// The model (technique parameters as used in the run) with a given calibration.
+    pub fn model(&self, calibration: Calibration) -> QemuModel {
+        QemuModel {
+            params: TechniqueParams {
+                technique: self.technique,
+                downtime_limit_ms: self.downtime_limit_ms,
+                max_bandwidth_bps: self.max_bandwidth_bytes_s * 8.0,
+                ..TechniqueParams::default()
+            },
+            calibration,
+        }
+    }
+}
+
+/// Prediction errors of a calibration over a set of measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Errors {
+    /// Median absolute percentage error of total time.
+    pub total_mape: f64,
+    /// Median absolute percentage error of downtime (runs with downtime >= 20 ms).
+    pub downtime_mape: f64,
+    /// Median absolute error of downtime where it is under 20 ms.
+    pub small_downtime_abs_ms: f64,
+    /// Runs the model called non-converging but QEMU finished (or the reverse).
+    pub convergence_mismatches: usize,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// How well `calibration` predicts `runs`.
+pub fn errors(runs: &[Measurement], calibration: Calibration) -> Errors {
+    let mut total = Vec::new();
+    let mut down = Vec::new();
+    let mut small = Vec::new();
+    let mut mismatches = 0;
+    for r in runs {
+        let e = r.model(calibration).estimate(&r.input());
+        if !e.converged {
+            mismatches += 1;
+            continue;
+        }
+        total.push((e.total_s * 1000.0 - r.total_ms).abs() / r.total_ms.max(1.0));
+        if r.downtime_ms < 20.0 {
+            small.push((e.downtime_s * 1000.0 - r.downtime_ms).abs());
+        } else {
+            down.push((e.downtime_s * 1000.0 - r.downtime_ms).abs() / r.downtime_ms);
+        }
+    }
+    Errors {
+        total_mape: median(total),
+        downtime_mape: median(down),
+        small_downtime_abs_ms: median(small),
+        convergence_mismatches: mismatches,
+    }
+}
+
+/// A calibration constant to tune: accessor, lower bound, upper bound.
+type Knob = fn(&mut Calibration) -> &mut f64;
+
+/// Fits the calibration by coordinate descent on a log grid, minimising the sum of the total-time
+/// and downtime errors (median absolute percentage, plus a penalty per convergence mismatch).
+/// Deterministic; a few thousand model evaluations per run.
+pub fn fit(runs: &[Measurement], start: Calibration) -> Calibration {
+    let score = |c: Calibration| {
+        let e = errors(runs, c);
+        e.total_mape
+            + e.downtime_mape
+            + e.small_downtime_abs_ms / 100.0
+            + e.convergence_mismatches as f64 * 0.5
+    };
+    let mut best = start;
+    let mut best_score = score(best);
+    let fields: [(Knob, f64, f64); 8] = [
+        (|c| &mut c.link_efficiency, 0.3, 1.0),
+        (|c| &mut c.setup_s, 0.0, 2.0),
+        (|c| &mut c.sync_s_per_gib, 0.0, 5.0),
+        (|c| &mut c.zero_scan_s_per_gib, 0.0, 20.0),
+        (|c| &mut c.switchover_s, 0.0, 0.5),
+        (|c| &mut c.xbzrle_ratio, 0.001, 1.0),
+        (|c| &mut c.compress_ratio, 0.001, 1.0),
+        (|c| &mut c.compress_mib_s_per_thread, 1.0, 2000.0),
+    ];
+    for _sweep in 0..6 {
+        let mut improved = false;
+        for (field, lo, hi) in fields {
+            for factor in [0.5, 0.7, 0.85, 0.95, 1.05, 1.2, 1.5, 2.0] {
+                let mut c = best;
+                let v = field(&mut c);
+                *v = if *v == 0.0 {
+                    (factor - 0.5) * 0.02
+                } else {
+                    *v * factor
+                };
+                *v = v.clamp(lo, hi);
+                let s = score(c);
+                if s < best_score - 1e-12 {
+                    best = c;
+                    best_score = s;
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    best
+}
+
+/// Reads a sweep CSV (header row; columns as in [`Measurement`]).
+pub fn read_csv(text: &str) -> Result<Vec<Measurement>, String> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'));
+    let (_, header) = lines.next().ok_or("empty sweep file")?;
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let idx = |name: &str| {
+        cols.iter()
+            .position(|c| *c == name)
+            .ok_or(format!("line 1: column `{name}` missing"))
+    };
+    let names = [
+        "technique",
+        "memory_mib",
+        "touched_mib",
+        "wws_mib",
+        "dirty_pages_per_s",
+        "link_mbps",
+        "max_bandwidth_bytes_s",
+        "downtime_limit_ms",
+        "total_ms",
+        "downtime_ms",
+        "transferred_kib",
+        "rounds",
+    ];
+    let at: Vec<usize> = names.iter().map(|n| idx(n)).collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let get = |k: usize| -> Result<&str, String> {
+            f.get(at[k])
+                .copied()
+                .ok_or(format!("line {}: field `{}` missing", i + 1, names[k]))
+        };
+        let num = |k: usize| -> Result<f64, String> {
+            let s = get(k)?;
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or(format!(
+                    "line {}: field `{}`: not a number: {s:?}",
+                    i + 1,
+                    names[k]
+                ))
+        };
+        let technique = Technique::from_name(get(0)?)
+            .ok_or(format!("line {}: field `technique`: unknown", i + 1))?;
+        out.push(Measurement {
+            technique,
+            memory_mib: num(1)?,
+            touched_mib: num(2)?,
+            wws_mib: num(3)?,
+            dirty_pages_per_s: num(4)?,
+            link_mbps: num(5)?,
+            max_bandwidth_bytes_s: num(6)?,
+            downtime_limit_ms: num(7)?,
+            total_ms: num(8)?,
+            downtime_ms: num(9)?,
+            transferred_kib: num(10)?,
+            rounds: num(11)? as u32,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes measurements as the CSV [`read_csv`] reads.
+pub fn write_csv(runs: &[Measurement]) -> String {
+    let mut s = String::from(
+        "technique,memory_mib,touched_mib,wws_mib,dirty_pages_per_s,link_mbps,max_bandwidth_bytes_s,downtime_limit_ms,total_ms,downtime_ms,transferred_kib,rounds\n",
+    );
+    for r in runs {
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{:.1},{:.1},{:.0},{}\n",
+            r.technique.name(),
+            r.memory_mib,
+            r.touched_mib,
+            r.wws_mib,
+            r.dirty_pages_per_s,
+            r.link_mbps,
+            r.max_bandwidth_bytes_s,
+            r.downtime_limit_ms,
+            r.total_ms,
+            r.downtime_ms,
+            r.transferred_kib,
+            r.rounds
+        ));
+    }
+    s
+}

@@ -1,0 +1,459 @@
+//! QEMU's live-migration algorithm as a model, one technique at a time.
+//!
+//! The model replays QEMU's loop round by round instead of using a closed formula, because the
+//! techniques differ exactly in what happens between rounds: pre-copy re-sends what was dirtied,
+//! auto-converge throttles the vCPUs when dirtying outpaces sending, XBZRLE and compression shrink
+//! the bytes of each page, post-copy switches over early and pulls the rest. The constants that
+//! depend on the machine (link efficiency, per-round bitmap sync cost, zero-page scan speed,
+//! switch-over time) live in [`Calibration`] and are fitted on real migrations
+//! (`promig migrate calibrate`).
+
+use crate::{MIB, MigrationEstimate, MigrationInput, MigrationModel, PAGE_BYTES};
+use serde::{Deserialize, Serialize};
+
+/// Migration technique, with QEMU's semantics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Technique {
+    /// QEMU's default iterative pre-copy.
+    Precopy,
+    /// Pre-copy that throttles the guest's vCPUs when it dirties faster than half the send rate.
+    AutoConverge,
+    /// Pre-copy with XBZRLE delta compression of re-sent pages.
+    Xbzrle,
+    /// Pre-copy with multi-threaded zlib compression of every page.
+    Compress,
+    /// Switch over early, pull the remaining pages on demand.
+    Postcopy,
+}
+
+impl Technique {
+    /// Every technique, for planners that try them all.
+    pub const ALL: [Technique; 5] = [
+        Technique::Precopy,
+        Technique::AutoConverge,
+        Technique::Xbzrle,
+        Technique::Compress,
+        Technique::Postcopy,
+    ];
+
+    /// Name as used on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Technique::Precopy => "precopy",
+            Technique::AutoConverge => "auto-converge",
+            Technique::Xbzrle => "xbzrle",
+            Technique::Compress => "compress",
+            Technique::Postcopy => "postcopy",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Technique::ALL.into_iter().find(|t| t.name() == s)
+    }
+}
+
+/// Nova's downtime ramp (`live_migration_downtime`, `_steps`, `_delay`): start with a small
+/// downtime limit and raise it in steps, so short pauses are tried before long ones.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DowntimeRamp {
+    /// Final downtime limit.
+    pub max_downtime_ms: f64,
+    /// Number of steps.
+    pub steps: u32,
+    /// Seconds between steps per GiB of guest RAM.
+    pub delay_s_per_gib: f64,
+}
+
+impl Default for DowntimeRamp {
+    /// Nova's defaults: 500 ms, 10 steps, 75 s per GiB.
+    fn default() -> Self {
+        DowntimeRamp {
+            max_downtime_ms: 500.0,
+            steps: 10,
+            delay_s_per_gib: 75.0,
+        }
+    }
+}
+
+impl DowntimeRamp {
+    /// The downtime limit in force `elapsed_s` into a migration of `memory_mib`.
+    pub fn limit_at(&self, elapsed_s: f64, memory_mib: f64) -> f64 {
+        let steps = self.steps.max(1) as f64;
+        let base = self.max_downtime_ms / steps;
+        let offset = (self.max_downtime_ms - base) / steps;
+        let delay = (self.delay_s_per_gib * memory_mib / 1024.0).max(f64::MIN_POSITIVE);
+        let i = (elapsed_s / delay).floor().min(steps);
+        base + offset * i
+    }
+}
+
+/// The knobs QEMU (and Nova) expose for one migration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TechniqueParams {
+    /// Technique.
+    pub technique: Technique,
+    /// QEMU `downtime-limit` (ms); ignored while a ramp is set.
+    pub downtime_limit_ms: f64,
+    /// QEMU `max-bandwidth` (bits/s) for the pre-copy phase.
+    pub max_bandwidth_bps: f64,
+    /// Nova-style downtime ramp instead of a fixed limit.
+    pub ramp: Option<DowntimeRamp>,
+    /// Post-copy: pre-copy rounds before switching over (1 = after the first full pass).
+    pub postcopy_after_rounds: u32,
+    /// XBZRLE cache size (QEMU default 64 MiB).
+    pub xbzrle_cache_mib: f64,
+    /// Compression threads (QEMU default 8).
+    pub compress_threads: u32,
+    /// Give up (cancel) after this long without converging.
+    pub timeout_s: f64,
+}
+
+impl Default for TechniqueParams {
+    fn default() -> Self {
+        TechniqueParams {
+            technique: Technique::Precopy,
+            downtime_limit_ms: 300.0,
+            max_bandwidth_bps: 128.0 * MIB * 8.0,
+            ramp: None,
+            postcopy_after_rounds: 1,
+            xbzrle_cache_mib: 64.0,
+            compress_threads: 8,
+            timeout_s: 3600.0,
+        }
+    }
+}
+
+impl TechniqueParams {
+    /// Defaults for a technique.
+    pub fn of(technique: Technique) -> Self {
+        TechniqueParams {
+            technique,
+            ..TechniqueParams::default()
+        }
+    }
+}
+
+/// Machine-dependent constants, fitted on measured migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Share of the link's rate a migration stream achieves (TCP and framing overhead).
+    pub link_efficiency: f64,
+    /// Fixed start-up cost: connection, capability negotiation, first bitmap.
+    pub setup_s: f64,
+    /// Cost of one dirty-bitmap sync per GiB of guest RAM (paid every round).
+    pub sync_s_per_gib: f64,
+    /// Time to scan and send never-written (zero) pages, per GiB.
+    pub zero_scan_s_per_gib: f64,
+    /// Switch-over cost on top of the last copy (device state, handshake, resume).
+    pub switchover_s: f64,
+    /// Bytes on the wire per re-sent page under XBZRLE, as a share of a page (cache hits).
+    pub xbzrle_ratio: f64,
+    /// Bytes on the wire per page under zlib compression, as a share of a page.
+    pub compress_ratio: f64,
+    /// Pages one compression thread can process per second (input MiB/s).
+    pub compress_mib_s_per_thread: f64,
+}
+
+impl Default for Calibration {
+    /// Fitted on `crates/migrate/calibration/sweep.csv` (QEMU 7.2, TCG, this machine class).
+    fn default() -> Self {
+        crate::calibration::FITTED
+    }
+}
+
+/// A QEMU migration model: technique parameters plus calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct QemuModel {
+    /// What is being done.
+    pub params: TechniqueParams,
+    /// Machine constants.
+    pub calibration: Calibration,
+}
+
+/// Extra figures beyond [`MigrationEstimate`] that planners care about.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Detail {
+    /// The common figures.
+    pub estimate: MigrationEstimate,
+    /// Highest vCPU throttle applied (auto-converge), 0..1.
+    pub max_throttle: f64,
+    /// Guest CPU lost to throttling, in vCPU-seconds.
+    pub throttled_cpu_s: f64,
+    /// Host CPU spent compressing, in core-seconds.
+    pub compression_cpu_s: f64,
+    /// Post-copy phase length: while it lasts a source or network failure loses the VM.
+    pub postcopy_s: f64,
+}
+
+/// Distinct bytes dirtied in `dt` seconds at `rate` bytes/s over a working set of `wws` bytes:
+/// writes landing on random pages of the set saturate it exponentially.
+fn dirtied(rate: f64, dt: f64, wws: f64) -> f64 {
+    if wws <= 0.0 || rate <= 0.0 {
+        return 0.0;
+    }
+    wws * (1.0 - (-rate * dt / wws).exp())
+}
+
+impl QemuModel {
+    /// A model of `technique` with default parameters and the fitted calibration.
+    pub fn of(technique: Technique) -> Self {
+        QemuModel {
+            params: TechniqueParams::of(technique),
+            calibration: Calibration::default(),
+        }
+    }
+
+    /// Runs the model and returns all figures.
+    pub fn detail(&self, input: &MigrationInput) -> Detail {
+        let p = &self.params;
+        let c = &self.calibration;
+        let link = input.bandwidth_bps.max(1.0) / 8.0 * c.link_efficiency;
+        let cap = p.max_bandwidth_bps.max(1.0) / 8.0;
+        let precopy_rate = link.min(cap);
+        let memory = input.memory_mib.max(0.0) * MIB;
+        let gib = input.memory_mib / 1024.0;
+        let touched = input.touched_mib.map_or(memory, |t| (t * MIB).min(memory));
+        let wws = input.wws_mib.clamp(0.0, input.memory_mib) * MIB;
+        let dirty_rate = input.dirty_pages_per_s.max(0.0) * PAGE_BYTES;
+        let rtt = 2.0 * input.latency_ms / 1000.0;
+        let threads = p.compress_threads.max(1) as f64;
+
+        // Wire bytes and seconds to send `bytes` of page data, `resent` of which were sent before.
+        let send = |bytes: f64, resent: f64, rate: f64| -> (f64, f64, f64) {
+            match p.technique {
+                Technique::Xbzrle => {
+                    let hit = if resent > 0.0 {
+                        (p.xbzrle_cache_mib * MIB / wws.max(1.0)).min(1.0)
+                    } else {
+                        0.0
+                    };
+                    let wire = bytes - resent * hit + resent * hit * c.xbzrle_ratio;
+                    (wire, wire / rate, 0.0)
+                }
+                Technique::Compress => {
+                    let wire = bytes * c.compress_ratio;
+                    let cpu_s = bytes / (c.compress_mib_s_per_thread * MIB);
+                    let t = (wire / rate).max(cpu_s / threads);
+                    (wire, t, cpu_s)
+                }
+                _ => (bytes, bytes / rate, 0.0),
+            }
+        };
+
+        let mut t = c.setup_s;
+        let mut wire_total = 0.0;
+        let mut compression_cpu = 0.0;
+        let mut throttle: f64 = 0.0;
+        let mut max_throttle: f64 = 0.0;
+        let mut throttled_cpu = 0.0;
+        let mut high_count = 0;
+        let mut rounds: u32 = 0;
+        let mut last_pending = f64::INFINITY;
+        let mut stalled = 0;
+
+        // Round 1: every touched page in full, never-written pages as zero-page markers.
+        let zero_bytes = memory - touched;
+        let (wire, dt, cpu) = send(touched, 0.0, precopy_rate);
+        let dt = dt + zero_bytes / MIB / 1024.0 * c.zero_scan_s_per_gib + c.sync_s_per_gib * gib;
+        t += dt;
+        wire_total += wire;
+        compression_cpu += cpu;
+        rounds += 1;
+        let mut pending = dirtied(dirty_rate, dt, wws);
+        let mut period_dirty = pending;
+        let mut period_sent = wire;
+
+        loop {
+            let limit_ms = match p.ramp {
+                Some(r) => r.limit_at(t, input.memory_mib),
+                None => p.downtime_limit_ms,
+            };
+            let (pending_wire, pending_s, _) = send(pending, pending, precopy_rate);
+            let threshold_s = limit_ms / 1000.0;
+            if p.technique == Technique::Postcopy && rounds >= p.postcopy_after_rounds.max(1) {
+                // Switch over: device state only; then pull every page not yet current at the
+                // full link rate (max-bandwidth does not apply to post-copy).
+                let unsent = pending;
+                let pull_s = unsent / link;
+                let downtime_s = c.switchover_s + rtt;
+                let total_s = t + downtime_s + pull_s;
+                return Detail {
+                    estimate: MigrationEstimate {
+                        total_s,
+                        downtime_s,
+                        transferred_bytes: wire_total + unsent,
+                        rounds: rounds + 1,
+                        converged: true,
+                    },
+                    max_throttle,
+                    throttled_cpu_s: throttled_cpu,
+                    compression_cpu_s: compression_cpu,
+                    postcopy_s: pull_s,
+                };
+            }
+            if pending_s <= threshold_s {
+                let downtime_s = pending_s + c.switchover_s + rtt;
+                return Detail {
+                    estimate: MigrationEstimate {
+                        total_s: t + downtime_s,
+                        downtime_s,
+                        transferred_bytes: wire_total + pending_wire,
+                        rounds: rounds + 1,
+                        converged: true,
+                    },
+                    max_throttle,
+                    throttled_cpu_s: throttled_cpu,
+                    compression_cpu_s: compression_cpu,
+                    postcopy_s: 0.0,
+                };
+            }
+            // No progress for several rounds and nothing that could change it: QEMU would loop
+            // until cancelled.
+            if pending >= last_pending * 0.98 {
+                stalled += 1;
+            } else {
+                stalled = 0;
+            }
+            let can_change =
+                p.ramp.is_some() || p.technique == Technique::AutoConverge && throttle < 0.99;
+            if (stalled >= 3 && !can_change) || t > p.timeout_s {
+                return Detail {
+                    estimate: MigrationEstimate {
+                        total_s: f64::INFINITY,
+                        downtime_s: pending_s + c.switchover_s + rtt,
+                        transferred_bytes: wire_total,
+                        rounds,
+                        converged: false,
+                    },
+                    max_throttle,
+                    throttled_cpu_s: throttled_cpu,
+                    compression_cpu_s: compression_cpu,
+                    postcopy_s: 0.0,
+                };
+            }
+            last_pending = pending;
+            // Next round: send the dirty set while the (possibly throttled) guest keeps dirtying.
+            let (wire, send_s, cpu) = send(pending, pending, precopy_rate);
+            let dt = send_s + c.sync_s_per_gib * gib;
+            let rate_now = dirty_rate * (1.0 - throttle);
+            throttled_cpu += throttle * dt;
+            t += dt;
+            wire_total += wire;
+            compression_cpu += cpu;
+            rounds += 1;
+            pending = dirtied(rate_now, dt, wws);
+            period_dirty += pending;
+            period_sent += wire;
+            // Auto-converge looks at periods of at least a second: dirtied > 50 % of sent twice
+            // in a row raises the throttle (20 % first, then +10 %, at most 99 %).
+            if p.technique == Technique::AutoConverge && dt > 0.0 {
+                if period_dirty > 0.5 * period_sent {
+                    high_count += 1;
+                    if high_count >= 2 {
+                        throttle = if throttle == 0.0 {
+                            0.2
+                        } else {
+                            (throttle + 0.1).min(0.99)
+                        };
+                        max_throttle = max_throttle.max(throttle);
+                        high_count = 0;
+                    }
+                } else {
+                    high_count = 0;
+                }
+                period_dirty = 0.0;
+                period_sent = 0.0;
+            }
+        }
+    }
+}
+
+impl MigrationModel for QemuModel {
+    fn name(&self) -> &str {
+        self.params.technique.name()
+    }
+
+    fn estimate(&self, input: &MigrationInput) -> MigrationEstimate {
+        self.detail(input).estimate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(mem: f64, dirty: f64, mbps: f64) -> MigrationInput {
+        MigrationInput {
+            memory_mib: mem,
+            dirty_pages_per_s: dirty,
+            wws_mib: mem / 4.0,
+            bandwidth_bps: mbps * 1e6,
+            latency_ms: 0.1,
+            touched_mib: None,
+        }
+    }
+
+    #[test]
+    fn idle_vm_is_one_pass_at_link_speed() {
+        let e = QemuModel::of(Technique::Precopy).estimate(&input(1024.0, 0.0, 1000.0));
+        assert!(e.converged);
+        assert_eq!(e.rounds, 2);
+        let ideal = 1024.0 * MIB / 125e6;
+        assert!(
+            e.total_s > ideal && e.total_s < ideal * 1.3,
+            "{}",
+            e.total_s
+        );
+        assert!(e.downtime_s < 0.05);
+    }
+
+    #[test]
+    fn heavy_dirtying_does_not_converge_with_precopy_but_does_with_help() {
+        let i = input(4096.0, 60_000.0, 1000.0);
+        assert!(!QemuModel::of(Technique::Precopy).estimate(&i).converged);
+        let ac = QemuModel::of(Technique::AutoConverge).detail(&i);
+        assert!(ac.estimate.converged && ac.max_throttle >= 0.2, "{ac:?}");
+        let pc = QemuModel::of(Technique::Postcopy).detail(&i);
+        assert!(pc.estimate.converged && pc.estimate.downtime_s < 0.05 && pc.postcopy_s > 0.0);
+    }
+
+    #[test]
+    fn more_bandwidth_is_never_slower() {
+        for t in Technique::ALL {
+            let m = QemuModel::of(t);
+            let slow = m.estimate(&input(2048.0, 5000.0, 200.0));
+            let fast = m.estimate(&input(2048.0, 5000.0, 800.0));
+            assert!(fast.total_s <= slow.total_s, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn compression_and_xbzrle_send_fewer_bytes() {
+        let i = input(2048.0, 20_000.0, 500.0);
+        let plain = QemuModel::of(Technique::Precopy)
+            .estimate(&i)
+            .transferred_bytes;
+        assert!(
+            QemuModel::of(Technique::Compress)
+                .estimate(&i)
+                .transferred_bytes
+                < plain
+        );
+        assert!(
+            QemuModel::of(Technique::Xbzrle)
+                .estimate(&i)
+                .transferred_bytes
+                < plain
+        );
+    }
+
+    #[test]
+    fn nova_ramp_steps_up_to_its_maximum() {
+        let r = DowntimeRamp::default();
+        assert_eq!(r.limit_at(0.0, 1024.0), 50.0);
+        assert_eq!(r.limit_at(75.0, 1024.0), 95.0);
+        assert_eq!(r.limit_at(1e9, 1024.0), 500.0);
+    }
+}
