@@ -237,3 +237,20 @@ async fn destination_dying_mid_migration_leaves_vm_running_on_source() {
     }
     assert_single_live_copy(&mut pair, false).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_switches_a_stuck_precopy_to_postcopy_when_planned() {
+    if !qemu_available() {
+        return;
+    }
+    let guest = GuestParams::dirtying(20_000, 48);
+    let mut pair = Pair::start("deadline-pc", 128, &guest, None).await.unwrap();
+    settle().await;
+    let out = migrate(&pair.src, &pair.dst, &request(&pair, Technique::Precopy, 20e6, 2, DeadlineAction::Postcopy), None)
+        .await
+        .unwrap();
+    assert_eq!(out.status, "completed");
+    assert!(out.deadline_hit, "{out:?}");
+    assert!(out.downtime_ms < 100.0, "{out:?}");
+    assert_single_live_copy(&mut pair, true).await;
+}

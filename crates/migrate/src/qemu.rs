@@ -100,7 +100,7 @@ pub struct TechniqueParams {
     pub max_bandwidth_bps: f64,
     /// Nova-style downtime ramp instead of a fixed limit.
     pub ramp: Option<DowntimeRamp>,
-    /// Post-copy: pre-copy rounds before switching over (1 = after the first full pass).
+    /// Post-copy: full pre-copy passes before switching over (0 = at once, 1 = after the first).
     pub postcopy_after_rounds: u32,
     /// XBZRLE cache size (QEMU default 64 MiB).
     pub xbzrle_cache_mib: f64,
@@ -154,6 +154,10 @@ pub struct Calibration {
     pub compress_ratio: f64,
     /// Pages one compression thread can process per second (input MiB/s).
     pub compress_mib_s_per_thread: f64,
+    /// Compression threads that really run in parallel (host cores left to QEMU).
+    pub compress_parallelism: f64,
+    /// Data a full round leaves queued in socket and link buffers, drained during the downtime.
+    pub inflight_mib: f64,
 }
 
 impl Default for Calibration {
@@ -187,13 +191,14 @@ pub struct Detail {
     pub postcopy_s: f64,
 }
 
-/// Distinct bytes dirtied in `dt` seconds at `rate` bytes/s over a working set of `wws` bytes:
-/// writes landing on random pages of the set saturate it exponentially.
+/// Distinct bytes dirtied in `dt` seconds at `rate` bytes/s, bounded by the writable working set.
+/// `rate` is meant as QEMU reports it (`dirty-pages-rate` counts pages newly dirtied per sync
+/// period), so re-writes within a period are already discounted and growth is linear up to the set.
 fn dirtied(rate: f64, dt: f64, wws: f64) -> f64 {
     if wws <= 0.0 || rate <= 0.0 {
         return 0.0;
     }
-    wws * (1.0 - (-rate * dt / wws).exp())
+    (rate * dt).min(wws)
 }
 
 impl QemuModel {
@@ -220,8 +225,10 @@ impl QemuModel {
         let rtt = 2.0 * input.latency_ms / 1000.0;
         let threads = p.compress_threads.max(1) as f64;
 
-        // Wire bytes and seconds to send `bytes` of page data, `resent` of which were sent before.
-        let send = |bytes: f64, resent: f64, rate: f64| -> (f64, f64, f64) {
+        // Wire bytes and seconds to send `bytes` of page data in round `round` (1-based).
+        // XBZRLE only caches pages re-sent after the first pass, so deltas start in round 3.
+        let send = |bytes: f64, round: u32, rate: f64| -> (f64, f64, f64) {
+            let resent = if round >= 3 { bytes } else { 0.0 };
             match p.technique {
                 Technique::Xbzrle => {
                     let hit = if resent > 0.0 {
@@ -235,7 +242,7 @@ impl QemuModel {
                 Technique::Compress => {
                     let wire = bytes * c.compress_ratio;
                     let cpu_s = bytes / (c.compress_mib_s_per_thread * MIB);
-                    let t = (wire / rate).max(cpu_s / threads);
+                    let t = (wire / rate).max(cpu_s / threads.min(c.compress_parallelism.max(1.0)));
                     (wire, t, cpu_s)
                 }
                 _ => (bytes, bytes / rate, 0.0),
@@ -255,13 +262,16 @@ impl QemuModel {
 
         // Round 1: every touched page in full, never-written pages as zero-page markers.
         let zero_bytes = memory - touched;
-        let (wire, dt, cpu) = send(touched, 0.0, precopy_rate);
+        let (wire, dt, cpu) = send(touched, 1, precopy_rate);
         let dt = dt + zero_bytes / MIB / 1024.0 * c.zero_scan_s_per_gib + c.sync_s_per_gib * gib;
         t += dt;
         wire_total += wire;
         compression_cpu += cpu;
         rounds += 1;
         let mut pending = dirtied(dirty_rate, dt, wws);
+        // Whether the round before the switch-over ended on real pages (its last bytes may still be
+        // queued) rather than on a run of cheap zero pages.
+        let mut last_round_full = touched >= memory;
         let mut period_dirty = pending;
         let mut period_sent = wire;
 
@@ -270,14 +280,39 @@ impl QemuModel {
                 Some(r) => r.limit_at(t, input.memory_mib),
                 None => p.downtime_limit_ms,
             };
-            let (pending_wire, pending_s, _) = send(pending, pending, precopy_rate);
+            // QEMU decides with its measured (capped) throughput, but the stop-and-copy itself is
+            // not rate-limited, and with return-path the downtime also covers what the last round
+            // left queued in socket and link buffers.
+            let (_, pending_at_cap_s, _) = send(pending, rounds + 1, precopy_rate);
+            let (pending_wire, pending_s, _) = send(pending, rounds + 1, link);
+            let queued_s = if last_round_full {
+                c.inflight_mib * MIB / link
+            } else {
+                0.0
+            };
             let threshold_s = limit_ms / 1000.0;
-            if p.technique == Technique::Postcopy && rounds >= p.postcopy_after_rounds.max(1) {
+            if pending_at_cap_s <= threshold_s {
+                let downtime_s = pending_s + queued_s + c.switchover_s + rtt;
+                return Detail {
+                    estimate: MigrationEstimate {
+                        total_s: t + downtime_s,
+                        downtime_s,
+                        transferred_bytes: wire_total + pending_wire,
+                        rounds: rounds + 1,
+                        converged: true,
+                    },
+                    max_throttle,
+                    throttled_cpu_s: throttled_cpu,
+                    compression_cpu_s: compression_cpu,
+                    postcopy_s: 0.0,
+                };
+            }
+            if p.technique == Technique::Postcopy && rounds >= p.postcopy_after_rounds {
                 // Switch over: device state only; then pull every page not yet current at the
                 // full link rate (max-bandwidth does not apply to post-copy).
                 let unsent = pending;
                 let pull_s = unsent / link;
-                let downtime_s = c.switchover_s + rtt;
+                let downtime_s = queued_s + c.switchover_s + rtt;
                 let total_s = t + downtime_s + pull_s;
                 return Detail {
                     estimate: MigrationEstimate {
@@ -291,22 +326,6 @@ impl QemuModel {
                     throttled_cpu_s: throttled_cpu,
                     compression_cpu_s: compression_cpu,
                     postcopy_s: pull_s,
-                };
-            }
-            if pending_s <= threshold_s {
-                let downtime_s = pending_s + c.switchover_s + rtt;
-                return Detail {
-                    estimate: MigrationEstimate {
-                        total_s: t + downtime_s,
-                        downtime_s,
-                        transferred_bytes: wire_total + pending_wire,
-                        rounds: rounds + 1,
-                        converged: true,
-                    },
-                    max_throttle,
-                    throttled_cpu_s: throttled_cpu,
-                    compression_cpu_s: compression_cpu,
-                    postcopy_s: 0.0,
                 };
             }
             // No progress for several rounds and nothing that could change it: QEMU would loop
@@ -335,7 +354,7 @@ impl QemuModel {
             }
             last_pending = pending;
             // Next round: send the dirty set while the (possibly throttled) guest keeps dirtying.
-            let (wire, send_s, cpu) = send(pending, pending, precopy_rate);
+            let (wire, send_s, cpu) = send(pending, rounds + 1, precopy_rate);
             let dt = send_s + c.sync_s_per_gib * gib;
             let rate_now = dirty_rate * (1.0 - throttle);
             throttled_cpu += throttle * dt;
@@ -343,6 +362,7 @@ impl QemuModel {
             wire_total += wire;
             compression_cpu += cpu;
             rounds += 1;
+            last_round_full = wire > 0.0;
             pending = dirtied(rate_now, dt, wws);
             period_dirty += pending;
             period_sent += wire;

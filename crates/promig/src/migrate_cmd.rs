@@ -286,13 +286,14 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
                 .with_context(|| format!("reading {}", path.display()))?;
             let runs = calibration::read_csv(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            let fitted = calibration::fit(&runs, Calibration::default());
+            let fitted = calibration::fit(&runs, calibration::START);
             let before = calibration::errors(&runs, Calibration::default());
             let after = calibration::errors(&runs, fitted);
+            let cv = calibration::cross_validated_errors(&runs, 5, calibration::START);
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"runs": runs.len(), "fitted": fitted, "errors_default": before, "errors_fitted": after})
+                    serde_json::json!({"runs": runs.len(), "fitted": fitted, "errors_builtin": before, "errors_fitted": after, "errors_5fold_cv": cv})
                 );
             } else {
                 println!("{} runs from {}", runs.len(), path.display());
@@ -315,6 +316,7 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
                 }
                 println!("errors with the built-in constants: {before:?}");
                 println!("errors after fitting:               {after:?}");
+                println!("5-fold cross-validated errors:      {cv:?}");
                 println!("fitted constants: {fitted:?}");
             }
             Ok(())

@@ -54,6 +54,10 @@ pub struct Progress {
     pub expected_downtime_ms: u64,
     /// vCPU throttle (auto-converge).
     pub cpu_throttle_pct: u64,
+    /// Pages processed so far (sent in full or as zero pages), over all passes.
+    pub pages_processed: u64,
+    /// Guest RAM in pages.
+    pub total_pages: u64,
 }
 
 /// How a migration ended.
@@ -88,6 +92,10 @@ fn progress_of(v: &Value, elapsed: Duration) -> Progress {
         dirty_sync_count: ram["dirty-sync-count"].as_u64().unwrap_or(0),
         expected_downtime_ms: v["expected-downtime"].as_u64().unwrap_or(0),
         cpu_throttle_pct: v["cpu-throttle-percentage"].as_u64().unwrap_or(0),
+        pages_processed: ram["normal"].as_u64().unwrap_or(0)
+            + ram["duplicate"].as_u64().unwrap_or(0),
+        total_pages: ram["total"].as_u64().unwrap_or(0)
+            / ram["page-size"].as_u64().unwrap_or(4096).max(1),
     }
 }
 
@@ -284,8 +292,11 @@ pub async fn migrate(
                     .await;
             }
         }
-        let want_postcopy = p.technique == Technique::Postcopy
-            && pr.dirty_sync_count >= p.postcopy_after_rounds.max(1) as u64;
+        // "After r rounds" means r full passes over guest RAM (QEMU's sync count is no guide: it
+        // also syncs mid-pass), counted from the pages QEMU has processed.
+        let passes_done = pr.total_pages > 0
+            && pr.pages_processed >= pr.total_pages * p.postcopy_after_rounds as u64;
+        let want_postcopy = p.technique == Technique::Postcopy && passes_done;
         if !postcopy_started && status == "active" && want_postcopy {
             src.qmp
                 .execute("migrate-start-postcopy", Value::Null)

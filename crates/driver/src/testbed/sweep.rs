@@ -29,14 +29,15 @@ pub struct Point {
 /// The default sweep: 4 dirty rates x 3 links for pre-copy, and the other techniques on a subset.
 pub fn default_points() -> Vec<Point> {
     let mut pts = Vec::new();
-    let links = [None, Some(1000.0), Some(300.0)];
-    for link in links {
+    // Loopback capped by QEMU's max-bandwidth, and two tbf-shaped links.
+    let links = [(None, 100e6), (Some(1000.0), 1e9), (Some(300.0), 1e9)];
+    for (link, cap) in links {
         for dirty in [0, 2000, 5000, 10_000] {
             pts.push(Point {
                 technique: Technique::Precopy,
                 dirty_pages_per_s: dirty,
                 link_mbps: link,
-                max_bandwidth_bytes_s: 1e9,
+                max_bandwidth_bytes_s: cap,
             });
         }
         for technique in [
@@ -50,7 +51,7 @@ pub fn default_points() -> Vec<Point> {
                     technique,
                     dirty_pages_per_s: dirty,
                     link_mbps: link,
-                    max_bandwidth_bytes_s: 1e9,
+                    max_bandwidth_bytes_s: cap,
                 });
             }
         }

@@ -1,0 +1,73 @@
+//! The model against the committed sweep of real QEMU migrations (`calibration/sweep.csv`),
+//! so the accuracy claim is checked on every run, without QEMU.
+
+use promig_migrate::Calibration;
+use promig_migrate::calibration::{FITTED, START, cross_validated_errors, errors, fit, read_csv};
+
+fn sweep() -> Vec<promig_migrate::calibration::Measurement> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/calibration/sweep.csv");
+    read_csv(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn built_in_calibration_meets_the_accuracy_targets() {
+    let runs = sweep();
+    assert!(
+        runs.len() >= 30,
+        "the sweep should cover the grid, has {}",
+        runs.len()
+    );
+    let e = errors(&runs, FITTED);
+    assert_eq!(e.convergence_mismatches, 0, "{e:?}");
+    assert!(
+        e.total_mape <= 0.10,
+        "total-time MdAPE {:.1} % > 10 %",
+        e.total_mape * 100.0
+    );
+    assert!(
+        e.downtime_mape <= 0.25,
+        "downtime MdAPE {:.1} % > 25 %",
+        e.downtime_mape * 100.0
+    );
+    assert!(
+        e.small_downtime_abs_ms <= 10.0,
+        "small downtimes off by {} ms",
+        e.small_downtime_abs_ms
+    );
+}
+
+#[test]
+fn fitting_is_reproducible_and_does_not_get_worse() {
+    let runs = sweep();
+    let a = fit(&runs, START);
+    let b = fit(&runs, START);
+    assert_eq!(a, b);
+    let score = |c| {
+        let e = errors(&runs, c);
+        e.total_mape + e.downtime_mape
+    };
+    assert!(score(a) <= score(START) + 1e-12);
+    // The committed constants are what this fit produces (to the digits kept).
+    let e_fit = errors(&runs, a);
+    let e_builtin = errors(&runs, Calibration::default());
+    assert!(
+        (e_fit.total_mape - e_builtin.total_mape).abs() < 0.01,
+        "{e_fit:?} vs {e_builtin:?}"
+    );
+}
+
+#[test]
+fn out_of_sample_errors_stay_within_targets() {
+    let e = cross_validated_errors(&sweep(), 5, START);
+    assert!(e.total_mape <= 0.10 && e.downtime_mape <= 0.25, "{e:?}");
+}
+
+#[test]
+fn malformed_sweep_rows_are_named() {
+    let bad = "technique,memory_mib,touched_mib,wws_mib,dirty_pages_per_s,link_mbps,max_bandwidth_bytes_s,downtime_limit_ms,total_ms,downtime_ms,transferred_kib,rounds\nprecopy,128,49,48,x,0,1e9,300,10,1,1,2\n";
+    let e = read_csv(bad).unwrap_err();
+    assert!(
+        e.contains("line 2") && e.contains("dirty_pages_per_s"),
+        "{e}"
+    );
+}

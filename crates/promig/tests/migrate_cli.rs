@@ -1,0 +1,131 @@
+//! `promig migrate estimate|plan` as scripts call them.
+
+use std::process::Command;
+
+fn promig(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_promig"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn estimate_json_has_the_documented_keys_for_every_technique() {
+    for t in ["precopy", "auto-converge", "xbzrle", "compress", "postcopy"] {
+        let (ok, out, err) = promig(&[
+            "migrate",
+            "estimate",
+            "--memory-mib",
+            "4096",
+            "--dirty-pages-per-s",
+            "5000",
+            "--bandwidth-mbps",
+            "1000",
+            "--technique",
+            t,
+            "--max-bandwidth-mib-s",
+            "128",
+            "--downtime-limit-ms",
+            "300",
+            "--json",
+        ]);
+        assert!(ok, "{t}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        for k in [
+            "total_ms",
+            "downtime_ms",
+            "transferred_kib",
+            "rounds",
+            "converged",
+        ] {
+            assert!(v.get(k).is_some(), "{t}: {k} missing in {out}");
+        }
+        assert_eq!(v["converged"], true, "{t}: {out}");
+    }
+}
+
+#[test]
+fn non_converging_precopy_says_so() {
+    let (ok, out, _) = promig(&[
+        "migrate",
+        "estimate",
+        "--memory-mib",
+        "4096",
+        "--dirty-pages-per-s",
+        "100000",
+        "--bandwidth-mbps",
+        "300",
+        "--json",
+    ]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["converged"], false);
+    assert!(v["total_ms"].is_null());
+}
+
+#[test]
+fn bad_flags_are_refused_with_a_reason() {
+    let (ok, _, err) = promig(&[
+        "migrate",
+        "estimate",
+        "--memory-mib",
+        "-5",
+        "--bandwidth-mbps",
+        "100",
+    ]);
+    assert!(!ok && err.contains("--memory-mib"), "{err}");
+    let (ok, _, err) = promig(&[
+        "migrate",
+        "estimate",
+        "--memory-mib",
+        "512",
+        "--bandwidth-mbps",
+        "100",
+        "--technique",
+        "teleport",
+    ]);
+    assert!(!ok && err.contains("teleport"), "{err}");
+}
+
+#[test]
+fn plan_picks_postcopy_only_when_needed() {
+    let (ok, out, err) = promig(&[
+        "migrate",
+        "plan",
+        "--memory-mib",
+        "2048",
+        "--dirty-pages-per-s",
+        "200000",
+        "--bandwidth-mbps",
+        "1000",
+        "--deadline-s",
+        "60",
+        "--risk",
+        "balanced",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["params"]["technique"], "postcopy", "{out}");
+    let (ok, _, err) = promig(&[
+        "migrate",
+        "plan",
+        "--memory-mib",
+        "2048",
+        "--dirty-pages-per-s",
+        "200000",
+        "--bandwidth-mbps",
+        "1000",
+        "--deadline-s",
+        "60",
+        "--risk",
+        "conservative",
+        "--no-throttle",
+    ]);
+    assert!(!ok && err.contains("no technique"), "{err}");
+}
