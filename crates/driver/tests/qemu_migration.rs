@@ -246,11 +246,81 @@ async fn deadline_switches_a_stuck_precopy_to_postcopy_when_planned() {
     let guest = GuestParams::dirtying(20_000, 48);
     let mut pair = Pair::start("deadline-pc", 128, &guest, None).await.unwrap();
     settle().await;
-    let out = migrate(&pair.src, &pair.dst, &request(&pair, Technique::Precopy, 20e6, 2, DeadlineAction::Postcopy), None)
-        .await
-        .unwrap();
+    let out = migrate(
+        &pair.src,
+        &pair.dst,
+        &request(&pair, Technique::Precopy, 20e6, 2, DeadlineAction::Postcopy),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(out.status, "completed");
     assert!(out.deadline_hit, "{out:?}");
     assert!(out.downtime_ms < 100.0, "{out:?}");
+    assert_single_live_copy(&mut pair, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_seen_from_the_serial_console_matches_reported_downtime() {
+    if !qemu_available() {
+        return;
+    }
+    // One character every 5 ms: a stall in the console stream is the service interruption.
+    let guest = GuestParams {
+        ticks_per_char: 5,
+        ..GuestParams::dirtying(5_000, 48)
+    };
+    let mut pair = Pair::start("pause", 128, &guest, Some(300.0))
+        .await
+        .unwrap();
+    settle().await;
+    let (src_log, dst_log) = (
+        pair.src.serial_path().to_path_buf(),
+        pair.dst.serial_path().to_path_buf(),
+    );
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let mut last = len(&src_log) + len(&dst_log);
+            let mut last_growth = std::time::Instant::now();
+            let mut max_gap = Duration::ZERO;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let now = len(&src_log) + len(&dst_log);
+                if now > last {
+                    max_gap = max_gap.max(last_growth.elapsed());
+                    last = now;
+                    last_growth = std::time::Instant::now();
+                }
+            }
+            max_gap
+        })
+    };
+    let out = migrate(
+        &pair.src,
+        &pair.dst,
+        &request(&pair, Technique::Precopy, 1e9, 60, DeadlineAction::Cancel),
+        None,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let gap_ms = watcher.await.unwrap().as_secs_f64() * 1000.0;
+    eprintln!(
+        "QEMU downtime {} ms, console stalled {gap_ms:.0} ms",
+        out.downtime_ms
+    );
+    assert!(
+        out.downtime_ms > 50.0,
+        "this setup should pause noticeably: {out:?}"
+    );
+    assert!(
+        (gap_ms - out.downtime_ms).abs() <= 60.0,
+        "console stall {gap_ms:.0} ms vs reported downtime {} ms",
+        out.downtime_ms
+    );
     assert_single_live_copy(&mut pair, true).await;
 }
