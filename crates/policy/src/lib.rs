@@ -7,6 +7,7 @@ pub mod error;
 pub mod none;
 pub mod observation;
 pub mod placement;
+pub mod proactive;
 pub mod reactive;
 pub mod stats;
 pub mod threshold;
@@ -25,6 +26,11 @@ pub trait Policy: Send {
 
     /// Migrations to start now.
     fn decide(&mut self, obs: &Observation) -> Vec<Decision>;
+
+    /// Whether the policy reads `Observation::risks` (the runner then attaches a predictor).
+    fn uses_predictions(&self) -> bool {
+        false
+    }
 
     /// A host for each VM in `vms` (in that order, each placement seeing the previous ones), or
     /// `None` when nothing fits. The default spreads VMs like OpenStack's filter scheduler.
@@ -62,6 +68,9 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Policy>, PolicyError> {
             "non-power-aware",
         ))),
         "reactive" => Ok(Box::new(reactive::Reactive::default())),
+        "proactive" if lower == "proactive-greedy" => {
+            Ok(Box::new(proactive::ProactiveGreedy::default()))
+        }
         "threshold" => {
             let mut p = threshold::Threshold::default();
             if let Some(t) = param(1)? {

@@ -102,10 +102,16 @@ impl VmView {
 /// A predictor's view of one host (filled by the predict stage; all zero without one).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct HostRisk {
-    /// Probability of a failure or QoS breach within the horizon.
+    /// Probability of a failure or QoS breach within the horizon (the largest of the causes).
     pub probability: f64,
     /// Expected time left before it, when a trend gives one.
     pub time_left_s: Option<f64>,
+    /// Probability of a hardware failure within the horizon.
+    pub hardware: f64,
+    /// Probability that CPU demand exceeds capacity within the horizon.
+    pub overload: f64,
+    /// Probability that memory use exceeds physical memory within the horizon.
+    pub memory: f64,
 }
 
 /// The whole snapshot.

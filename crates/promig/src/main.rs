@@ -3,6 +3,8 @@
 
 mod fidelity;
 mod migrate_cmd;
+mod predict_cmd;
+mod predict_eval;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -32,6 +34,11 @@ enum Command {
     Migrate {
         #[command(subcommand)]
         command: migrate_cmd::MigrateCommand,
+    },
+    /// Failure prediction: train, inspect features, evaluate.
+    Predict {
+        #[command(subcommand)]
+        command: predict_cmd::PredictCommand,
     },
     /// Reproduce CloudSim 3.0.3's PlanetLab table and compare with its published figures.
     Fidelity {
@@ -76,6 +83,7 @@ fn main() {
         Command::Simulate(args) => simulate(args),
         Command::Fidelity { data, json } => fidelity::run(&data, json),
         Command::Migrate { command } => migrate_cmd::run(command),
+        Command::Predict { command } => predict_cmd::run(command),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

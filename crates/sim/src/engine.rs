@@ -12,7 +12,8 @@ use crate::world::World;
 use promig_migrate::{CloudSimRule, MigrationInput, MigrationModel, QemuModel, Technique};
 use promig_model::{FaultCause, FaultRecord};
 use promig_policy::consolidation::work::{CpuShares, MIGRATING_OUT_SHARE, Role};
-use promig_policy::{Decision, HISTORY_LEN, HostView, Observation, Policy, VmView};
+use promig_policy::{Decision, HISTORY_LEN, HostRisk, HostView, Observation, Policy, VmView};
+use promig_predict::Predictor;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
@@ -194,6 +195,7 @@ pub struct Simulator {
     last_reshare: f64,
     scratch_shares: Vec<(f64, Role)>,
     scratch_requests: Vec<f64>,
+    last_risks: Vec<HostRisk>,
 }
 
 impl Simulator {
@@ -285,6 +287,7 @@ impl Simulator {
             last_reshare: start,
             scratch_shares: Vec::new(),
             scratch_requests: Vec::new(),
+            last_risks: Vec::new(),
             cfg,
         };
         sim.schedule_faults();
@@ -416,7 +419,17 @@ impl Simulator {
         policy: &mut dyn Policy,
         on_step: &mut dyn FnMut(usize, usize),
     ) -> Report {
-        while self.step(policy) {
+        self.run_with(policy, None, on_step)
+    }
+
+    /// Runs to the end with a predictor filling the observations' risks.
+    pub fn run_with(
+        &mut self,
+        policy: &mut dyn Policy,
+        mut predictor: Option<&mut dyn Predictor>,
+        on_step: &mut dyn FnMut(usize, usize),
+    ) -> Report {
+        while self.step_with(policy, predictor.as_deref_mut()) {
             let (done, total) = self.progress();
             on_step(done, total);
         }
@@ -426,6 +439,15 @@ impl Simulator {
     /// Advances to the next decision point, asks the policy, applies its decisions. Returns false
     /// once the horizon is reached (then only [`Simulator::report`] is left to call).
     pub fn step(&mut self, policy: &mut dyn Policy) -> bool {
+        self.step_with(policy, None)
+    }
+
+    /// [`Simulator::step`] with a predictor: its per-host risk is in the observation the policy gets.
+    pub fn step_with<'p>(
+        &mut self,
+        policy: &mut dyn Policy,
+        predictor: Option<&mut (dyn Predictor + 'p)>,
+    ) -> bool {
         if self.finished {
             return false;
         }
@@ -438,7 +460,7 @@ impl Simulator {
         }
         self.process_events_until(t, policy);
         self.now = t;
-        self.decision_point(t, policy);
+        self.decision_point(t, policy, predictor);
         self.next_step += 1;
         true
     }
@@ -549,7 +571,12 @@ impl Simulator {
         }
     }
 
-    fn decision_point(&mut self, t: f64, policy: &mut dyn Policy) {
+    fn decision_point<'p>(
+        &mut self,
+        t: f64,
+        policy: &mut dyn Policy,
+        predictor: Option<&mut (dyn Predictor + 'p)>,
+    ) {
         let step = self.next_step;
         if self.cfg.mode == Mode::Nfv {
             self.refresh_memory(step);
@@ -570,7 +597,11 @@ impl Simulator {
             self.record_overloads(t);
             self.schedule_oom_checks(t);
         }
-        let obs = self.observation_with(false);
+        let mut obs = self.observation_with(false);
+        if let Some(p) = predictor {
+            obs.risks = p.predict(&obs);
+        }
+        self.last_risks.clone_from(&obs.risks);
         let decisions = policy.decide(&obs);
         drop(obs);
         for d in decisions {
@@ -1109,7 +1140,8 @@ impl Simulator {
             self.vms[vm].requested_mips = self.world.cpu_fraction(vm, t, self.cfg.interval_s)
                 * self.world.vms[vm].total_mips();
         }
-        let obs = self.observation_with(false);
+        let mut obs = self.observation_with(false);
+        obs.risks.clone_from(&self.last_risks);
         let placement = policy.place(&obs, &ready);
         drop(obs);
         let boot = self.world.recovery.boot_s;
@@ -1315,11 +1347,20 @@ impl Simulator {
             };
             let mut temp = 40.0 + 25.0 * util + noise;
             let mut errors = base_errors;
-            for p in self.plan.crashes.iter().chain(&self.plan.false_alarms) {
+            // A degrading DIMM: corrected errors accelerate and the host warms up until it fails.
+            for p in &self.plan.crashes {
                 if p.host == h && t >= p.onset_s && t < p.crash_s {
                     let progress = (t - p.onset_s) / (p.crash_s - p.onset_s).max(1.0);
                     temp += 8.0 * progress;
-                    errors += 2.0 + 60.0 * progress * progress;
+                    errors += (2.0 + 60.0 * progress * progress) * self.rng.random_range(0.5..1.5);
+                }
+            }
+            // A false alarm: a burst of corrected errors (a transient, e.g. a particle strike or a
+            // marginal read) at a steady level, without heat; it fades without a failure.
+            for p in &self.plan.false_alarms {
+                if p.host == h && t >= p.onset_s && t < p.crash_s {
+                    let level = 4.0 + 4.0 * (h % 3) as f64;
+                    errors += level * self.rng.random_range(0.5..1.5);
                 }
             }
             self.hosts[h].temperature_c = temp;
@@ -1427,6 +1468,16 @@ impl Simulator {
             migration_bandwidth_bps: self.world.hosts.iter().map(|h| h.nic_bps).collect(),
             instantiating: instantiating && cloudsim,
         }
+    }
+
+    /// The risks the predictor gave at the last decision point (empty without a predictor).
+    pub fn last_risks(&self) -> &[HostRisk] {
+        &self.last_risks
+    }
+
+    /// Ground truth recorded so far.
+    pub fn fault_records(&self) -> &[FaultRecord] {
+        &self.records
     }
 
     /// Checks the invariants every state must keep; `Err` names the first one broken.

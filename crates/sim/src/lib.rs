@@ -35,5 +35,13 @@ pub fn run_named(
         config.power_aware = false;
     }
     let mut sim = Simulator::new(std::sync::Arc::clone(world), config, policy.as_mut())?;
+    // Policies that act on predictions get the default predictor; the others run without one so
+    // their results do not depend on it.
+    if policy.uses_predictions() {
+        let hardware =
+            promig_predict::HardwareModel::builtin().map_err(|e| SimError::Setup(e.to_string()))?;
+        let mut predictor = promig_predict::RiskPredictor::new(Some(hardware), 3.0);
+        return Ok(sim.run_with(policy.as_mut(), Some(&mut predictor), on_step));
+    }
     Ok(sim.run(policy.as_mut(), on_step))
 }

@@ -1,0 +1,156 @@
+//! `proactive-greedy`: act on the predictor's output before the breach. VMs leave hosts whose
+//! predicted risk exceeds a bound (all of them for a hardware failure, enough of them for an
+//! overload or a memory shortage), each to the feasible host with the lowest predicted migration
+//! downtime plus risk. It is the simplest policy that uses the prediction path the RL agent and the
+//! controller will use.
+
+use crate::consolidation::work::Work;
+use crate::observation::{Decision, Observation};
+use crate::{Policy, placement};
+use promig_migrate::{MigrationInput, MigrationModel, QemuModel, Technique};
+
+/// The proactive baseline.
+#[derive(Debug, Clone)]
+pub struct ProactiveGreedy {
+    /// Risk above which a host is relieved.
+    pub risk_bound: f64,
+    /// CPU load a destination may reach.
+    pub destination_limit: f64,
+    model: QemuModel,
+    work: Work,
+}
+
+impl Default for ProactiveGreedy {
+    fn default() -> Self {
+        ProactiveGreedy {
+            risk_bound: 0.5,
+            destination_limit: 0.8,
+            model: QemuModel::of(Technique::Precopy),
+            work: Work::default(),
+        }
+    }
+}
+
+impl ProactiveGreedy {
+    fn risk(obs: &Observation, h: usize) -> f64 {
+        obs.risks.get(h).map_or(0.0, |r| r.probability)
+    }
+
+    /// Best destination for `vm` leaving `from`: feasible, not risky, lowest downtime + risk.
+    fn destination(&self, obs: &Observation, vm: usize, from: usize) -> Option<usize> {
+        let v = &obs.vms[vm];
+        let mut best: Option<(f64, usize)> = None;
+        for (h, host) in obs.hosts.iter().enumerate() {
+            if h == from || !host.up || Self::risk(obs, h) >= self.risk_bound {
+                continue;
+            }
+            let w = &self.work.hosts[h];
+            if w.memory_reserved_mib + v.memory_reserved_mib > host.memory_mib {
+                continue;
+            }
+            let rho_after = (w.requested_mips + v.requested_mips) / host.total_mips;
+            if rho_after > self.destination_limit {
+                continue;
+            }
+            // Every VNF instance on the destination, and the one arriving, must keep its latency
+            // bound (the observation's queueing model: 0.5 ms service time over 1 - load).
+            let strictest = w
+                .vms
+                .iter()
+                .chain(std::iter::once(&vm))
+                .filter_map(|&x| obs.vms[x].vnf.and_then(|f| obs.vnf_qos.get(f)))
+                .map(|q| q.max_latency_ms)
+                .fold(f64::INFINITY, f64::min);
+            if 0.5 / (1.0 - rho_after.min(0.99)) > strictest {
+                continue;
+            }
+            let bw = obs
+                .migration_bandwidth_bps
+                .get(from)
+                .copied()
+                .unwrap_or(1e9)
+                .min(host.nic_bps);
+            let est = self.model.estimate(&MigrationInput {
+                memory_mib: v.memory_mib,
+                dirty_pages_per_s: v.dirty_pages_per_s,
+                wws_mib: v.memory_mib * 0.25,
+                bandwidth_bps: bw,
+                latency_ms: 0.05,
+                touched_mib: None,
+            });
+            let downtime = if est.converged { est.downtime_s } else { 10.0 };
+            // Prefer a loaded host slightly over an empty one at equal cost (keeps hosts off).
+            let score =
+                downtime + Self::risk(obs, h) + 0.01 * (1.0 - w.requested_mips / host.total_mips);
+            if best.is_none_or(|(b, _)| score < b) {
+                best = Some((score, h));
+            }
+        }
+        best.map(|(_, h)| h)
+    }
+}
+
+impl Policy for ProactiveGreedy {
+    fn name(&self) -> String {
+        "proactive-greedy".into()
+    }
+
+    fn uses_predictions(&self) -> bool {
+        true
+    }
+
+    fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
+        self.work.reset(obs);
+        let mut out = Vec::new();
+        if obs.risks.is_empty() {
+            return out;
+        }
+        let mut hosts: Vec<usize> = (0..obs.hosts.len())
+            .filter(|&h| obs.hosts[h].up && Self::risk(obs, h) >= self.risk_bound)
+            .collect();
+        hosts.sort_by(|&a, &b| {
+            Self::risk(obs, b)
+                .total_cmp(&Self::risk(obs, a))
+                .then(a.cmp(&b))
+        });
+        for h in hosts {
+            let r = obs.risks[h];
+            let mut vms: Vec<usize> = self.work.hosts[h]
+                .vms
+                .iter()
+                .copied()
+                .filter(|&v| !obs.vms[v].in_migration)
+                .collect();
+            // VNF instances first: their outage is what the operator pays for.
+            vms.sort_by_key(|&v| (obs.vms[v].vnf.is_none(), v));
+            let evacuate = r.hardware >= self.risk_bound;
+            for vm in vms {
+                let host = &obs.hosts[h];
+                let w = &self.work.hosts[h];
+                let mem_used: f64 = w.vms.iter().map(|&v| obs.vms[v].memory_used_mib).sum();
+                let cpu_ok = w.requested_mips <= host.total_mips * self.destination_limit;
+                let mem_ok = mem_used <= host.physical_memory_mib * 0.85;
+                if !evacuate && cpu_ok && mem_ok {
+                    break;
+                }
+                if let Some(to) = self.destination(obs, vm, h) {
+                    self.work.destroy(obs, h, vm);
+                    self.work.create(obs, to, vm);
+                    out.push(Decision::Migrate { vm, to });
+                }
+            }
+        }
+        out
+    }
+
+    fn place(&mut self, obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
+        // Spread, but never onto a host the predictor distrusts.
+        let mut safe = obs.clone();
+        for (h, host) in safe.hosts.iter_mut().enumerate() {
+            if Self::risk(obs, h) >= self.risk_bound {
+                host.up = false;
+            }
+        }
+        placement::spread(&safe, vms)
+    }
+}

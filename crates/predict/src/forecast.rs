@@ -1,0 +1,111 @@
+//! Resource exhaustion from a trend forecast: Holt's linear exponential smoothing with a running
+//! estimate of its one-step error, giving the probability of crossing a limit within k steps and
+//! the expected steps left. Hand-written because it is a dozen lines per update and must run
+//! incrementally on every host at every step without refitting.
+
+use crate::stats::normal_cdf;
+
+/// Holt's linear trend state for one series.
+#[derive(Debug, Clone, Copy)]
+pub struct Holt {
+    level: f64,
+    trend: f64,
+    /// Exponentially weighted mean squared one-step error.
+    mse: f64,
+    n: u32,
+}
+
+/// Level smoothing.
+const ALPHA: f64 = 0.6;
+/// Trend smoothing.
+const BETA: f64 = 0.4;
+/// Error-variance smoothing.
+const GAMMA: f64 = 0.1;
+/// Floor on the error standard deviation, so a flat history does not give certainty.
+const MIN_SD: f64 = 0.02;
+
+impl Default for Holt {
+    fn default() -> Self {
+        Holt {
+            level: 0.0,
+            trend: 0.0,
+            mse: 0.01,
+            n: 0,
+        }
+    }
+}
+
+impl Holt {
+    /// Adds a sample.
+    pub fn update(&mut self, y: f64) {
+        if self.n == 0 {
+            self.level = y;
+        } else {
+            let predicted = self.level + self.trend;
+            let err = y - predicted;
+            self.mse = (1.0 - GAMMA) * self.mse + GAMMA * err * err;
+            let level = ALPHA * y + (1.0 - ALPHA) * predicted;
+            self.trend = BETA * (level - self.level) + (1.0 - BETA) * self.trend;
+            self.level = level;
+        }
+        self.n += 1;
+    }
+
+    /// Forecast `k` steps ahead.
+    pub fn forecast(&self, k: f64) -> f64 {
+        self.level + self.trend * k
+    }
+
+    /// Probability that the series exceeds `limit` at some point within `k` steps (approximated by
+    /// the k-step-ahead marginal with error growing like sqrt(k)).
+    pub fn p_exceeds(&self, limit: f64, k: f64) -> f64 {
+        if self.n < 2 {
+            return 0.0;
+        }
+        let sd = self.mse.sqrt().max(MIN_SD);
+        let mut p: f64 = 0.0;
+        let mut step = 1.0;
+        while step <= k {
+            let z = (limit - self.forecast(step)) / (sd * step.sqrt());
+            p = p.max(1.0 - normal_cdf(z));
+            step += 1.0;
+        }
+        p
+    }
+
+    /// Steps until the trend reaches `limit`, if it is rising towards it.
+    pub fn steps_to(&self, limit: f64) -> Option<f64> {
+        if self.level >= limit {
+            return Some(0.0);
+        }
+        (self.trend > 1e-9).then(|| (limit - self.level) / self.trend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rising_series_is_flagged_before_it_crosses() {
+        let mut h = Holt::default();
+        for i in 0..10 {
+            h.update(0.5 + 0.04 * i as f64);
+        }
+        // At 0.86 and rising 0.04 per step, the limit is about 3.5 steps away.
+        assert!(h.p_exceeds(1.0, 5.0) > 0.5);
+        assert!(h.p_exceeds(1.0, 1.0) < h.p_exceeds(1.0, 5.0));
+        let steps = h.steps_to(1.0).unwrap();
+        assert!(steps > 2.5 && steps < 6.0, "{steps}");
+    }
+
+    #[test]
+    fn flat_low_series_is_safe() {
+        let mut h = Holt::default();
+        for _ in 0..12 {
+            h.update(0.3);
+        }
+        assert!(h.p_exceeds(1.0, 3.0) < 0.01);
+        assert!(h.steps_to(1.0).is_none());
+    }
+}

@@ -1,0 +1,31 @@
+//! The prediction stage: from the stream of observations, estimate for every host the probability
+//! that it fails or breaks a VNF's requirements within a horizon, and the time left. Policies see
+//! the result in `Observation::risks`, whether the observations come from the simulator or, later,
+//! from live telemetry through the controller.
+
+pub mod evaluation;
+pub mod features;
+pub mod forecast;
+pub mod hardware;
+pub mod predictor;
+pub mod selection;
+pub mod stats;
+
+pub use hardware::HardwareModel;
+pub use predictor::{Predictor, RiskPredictor};
+
+/// What can go wrong in the predict stage.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError {
+    /// Training failed (too little data, a single class...).
+    #[error("training failed: {0}")]
+    Training(String),
+    /// A model file could not be read.
+    #[error("{path}: {message}")]
+    ModelFile {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,95 @@
+//! The predictor policies consume: hardware failure from precursors, CPU overload and memory
+//! exhaustion from trend forecasts, combined per host.
+
+use crate::features::{self, HostHistory};
+use crate::forecast::Holt;
+use crate::hardware::HardwareModel;
+use promig_policy::{HostRisk, Observation};
+
+/// Turns a stream of observations into per-host risk. The simulator, the evaluator and (later)
+/// the controller call it once per interval, in time order.
+pub trait Predictor: Send {
+    /// Ingests `obs` and returns the risk of every host.
+    fn predict(&mut self, obs: &Observation) -> Vec<HostRisk>;
+}
+
+/// The default predictor.
+#[derive(Debug, Clone)]
+pub struct RiskPredictor {
+    /// Horizon in scheduling intervals.
+    pub horizon_steps: f64,
+    hardware: Option<HardwareModel>,
+    histories: Vec<HostHistory>,
+    demand: Vec<Holt>,
+    memory: Vec<Holt>,
+    scratch: Vec<f64>,
+}
+
+impl RiskPredictor {
+    /// A predictor with the given hardware model (None: precursors are ignored) and horizon.
+    pub fn new(hardware: Option<HardwareModel>, horizon_steps: f64) -> Self {
+        RiskPredictor {
+            horizon_steps,
+            hardware,
+            histories: Vec::new(),
+            demand: Vec::new(),
+            memory: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Features of a host's hardware classifier, as last observed (for training and reports).
+    pub fn hardware_features(&mut self, host: usize) -> [f64; 6] {
+        features::hardware_features(&self.histories[host], &mut self.scratch)
+    }
+
+    /// Ingests an observation without predicting (training data collection).
+    pub fn observe(&mut self, obs: &Observation) {
+        features::observe(&mut self.histories, obs);
+        self.demand.resize_with(obs.hosts.len(), Holt::default);
+        self.memory.resize_with(obs.hosts.len(), Holt::default);
+        for (h, host) in obs.hosts.iter().enumerate() {
+            if !host.up {
+                self.demand[h] = Holt::default();
+                self.memory[h] = Holt::default();
+                continue;
+            }
+            self.demand[h].update(self.histories[h].demand.latest());
+            self.memory[h].update(self.histories[h].memory.latest());
+        }
+    }
+}
+
+impl Predictor for RiskPredictor {
+    fn predict(&mut self, obs: &Observation) -> Vec<HostRisk> {
+        self.observe(obs);
+        let k = self.horizon_steps;
+        (0..obs.hosts.len())
+            .map(|h| {
+                if !obs.hosts[h].up {
+                    return HostRisk::default();
+                }
+                let hardware = match &self.hardware {
+                    Some(m) if self.histories[h].corrected_errors.len() >= 3 => {
+                        let x = features::hardware_features(&self.histories[h], &mut self.scratch);
+                        m.probability(&x)
+                    }
+                    _ => 0.0,
+                };
+                let overload = self.demand[h].p_exceeds(1.0, k);
+                let memory = self.memory[h].p_exceeds(1.0, k);
+                let steps = [self.demand[h].steps_to(1.0), self.memory[h].steps_to(1.0)]
+                    .into_iter()
+                    .flatten()
+                    .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))));
+                HostRisk {
+                    probability: hardware.max(overload).max(memory),
+                    time_left_s: steps.map(|s| s * obs.interval_s),
+                    hardware,
+                    overload,
+                    memory,
+                }
+            })
+            .collect()
+    }
+}
