@@ -154,6 +154,22 @@ fn percent(path: &Path, line: usize, field: &str, s: &str) -> Result<f64, ModelE
     Ok(v / 100.0)
 }
 
+/// Parses a non-negative percentage that may exceed 100 and returns it as a fraction clamped to 1.
+fn over_percent(path: &Path, line: usize, field: &str, s: &str) -> Result<f64, ModelError> {
+    let v: f64 = s.trim().parse().map_err(|_| {
+        ModelError::parse(path, line, field, format!("not a number: {:?}", s.trim()))
+    })?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(ModelError::parse(
+            path,
+            line,
+            field,
+            format!("{v} is not a non-negative percentage"),
+        ));
+    }
+    Ok((v / 100.0).min(1.0))
+}
+
 /// PlanetLab: one CPU percentage per line (integers in the CloudSim copy, decimals tolerated).
 pub fn load_planetlab_file(path: &Path) -> Result<Trace, ModelError> {
     let text = read(path)?;
@@ -196,8 +212,10 @@ pub fn load_google_file(path: &Path) -> Result<Trace, ModelError> {
         let m = it
             .next()
             .ok_or_else(|| ModelError::parse(path, i + 1, "mem_pct", "missing"))?;
-        cpu.push(percent(path, i + 1, "cpu_pct", c)?);
-        mem.push(percent(path, i + 1, "mem_pct", m)?);
+        // The Google traces record usage relative to the task's request; usage above the request
+        // (over 100 %) happens and is clamped to the VM's size.
+        cpu.push(over_percent(path, i + 1, "cpu_pct", c)?);
+        mem.push(over_percent(path, i + 1, "mem_pct", m)?);
     }
     if cpu.is_empty() {
         return Err(ModelError::parse(

@@ -109,3 +109,66 @@ mod tests {
         assert!(h.steps_to(1.0).is_none());
     }
 }
+
+/// Holt forecasts of every VM's CPU utilisation, combined per host. Forecasting VMs rather than
+/// hosts keeps the forecast valid when migrations change a host's VM set.
+#[derive(Debug, Clone, Default)]
+pub struct VmForecasts {
+    holt: Vec<Holt>,
+    seen_len: Vec<usize>,
+}
+
+impl VmForecasts {
+    /// Feeds the newest utilisation sample of every VM that has one.
+    pub fn observe(&mut self, obs: &promig_policy::Observation) {
+        self.holt.resize_with(obs.vms.len(), Holt::default);
+        self.seen_len.resize(obs.vms.len(), 0);
+        for (v, vm) in obs.vms.iter().enumerate() {
+            if vm.host.is_none() || vm.history_len == 0 {
+                self.holt[v] = Holt::default();
+                continue;
+            }
+            self.holt[v].update(vm.history[0]);
+        }
+    }
+
+    /// Mean and standard deviation of the host's CPU demand (fraction of capacity) `k` steps ahead,
+    /// for its current VMs (and those migrating in).
+    pub fn host_demand(&self, obs: &promig_policy::Observation, host: usize, k: f64) -> (f64, f64) {
+        let h = &obs.hosts[host];
+        let cap = h.total_mips.max(1.0);
+        let (mut mean, mut var) = (0.0, 0.0);
+        for &v in h
+            .vms
+            .iter()
+            .filter(|&&v| !obs.vms[v].in_migration)
+            .chain(&h.migrating_in)
+        {
+            let mips = obs.vms[v].total_mips();
+            let f = &self.holt[v];
+            let (m, sd) = if f.n >= 2 {
+                (
+                    f.forecast(k).clamp(0.0, 1.0),
+                    f.mse.sqrt().max(MIN_SD) * k.sqrt(),
+                )
+            } else {
+                (obs.vms[v].requested_mips / mips.max(1.0), 0.1)
+            };
+            mean += m * mips / cap;
+            var += (sd * mips / cap).powi(2);
+        }
+        (mean, var.sqrt())
+    }
+
+    /// Probability that the host's demand exceeds its capacity at some step within `k`.
+    pub fn p_host_overload(&self, obs: &promig_policy::Observation, host: usize, k: f64) -> f64 {
+        let mut p: f64 = 0.0;
+        let mut step = 1.0;
+        while step <= k {
+            let (m, sd) = self.host_demand(obs, host, step);
+            p = p.max(1.0 - normal_cdf((1.0 - m) / sd.max(1e-6)));
+            step += 1.0;
+        }
+        p
+    }
+}

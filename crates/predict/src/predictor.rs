@@ -2,7 +2,7 @@
 //! exhaustion from trend forecasts, combined per host.
 
 use crate::features::{self, HostHistory};
-use crate::forecast::Holt;
+use crate::forecast::{Holt, VmForecasts};
 use crate::hardware::HardwareModel;
 use promig_policy::{HostRisk, Observation};
 
@@ -22,6 +22,7 @@ pub struct RiskPredictor {
     histories: Vec<HostHistory>,
     demand: Vec<Holt>,
     memory: Vec<Holt>,
+    vms: VmForecasts,
     scratch: Vec<f64>,
 }
 
@@ -34,6 +35,7 @@ impl RiskPredictor {
             histories: Vec::new(),
             demand: Vec::new(),
             memory: Vec::new(),
+            vms: VmForecasts::default(),
             scratch: Vec::new(),
         }
     }
@@ -46,6 +48,7 @@ impl RiskPredictor {
     /// Ingests an observation without predicting (training data collection).
     pub fn observe(&mut self, obs: &Observation) {
         features::observe(&mut self.histories, obs);
+        self.vms.observe(obs);
         self.demand.resize_with(obs.hosts.len(), Holt::default);
         self.memory.resize_with(obs.hosts.len(), Holt::default);
         for (h, host) in obs.hosts.iter().enumerate() {
@@ -76,7 +79,7 @@ impl Predictor for RiskPredictor {
                     }
                     _ => 0.0,
                 };
-                let overload = self.demand[h].p_exceeds(1.0, k);
+                let overload = self.vms.p_host_overload(obs, h, k);
                 let memory = self.memory[h].p_exceeds(1.0, k);
                 let steps = [self.demand[h].steps_to(1.0), self.memory[h].steps_to(1.0)]
                     .into_iter()

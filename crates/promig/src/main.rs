@@ -124,9 +124,16 @@ fn setup(args: &SimulateArgs) -> Result<Setup> {
     Ok(Setup {
         world: Arc::new(world),
         config,
-        default_policies: ["none", "reactive", "threshold", "thr-mmt-0.8", "lr-mmt-1.2", "proactive-greedy"]
-            .map(String::from)
-            .to_vec(),
+        default_policies: [
+            "none",
+            "reactive",
+            "threshold",
+            "thr-mmt-0.8",
+            "lr-mmt-1.2",
+            "proactive-greedy",
+        ]
+        .map(String::from)
+        .to_vec(),
     })
 }
 

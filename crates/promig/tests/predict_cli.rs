@@ -24,8 +24,14 @@ fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() 
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let hw = &v["hardware"];
     assert!(hw["events"].as_u64().unwrap() >= 15, "{hw}");
-    assert!(hw["recall"].as_f64().unwrap() >= 0.9, "recall at 10 min lead: {hw}");
-    assert!(hw["false_alarms_per_100_host_days"].as_f64().unwrap() <= 1.0, "{hw}");
+    assert!(
+        hw["recall"].as_f64().unwrap() >= 0.9,
+        "recall at 10 min lead: {hw}"
+    );
+    assert!(
+        hw["false_alarms_per_100_host_days"].as_f64().unwrap() <= 1.0,
+        "{hw}"
+    );
 }
 
 #[test]
