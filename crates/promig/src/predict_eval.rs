@@ -46,6 +46,10 @@ pub struct TraceOverload {
     pub reactive: Classification,
 }
 
+/// A host's VM set (VM, share of the host) at step t, with the predicted probability and the
+/// demand at t, waiting for t + 1's ground truth.
+type PendingHost = (Vec<(usize, f64)>, f64, f64);
+
 /// A policy that remembers the observation it was given (before its own decisions), then
 /// delegates: overloads are predicted on the VM sets as they stood, the question a policy asks.
 struct Recording {
@@ -81,7 +85,7 @@ pub fn overload_on_traces(name: &str, world: promig_sim::World) -> Result<TraceO
     let mut sim =
         promig_sim::Simulator::new(world, promig_sim::SimConfig::cloudsim(0), &mut policy)?;
     let mut forecasts = VmForecasts::default();
-    let mut pending: Vec<(Vec<(usize, f64)>, f64, f64)> = Vec::new();
+    let mut pending: Vec<PendingHost> = Vec::new();
     let (mut pred, mut reac) = (Vec::new(), Vec::new());
     while sim.step(&mut policy) {
         let Some(obs) = policy.seen.take() else {
