@@ -1,0 +1,3 @@
+//! Telemetry sources, one folder each.
+
+pub mod prometheus;

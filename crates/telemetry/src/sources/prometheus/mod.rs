@@ -1,0 +1,7 @@
+//! Prometheus sources: the text exposition format pulled from `/metrics` endpoints.
+
+pub mod parser;
+pub mod scrape;
+
+pub use parser::ingest_text;
+pub use scrape::scrape;

@@ -1,0 +1,228 @@
+//! The time-series store: one ring buffer per series, allocated when the series first appears,
+//! never grown afterwards; per-source counters of everything that was refused.
+
+use std::collections::HashMap;
+
+/// Index of a series in the store.
+pub type SeriesId = u32;
+
+/// Why samples were refused, counted per source so an operator sees which exporter misbehaves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestStats {
+    /// Samples stored.
+    pub accepted: u64,
+    /// Lines that are not valid exposition format.
+    pub bad_lines: u64,
+    /// NaN or infinite values.
+    pub non_finite: u64,
+    /// Timestamps older than the series' newest sample.
+    pub out_of_order: u64,
+    /// Timestamps equal to the series' newest sample.
+    pub duplicate: u64,
+    /// New series refused because the store is full.
+    pub unknown_series: u64,
+    /// Bodies over the size limit.
+    pub oversized: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Ring {
+    ts_ms: Box<[i64]>,
+    values: Box<[f64]>,
+    head: usize,
+    len: usize,
+}
+
+impl Ring {
+    fn new(cap: usize) -> Self {
+        Ring {
+            ts_ms: vec![0; cap].into_boxed_slice(),
+            values: vec![0.0; cap].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn newest_ts(&self) -> Option<i64> {
+        (self.len > 0).then(|| self.ts_ms[(self.head + self.ts_ms.len() - 1) % self.ts_ms.len()])
+    }
+
+    fn push(&mut self, ts: i64, v: f64) {
+        let cap = self.ts_ms.len();
+        self.ts_ms[self.head] = ts;
+        self.values[self.head] = v;
+        self.head = (self.head + 1) % cap;
+        self.len = (self.len + 1).min(cap);
+    }
+}
+
+/// Word-at-a-time multiplicative hash (FxHash's mixing over 8-byte words, then a final
+/// avalanche): series keys are 20-100 bytes and hashed on every sample, so a byte-at-a-time hash
+/// was the parser's largest cost. Deterministic, so runs are reproducible.
+pub fn series_hash(key: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = key.len() as u64;
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("chunks_exact yields 8 bytes"));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    // Final avalanche (from MurmurHash3's fmix64) so every key bit reaches the low bits.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+/// The index is keyed by [`series_hash`] already, so its map needs no second hash.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Fixed-memory store of many series.
+#[derive(Debug, Clone)]
+pub struct Store {
+    capacity_per_series: usize,
+    max_series: usize,
+    index: HashMap<u64, SeriesId, std::hash::BuildHasherDefault<PassThrough>>,
+    names: Vec<String>,
+    rings: Vec<Ring>,
+}
+
+impl Store {
+    /// A store keeping `capacity_per_series` samples of at most `max_series` series.
+    pub fn new(capacity_per_series: usize, max_series: usize) -> Self {
+        Store {
+            capacity_per_series: capacity_per_series.max(1),
+            max_series,
+            index: HashMap::default(),
+            names: Vec::new(),
+            rings: Vec::new(),
+        }
+    }
+
+    /// The series for a canonical key (`name{labels}` as exposed), creating it if there is room.
+    pub fn series(&mut self, key: &[u8]) -> Option<SeriesId> {
+        let h = series_hash(key);
+        if let Some(&id) = self.index.get(&h) {
+            return Some(id);
+        }
+        if self.rings.len() >= self.max_series {
+            return None;
+        }
+        let id = self.rings.len() as SeriesId;
+        self.index.insert(h, id);
+        self.names.push(String::from_utf8_lossy(key).into_owned());
+        self.rings.push(Ring::new(self.capacity_per_series));
+        Some(id)
+    }
+
+    /// Looks a series up without creating it.
+    pub fn find(&self, key: &str) -> Option<SeriesId> {
+        self.index.get(&series_hash(key.as_bytes())).copied()
+    }
+
+    /// Appends a sample, refusing non-finite values and timestamps that do not move forward.
+    pub fn append(&mut self, id: SeriesId, ts_ms: i64, value: f64, stats: &mut IngestStats) {
+        if !value.is_finite() {
+            stats.non_finite += 1;
+            return;
+        }
+        let ring = &mut self.rings[id as usize];
+        match ring.newest_ts() {
+            Some(t) if ts_ms < t => stats.out_of_order += 1,
+            Some(t) if ts_ms == t => stats.duplicate += 1,
+            _ => {
+                ring.push(ts_ms, value);
+                stats.accepted += 1;
+            }
+        }
+    }
+
+    /// Samples of a series, oldest first.
+    pub fn samples(&self, id: SeriesId) -> Vec<(i64, f64)> {
+        let r = &self.rings[id as usize];
+        let cap = r.ts_ms.len();
+        (0..r.len)
+            .map(|i| {
+                let k = (r.head + cap - r.len + i) % cap;
+                (r.ts_ms[k], r.values[k])
+            })
+            .collect()
+    }
+
+    /// Most recent value of a series.
+    pub fn latest(&self, id: SeriesId) -> Option<(i64, f64)> {
+        let r = &self.rings[id as usize];
+        let cap = r.ts_ms.len();
+        (r.len > 0).then(|| {
+            let k = (r.head + cap - 1) % cap;
+            (r.ts_ms[k], r.values[k])
+        })
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.rings.len()
+    }
+
+    /// True when no series exists.
+    pub fn is_empty(&self) -> bool {
+        self.rings.is_empty()
+    }
+
+    /// Name (key) of a series.
+    pub fn name(&self, id: SeriesId) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_keeps_the_newest_and_refuses_the_past() {
+        let mut s = Store::new(3, 10);
+        let mut st = IngestStats::default();
+        let id = s.series(b"up").unwrap();
+        for t in [1, 2, 3, 4] {
+            s.append(id, t, t as f64, &mut st);
+        }
+        s.append(id, 4, 9.0, &mut st);
+        s.append(id, 2, 9.0, &mut st);
+        s.append(id, 5, f64::NAN, &mut st);
+        assert_eq!(s.samples(id), vec![(2, 2.0), (3, 3.0), (4, 4.0)]);
+        assert_eq!(
+            (st.accepted, st.duplicate, st.out_of_order, st.non_finite),
+            (4, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn full_store_refuses_new_series() {
+        let mut s = Store::new(2, 1);
+        assert!(s.series(b"a").is_some());
+        assert!(s.series(b"a").is_some());
+        assert!(s.series(b"b").is_none());
+    }
+}
