@@ -52,3 +52,59 @@ fn memory_read_bound(bencher: divan::Bencher) {
             divan::black_box(acc)
         });
 }
+
+/// The same node_exporter samples as a remote-write stream: 100 requests of 507 series each.
+#[divan::bench]
+fn remote_write(bencher: divan::Bencher) {
+    use promig_telemetry::sources::prometheus::remote_write::{
+        Scratch, encode, ingest_remote_write,
+    };
+    let text = include_str!("fixtures/node_exporter.prom");
+    let series: Vec<(String, Vec<(String, String)>, f64)> = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            let value: f64 = value.parse().ok()?;
+            let (name, labels) = match key.split_once('{') {
+                Some((n, rest)) => (n.to_string(), rest.trim_end_matches('}').to_string()),
+                None => (key.to_string(), String::new()),
+            };
+            let labels = labels
+                .split("\",")
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| {
+                    let (k, v) = p.split_once("=\"")?;
+                    Some((k.to_string(), v.trim_end_matches('"').to_string()))
+                })
+                .collect();
+            Some((name, labels, value))
+        })
+        .collect();
+    let bodies: Vec<Vec<u8>> = (0..100)
+        .map(|i| {
+            let req: Vec<(Vec<(&str, &str)>, Vec<(f64, i64)>)> = series
+                .iter()
+                .map(|(n, ls, v)| {
+                    let mut labels = vec![("__name__", n.as_str())];
+                    labels.extend(ls.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                    (labels, vec![(*v, i as i64 * 15_000)])
+                })
+                .collect();
+            encode(&req)
+        })
+        .collect();
+    let samples = series.len() * bodies.len();
+    bencher
+        .counter(divan::counter::ItemsCount::new(samples))
+        .bench_local(|| {
+            let mut store = Store::new(128, 10_000);
+            let mut stats = IngestStats::default();
+            let mut scratch = Scratch::default();
+            for b in &bodies {
+                ingest_remote_write(&mut store, b, &mut scratch, &mut stats).unwrap();
+            }
+            assert_eq!(stats.accepted as usize, samples);
+            stats.accepted
+        });
+}

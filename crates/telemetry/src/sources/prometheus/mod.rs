@@ -1,6 +1,7 @@
 //! Prometheus sources: the text exposition format pulled from `/metrics` endpoints.
 
 pub mod parser;
+pub mod remote_write;
 pub mod scrape;
 
 pub use parser::ingest_text;
