@@ -277,8 +277,11 @@ async fn write(State(r): State<Receiver>, body: Bytes) -> StatusCode {
     }
 }
 
+/// One series to encode: labels (including `__name__`) and (value, timestamp ms) samples.
+pub type SeriesToEncode<'a> = (Vec<(&'a str, &'a str)>, Vec<(f64, i64)>);
+
 /// Encodes a `WriteRequest` (used by tests and benchmarks to produce real-format payloads).
-pub fn encode(series: &[(Vec<(&str, &str)>, Vec<(f64, i64)>)]) -> Vec<u8> {
+pub fn encode(series: &[SeriesToEncode<'_>]) -> Vec<u8> {
     fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
