@@ -71,16 +71,16 @@ async fn prometheus_streams_node_exporter_metrics_into_promig() {
                     && n.contains(r#"mode="idle""#)
                     && n.contains(&node)
             });
-            if let (Some(up), Some(cpu)) = (s.find(&key), cpu) {
-                if s.samples(cpu).len() >= 2 {
-                    assert_eq!(s.latest(up).unwrap().1, 1.0);
-                    let samples = s.samples(cpu);
-                    assert!(
-                        samples[1].0 > samples[0].0 && samples[1].1 >= samples[0].1,
-                        "{samples:?}"
-                    );
-                    break;
-                }
+            if let (Some(up), Some(cpu)) = (s.find(&key), cpu)
+                && s.samples(cpu).len() >= 2
+            {
+                assert_eq!(s.latest(up).unwrap().1, 1.0);
+                let samples = s.samples(cpu);
+                assert!(
+                    samples[1].0 > samples[0].0 && samples[1].1 >= samples[0].1,
+                    "{samples:?}"
+                );
+                break;
             }
         }
         assert!(
