@@ -53,6 +53,9 @@ fn memory_read_bound(bencher: divan::Bencher) {
         });
 }
 
+/// A metric name, its labels and its value, as read from the fixture.
+type ParsedLine = (String, Vec<(String, String)>, f64);
+
 /// The same node_exporter samples as a remote-write stream: 100 requests of 507 series each.
 #[divan::bench]
 fn remote_write(bencher: divan::Bencher) {
@@ -60,7 +63,7 @@ fn remote_write(bencher: divan::Bencher) {
         Scratch, encode, ingest_remote_write,
     };
     let text = include_str!("fixtures/node_exporter.prom");
-    let series: Vec<(String, Vec<(String, String)>, f64)> = text
+    let series: Vec<ParsedLine> = text
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| {
@@ -83,14 +86,15 @@ fn remote_write(bencher: divan::Bencher) {
         .collect();
     let bodies: Vec<Vec<u8>> = (0..100)
         .map(|i| {
-            let req: Vec<(Vec<(&str, &str)>, Vec<(f64, i64)>)> = series
-                .iter()
-                .map(|(n, ls, v)| {
-                    let mut labels = vec![("__name__", n.as_str())];
-                    labels.extend(ls.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                    (labels, vec![(*v, i as i64 * 15_000)])
-                })
-                .collect();
+            let req: Vec<promig_telemetry::sources::prometheus::remote_write::SeriesToEncode> =
+                series
+                    .iter()
+                    .map(|(n, ls, v)| {
+                        let mut labels = vec![("__name__", n.as_str())];
+                        labels.extend(ls.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                        (labels, vec![(*v, i as i64 * 15_000)])
+                    })
+                    .collect();
             encode(&req)
         })
         .collect();
