@@ -73,6 +73,23 @@ impl Holt {
         p
     }
 
+    /// Absolute one-step forecast error of `y` in units of the running error (before updating).
+    pub fn surprise(&self, y: f64) -> f64 {
+        if self.n < 2 {
+            return 0.0;
+        }
+        (y - self.forecast(1.0)).abs() / self.mse.sqrt().max(MIN_SD)
+    }
+
+    /// The same state for the negated series (to test a fall like a rise).
+    pub fn negated(&self) -> Holt {
+        Holt {
+            level: -self.level,
+            trend: -self.trend,
+            ..*self
+        }
+    }
+
     /// Steps until the trend reaches `limit`, if it is rising towards it.
     pub fn steps_to(&self, limit: f64) -> Option<f64> {
         if self.level >= limit {

@@ -7,6 +7,7 @@ pub mod evaluation;
 pub mod features;
 pub mod forecast;
 pub mod hardware;
+pub mod nab;
 pub mod predictor;
 pub mod selection;
 pub mod stats;

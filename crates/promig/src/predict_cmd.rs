@@ -29,6 +29,15 @@ pub enum PredictCommand {
         #[arg(long, num_args = 2, default_values_t = [1, 10])]
         seeds: Vec<u64>,
     },
+    /// Score the forecast detector and a static-threshold detector on the NAB's labelled real series.
+    Nab {
+        /// The NAB folder (data/ and labels/).
+        #[arg(long, default_value = "../shared/data/nab")]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate the predictor on held-out seeds against a reactive (current-value) detector.
     Eval {
         /// First and last evaluation seed (disjoint from the training seeds).
@@ -184,6 +193,61 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
             println!(
                 "(weights: the built-in logistic model's coefficients on standardised features)"
             );
+            Ok(())
+        }
+        PredictCommand::Nab { data, json } => {
+            use promig_predict::nab;
+            let series = nab::load(&data)?;
+            let mut rows = Vec::new();
+            for (label, detect) in [
+                (
+                    "forecast (Holt)",
+                    nab::detect_forecast as fn(&[f64]) -> Vec<bool>,
+                ),
+                ("static threshold", nab::detect_threshold),
+            ] {
+                let mut by_cat: std::collections::BTreeMap<String, nab::NabScore> =
+                    Default::default();
+                let mut total = nab::NabScore::default();
+                for s in &series {
+                    let sc = nab::score(s, &detect(&s.values));
+                    let cat = s.name.split('/').next().unwrap_or("").to_string();
+                    by_cat.entry(cat).or_default().add(&sc);
+                    total.add(&sc);
+                }
+                by_cat.insert("all".into(), total);
+                rows.push((label, by_cat));
+            }
+            if json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|(l, m)| serde_json::json!({"detector": l, "scores": m.iter().map(|(k, s)| (k.clone(), serde_json::json!({"score": s.normalized(), "detail": s}))).collect::<serde_json::Map<_, _>>()}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "NAB ({} series, standard profile; 100 = perfect, 0 = never fires)",
+                    series.len()
+                );
+                println!(
+                    "{:<18} {:<20} {:>7} {:>8} {:>13} {:>9} {:>7}",
+                    "detector", "series", "score", "windows", "by start", "detected", "FAs"
+                );
+                for (l, m) in &rows {
+                    for (cat, s) in m {
+                        println!(
+                            "{:<18} {:<20} {:>7.1} {:>8} {:>13} {:>9} {:>7}",
+                            l,
+                            cat,
+                            s.normalized(),
+                            s.windows,
+                            s.flagged_by_start,
+                            s.detected,
+                            s.false_alarms
+                        );
+                    }
+                }
+            }
             Ok(())
         }
         PredictCommand::Eval { seeds: s, json } => {

@@ -1,0 +1,278 @@
+//! The Numenta Anomaly Benchmark: real series (AWS CloudWatch, known-cause system failures) with
+//! labelled anomaly windows, and its scoring rules (standard profile), to judge detectors on data
+//! nobody on the team produced.
+
+use crate::PredictError;
+use crate::forecast::Holt;
+use serde::Serialize;
+use std::path::Path;
+
+/// One labelled series.
+#[derive(Debug, Clone)]
+pub struct NabSeries {
+    /// `category/file.csv`.
+    pub name: String,
+    /// Values in time order.
+    pub values: Vec<f64>,
+    /// Anomaly windows as inclusive index ranges.
+    pub windows: Vec<(usize, usize)>,
+}
+
+/// NAB's standard-profile weights.
+pub const A_TP: f64 = 1.0;
+/// False-positive weight.
+pub const A_FP: f64 = 0.11;
+/// False-negative weight.
+pub const A_FN: f64 = 1.0;
+/// Share of each series NAB leaves for detectors to learn (not scored).
+pub const PROBATION: f64 = 0.15;
+
+/// Loads every series named in `labels/combined_windows.json` under `dir`.
+pub fn load(dir: &Path) -> Result<Vec<NabSeries>, PredictError> {
+    let err = |path: &Path, message: String| PredictError::ModelFile {
+        path: path.display().to_string(),
+        message,
+    };
+    let labels_path = dir.join("labels/combined_windows.json");
+    let text =
+        std::fs::read_to_string(&labels_path).map_err(|e| err(&labels_path, e.to_string()))?;
+    let labels: std::collections::BTreeMap<String, Vec<[String; 2]>> =
+        serde_json::from_str(&text).map_err(|e| err(&labels_path, e.to_string()))?;
+    let mut out = Vec::new();
+    for (name, windows) in labels {
+        let path = dir.join("data").join(&name);
+        let csv = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
+        let mut stamps = Vec::new();
+        let mut values = Vec::new();
+        for (i, line) in csv.lines().enumerate().skip(1) {
+            let Some((ts, v)) = line.split_once(',') else {
+                return Err(err(
+                    &path,
+                    format!("line {}: expected `timestamp,value`", i + 1),
+                ));
+            };
+            let v: f64 = v.trim().parse().map_err(|_| {
+                err(
+                    &path,
+                    format!("line {}: field `value`: not a number", i + 1),
+                )
+            })?;
+            stamps.push(ts.trim().chars().take(19).collect::<String>());
+            values.push(v);
+        }
+        let idx = |t: &str| {
+            let t: String = t.chars().take(19).collect();
+            stamps.partition_point(|s| s.as_str() < t.as_str())
+        };
+        let windows = windows
+            .iter()
+            .map(|[a, b]| (idx(a), idx(b).min(values.len().saturating_sub(1))))
+            .collect();
+        out.push(NabSeries {
+            name,
+            values,
+            windows,
+        });
+    }
+    Ok(out)
+}
+
+/// How a detector did on one or more series.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NabScore {
+    /// Anomaly windows.
+    pub windows: usize,
+    /// Windows with a detection at or before their start (up to one window length before).
+    pub flagged_by_start: usize,
+    /// Windows with a detection anywhere inside.
+    pub detected: usize,
+    /// Detections outside every window (after probation).
+    pub false_alarms: usize,
+    /// Raw standard-profile score.
+    pub raw: f64,
+    /// Score of a detector that never fires.
+    pub null: f64,
+    /// Score of a detector that fires at every window's start.
+    pub perfect: f64,
+}
+
+impl NabScore {
+    /// NAB's normalised score: 0 = never fires, 100 = perfect.
+    pub fn normalized(&self) -> f64 {
+        if self.perfect == self.null {
+            0.0
+        } else {
+            100.0 * (self.raw - self.null) / (self.perfect - self.null)
+        }
+    }
+
+    /// Adds another series' score.
+    pub fn add(&mut self, o: &NabScore) {
+        self.windows += o.windows;
+        self.flagged_by_start += o.flagged_by_start;
+        self.detected += o.detected;
+        self.false_alarms += o.false_alarms;
+        self.raw += o.raw;
+        self.null += o.null;
+        self.perfect += o.perfect;
+    }
+}
+
+fn scaled_sigmoid(x: f64) -> f64 {
+    if x > 3.0 {
+        -1.0
+    } else {
+        2.0 / (1.0 + (5.0 * x).exp()) - 1.0
+    }
+}
+
+/// Scores detections (one flag per point) with NAB's rules: the first detection in a window earns
+/// A_TP x sigmoid(position), earlier is better; a detection outside windows costs A_FP x a sigmoid
+/// of its distance past the previous window (full cost before any window); a missed window costs
+/// A_FN. Points in the probationary period are not scored.
+pub fn score(series: &NabSeries, detections: &[bool]) -> NabScore {
+    let n = series.values.len();
+    let probation = (PROBATION * n as f64) as usize;
+    let mut s = NabScore {
+        windows: series.windows.len(),
+        null: -A_FN * series.windows.len() as f64,
+        perfect: A_TP * scaled_sigmoid(-1.0) * series.windows.len() as f64,
+        ..NabScore::default()
+    };
+    let mut tp_score: Vec<Option<f64>> = vec![None; series.windows.len()];
+    for (i, &d) in detections.iter().enumerate().take(n) {
+        if !d || i < probation {
+            continue;
+        }
+        match series.windows.iter().position(|&(a, b)| i >= a && i <= b) {
+            Some(w) => {
+                let (a, b) = series.windows[w];
+                let len = (b - a + 1) as f64;
+                let pos = -((b - i) as f64 + 1.0) / len;
+                if tp_score[w].is_none() {
+                    tp_score[w] = Some(A_TP * scaled_sigmoid(pos));
+                }
+            }
+            None => {
+                s.false_alarms += 1;
+                let prev = series
+                    .windows
+                    .iter()
+                    .filter(|&&(_, b)| b < i)
+                    .max_by_key(|&&(_, b)| b);
+                s.raw += match prev {
+                    Some(&(a, b)) => {
+                        A_FP * scaled_sigmoid((i - b) as f64 / ((b - a) as f64).max(1.0))
+                    }
+                    None => -A_FP,
+                };
+            }
+        }
+    }
+    for (w, &(a, b)) in series.windows.iter().enumerate() {
+        match tp_score[w] {
+            Some(v) => {
+                s.raw += v;
+                s.detected += 1;
+            }
+            None => s.raw -= A_FN,
+        }
+        let lead = b - a + 1;
+        if detections[a.saturating_sub(lead).max(probation)..=a.min(n - 1)]
+            .iter()
+            .any(|&d| d)
+        {
+            s.flagged_by_start += 1;
+        }
+    }
+    s
+}
+
+/// Refractory period after an alarm (points): NAB charges every extra detection outside windows.
+const REFRACTORY: usize = 200;
+
+/// The reactive detector: a static threshold on the current value, mean +/- 4 standard deviations
+/// of the probationary period.
+pub fn detect_threshold(values: &[f64]) -> Vec<bool> {
+    let p = ((PROBATION * values.len() as f64) as usize).max(2);
+    let mean = values[..p].iter().sum::<f64>() / p as f64;
+    let sd = (values[..p].iter().map(|v| (v - mean).powi(2)).sum::<f64>() / p as f64)
+        .sqrt()
+        .max(1e-9);
+    refractory(values.iter().map(|v| (v - mean).abs() > 4.0 * sd))
+}
+
+/// The predictor: Holt's forecast flags a value heading past the same threshold within the next
+/// 12 points (prediction), or a one-step surprise over 6 of its running error (sudden change).
+pub fn detect_forecast(values: &[f64]) -> Vec<bool> {
+    let p = ((PROBATION * values.len() as f64) as usize).max(2);
+    let mean = values[..p].iter().sum::<f64>() / p as f64;
+    let sd = (values[..p].iter().map(|v| (v - mean).powi(2)).sum::<f64>() / p as f64)
+        .sqrt()
+        .max(1e-9);
+    let norm = |v: f64| (v - mean) / sd;
+    let mut holt = Holt::default();
+    let mut flags = Vec::with_capacity(values.len());
+    for &v in values {
+        let z = norm(v);
+        let surprise = holt.surprise(z);
+        holt.update(z);
+        let heading = holt
+            .p_exceeds(4.0, 12.0)
+            .max(Holt::negated(&holt).p_exceeds(4.0, 12.0));
+        flags.push(surprise > 6.0 || heading > 0.5);
+    }
+    refractory(flags.into_iter())
+}
+
+fn refractory(raw: impl Iterator<Item = bool>) -> Vec<bool> {
+    let mut quiet = 0usize;
+    raw.map(|f| {
+        if quiet > 0 {
+            quiet -= 1;
+            return false;
+        }
+        if f {
+            quiet = REFRACTORY;
+        }
+        f
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series() -> NabSeries {
+        NabSeries {
+            name: "t".into(),
+            values: vec![0.0; 1000],
+            windows: vec![(500, 599)],
+        }
+    }
+
+    #[test]
+    fn early_detection_scores_near_one_and_missing_scores_zero() {
+        let s = series();
+        let mut d = vec![false; 1000];
+        assert_eq!(score(&s, &d).normalized(), 0.0);
+        d[500] = true;
+        let early = score(&s, &d);
+        assert!(early.normalized() > 99.0, "{early:?}");
+        d[500] = false;
+        d[590] = true;
+        assert!(score(&s, &d).normalized() < early.normalized());
+    }
+
+    #[test]
+    fn false_alarms_cost() {
+        let s = series();
+        let mut d = vec![false; 1000];
+        d[500] = true;
+        d[300] = true;
+        let sc = score(&s, &d);
+        assert_eq!(sc.false_alarms, 1);
+        assert!(sc.normalized() < 99.0);
+    }
+}
