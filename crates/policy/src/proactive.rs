@@ -121,8 +121,21 @@ impl Policy for ProactiveGreedy {
                 .copied()
                 .filter(|&v| !obs.vms[v].in_migration)
                 .collect();
-            // VNF instances first: their outage is what the operator pays for.
-            vms.sort_by_key(|&v| (obs.vms[v].vnf.is_none(), v));
+            if r.memory >= self.risk_bound
+                && r.hardware < self.risk_bound
+                && r.overload < self.risk_bound
+            {
+                // Memory running out: the biggest (growing) consumer goes first, it frees the most.
+                vms.sort_by(|&a, &b| {
+                    obs.vms[b]
+                        .memory_used_mib
+                        .total_cmp(&obs.vms[a].memory_used_mib)
+                        .then(a.cmp(&b))
+                });
+            } else {
+                // VNF instances first: their outage is what the operator pays for.
+                vms.sort_by_key(|&v| (obs.vms[v].vnf.is_none(), v));
+            }
             let evacuate = r.hardware >= self.risk_bound;
             for vm in vms {
                 let host = &obs.hosts[h];

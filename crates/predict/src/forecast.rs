@@ -189,3 +189,62 @@ impl VmForecasts {
         p
     }
 }
+
+/// Memory of every VM over the last half hour, combined per host: a leak shows as one VM's steady
+/// growth, while a VM arriving on the host adds its (flat) memory without faking a trend.
+#[derive(Debug, Clone, Default)]
+pub struct VmMemoryTrends {
+    rings: Vec<crate::features::Ring>,
+    scratch: Vec<f64>,
+}
+
+impl VmMemoryTrends {
+    /// Feeds every VM's memory in use.
+    pub fn observe(&mut self, obs: &promig_policy::Observation) {
+        self.rings.resize_with(obs.vms.len(), Default::default);
+        for (v, vm) in obs.vms.iter().enumerate() {
+            if vm.host.is_none() {
+                self.rings[v] = Default::default();
+            } else {
+                self.rings[v].push(vm.memory_used_mib);
+            }
+        }
+    }
+
+    /// Probability that the host's memory in use exceeds its physical memory within `k` steps,
+    /// and the steps left at the current growth.
+    pub fn p_host_exhaustion(
+        &mut self,
+        obs: &promig_policy::Observation,
+        host: usize,
+        k: f64,
+    ) -> (f64, Option<f64>) {
+        let h = &obs.hosts[host];
+        let (mut now, mut growth, mut var) = (0.0, 0.0, 0.0);
+        for &v in &h.vms {
+            let ring = &self.rings[v];
+            now += ring.latest();
+            ring.last(6, &mut self.scratch);
+            if self.scratch.len() >= 4 {
+                let slope = crate::stats::slope(&self.scratch);
+                let n = self.scratch.len() as f64;
+                let mean = self.scratch.iter().sum::<f64>() / n;
+                let mid = (n - 1.0) / 2.0;
+                let rss: f64 = self
+                    .scratch
+                    .iter()
+                    .enumerate()
+                    .map(|(i, y)| (y - (mean + slope * (i as f64 - mid))).powi(2))
+                    .sum();
+                growth += slope.max(0.0);
+                var += rss / (n - 2.0);
+            }
+        }
+        let limit = h.physical_memory_mib;
+        let forecast = now + growth * k;
+        let sd = var.sqrt() * k.sqrt() + 0.01 * limit;
+        let p = 1.0 - normal_cdf((limit - forecast) / sd);
+        let steps = (growth > 1e-6).then(|| ((limit - now) / growth).max(0.0));
+        (p, steps)
+    }
+}

@@ -2,7 +2,7 @@
 //! exhaustion from trend forecasts, combined per host.
 
 use crate::features::{self, HostHistory};
-use crate::forecast::{Holt, VmForecasts};
+use crate::forecast::{Holt, VmForecasts, VmMemoryTrends};
 use crate::hardware::HardwareModel;
 use promig_policy::{HostRisk, Observation};
 
@@ -16,13 +16,17 @@ pub trait Predictor: Send {
 /// The default predictor.
 #[derive(Debug, Clone)]
 pub struct RiskPredictor {
-    /// Horizon in scheduling intervals.
+    /// Horizon in scheduling intervals (hardware label horizon is the model's own).
     pub horizon_steps: f64,
+    /// Horizon for memory exhaustion: leaks are slow and a VM needs time to move, so it looks
+    /// further ahead than CPU overload.
+    pub memory_horizon_steps: f64,
     hardware: Option<HardwareModel>,
     histories: Vec<HostHistory>,
     demand: Vec<Holt>,
     memory: Vec<Holt>,
     vms: VmForecasts,
+    vm_memory: VmMemoryTrends,
     scratch: Vec<f64>,
 }
 
@@ -31,11 +35,13 @@ impl RiskPredictor {
     pub fn new(hardware: Option<HardwareModel>, horizon_steps: f64) -> Self {
         RiskPredictor {
             horizon_steps,
+            memory_horizon_steps: 6.0,
             hardware,
             histories: Vec::new(),
             demand: Vec::new(),
             memory: Vec::new(),
             vms: VmForecasts::default(),
+            vm_memory: VmMemoryTrends::default(),
             scratch: Vec::new(),
         }
     }
@@ -49,6 +55,7 @@ impl RiskPredictor {
     pub fn observe(&mut self, obs: &Observation) {
         features::observe(&mut self.histories, obs);
         self.vms.observe(obs);
+        self.vm_memory.observe(obs);
         self.demand.resize_with(obs.hosts.len(), Holt::default);
         self.memory.resize_with(obs.hosts.len(), Holt::default);
         for (h, host) in obs.hosts.iter().enumerate() {
@@ -80,8 +87,10 @@ impl Predictor for RiskPredictor {
                     _ => 0.0,
                 };
                 let overload = self.vms.p_host_overload(obs, h, k);
-                let memory = self.memory[h].p_exceeds(1.0, k);
-                let steps = [self.demand[h].steps_to(1.0), self.memory[h].steps_to(1.0)]
+                let (memory, memory_steps) =
+                    self.vm_memory
+                        .p_host_exhaustion(obs, h, self.memory_horizon_steps.max(k));
+                let steps = [self.demand[h].steps_to(1.0), memory_steps]
                     .into_iter()
                     .flatten()
                     .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))));

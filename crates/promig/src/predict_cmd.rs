@@ -78,6 +78,7 @@ struct Sample {
     overload_p: f64,
     demand_now: f64,
     memory_p: f64,
+    memory_now: f64,
 }
 
 /// Runs one simulated day with the `none` policy (so faults strike as drawn) and records the
@@ -110,6 +111,12 @@ fn replay(
                 overload_p: risks[h].overload,
                 demand_now: host.requested_mips / host.total_mips,
                 memory_p: risks[h].memory,
+                memory_now: host
+                    .vms
+                    .iter()
+                    .map(|&v| obs.vms[v].memory_used_mib)
+                    .sum::<f64>()
+                    / host.physical_memory_mib,
             });
         }
     }
@@ -276,6 +283,7 @@ pub(crate) fn replay_for_eval(seed: u64, model: &HardwareModel) -> Result<EvalRu
                 overload_p: x.overload_p,
                 demand_now: x.demand_now,
                 memory_p: x.memory_p,
+                memory_now: x.memory_now,
             })
             .collect(),
         records,
@@ -302,6 +310,7 @@ pub(crate) struct EvalSample {
     pub overload_p: f64,
     pub demand_now: f64,
     pub memory_p: f64,
+    pub memory_now: f64,
 }
 
 /// The reactive detector's hardware threshold (exported for the evaluation table).

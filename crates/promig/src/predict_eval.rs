@@ -26,6 +26,8 @@ pub struct EvalReport {
     pub hardware_reactive: AlarmStats,
     /// Memory shortages (leaks): predictor.
     pub memory: AlarmStats,
+    /// Memory shortages: static threshold (95 % of physical memory in use now).
+    pub memory_reactive: AlarmStats,
     /// One-step-ahead CPU overload: predictor (P >= 0.5).
     pub overload: Classification,
     /// One-step-ahead CPU overload: "overloaded now" persistence.
@@ -161,6 +163,7 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
     let mut hw_flags = Vec::new();
     let mut hw_reactive = Vec::new();
     let mut mem_flags = Vec::new();
+    let mut mem_reactive = Vec::new();
     let mut hw_events = Vec::new();
     let mut mem_events = Vec::new();
     let mut overload_pairs = Vec::new();
@@ -176,6 +179,7 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
             hw_flags.push((t, s.host, s.hardware_p >= 0.5));
             hw_reactive.push((t, s.host, s.ce_now >= REACTIVE_CE));
             mem_flags.push((t, s.host, s.memory_p >= 0.5));
+            mem_reactive.push((t, s.host, s.memory_now >= 0.95));
         }
         for r in &run.records {
             let Some(strike) = r.strike_s else { continue };
@@ -230,6 +234,14 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
             MATCH_WINDOW_S,
             host_days,
         ),
+        memory_reactive: alarm_stats(
+            &mem_reactive,
+            &mem_events,
+            300.0,
+            MIN_LEAD_S,
+            MATCH_WINDOW_S,
+            host_days,
+        ),
         overload: classification(overload_pairs.into_iter()),
         overload_reactive: classification(reactive_pairs.into_iter()),
         overload_real: real_trace_overloads()?,
@@ -268,6 +280,7 @@ pub fn print(r: &EvalReport) {
         &r.hardware_reactive,
     );
     row("memory shortage: predictor", &r.memory);
+    row("memory shortage: reactive (>= 95 %)", &r.memory_reactive);
     println!(
         "one-step-ahead CPU overload        precision  recall  (positives {})",
         r.overload.positives

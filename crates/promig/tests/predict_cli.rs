@@ -42,5 +42,16 @@ fn proactive_greedy_evacuates_hosts_before_they_fail() {
     let (none, pro) = (&v[0], &v[1]);
     assert!(pro["failures_struck"].as_u64().unwrap() > 0);
     assert_eq!(pro["failures_evacuated"], pro["failures_struck"], "{pro}");
-    assert!(pro["downtime_s"].as_f64().unwrap() < none["downtime_s"].as_f64().unwrap() / 10.0);
+    // No VM goes down with a failing host; what remains is leak-driven out-of-memory kills, which
+    // moving a leaking VM only postpones.
+    let crash_hits: u64 = pro["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["cause"] == "hardware-failure")
+        .map(|f| f["vms_hit"].as_u64().unwrap())
+        .sum();
+    assert_eq!(crash_hits, 0, "{pro}");
+    assert!(pro["downtime_s"].as_f64().unwrap() < none["downtime_s"].as_f64().unwrap());
+    assert!(pro["vms_crashed"].as_u64().unwrap() < none["vms_crashed"].as_u64().unwrap());
 }

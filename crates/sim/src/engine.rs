@@ -1225,9 +1225,10 @@ impl Simulator {
             if let (Some((start, rate)), Some(_)) = (self.vms[vm].leak, self.vms[vm].host)
                 && t > start
             {
-                let size = self.world.vms[vm].memory_mib;
+                // The leak is in the VM's host-side process (QEMU, a vhost/DPDK helper), so it is not
+                // bounded by the guest's configured RAM: it grows until the host runs out.
                 let base = self.base_memory(vm, self.next_step);
-                self.vms[vm].memory_used_mib = (base + rate * (t - start)).min(size);
+                self.vms[vm].memory_used_mib = base + rate * (t - start);
             }
         }
     }
@@ -1245,20 +1246,17 @@ impl Simulator {
                 continue;
             }
             let mut growth = 0.0;
-            let mut headroom_to_cap = f64::INFINITY;
             for &vm in &self.hosts[h].vms {
                 if let Some((start, rate)) = self.vms[vm].leak
                     && t >= start
                     && self.vms[vm].status == VmStatus::Running
                 {
                     growth += rate;
-                    let room = self.world.vms[vm].memory_mib - self.vms[vm].memory_used_mib;
-                    headroom_to_cap = headroom_to_cap.min(room / rate);
                 }
             }
             if growth > 0.0 {
                 let t_full = t + (physical - used) / growth;
-                if t_full < t + self.cfg.interval_s && (t_full - t) <= headroom_to_cap {
+                if t_full < t + self.cfg.interval_s {
                     self.oom_version[h] += 1;
                     let version = self.oom_version[h];
                     self.push(t_full, EventKind::OutOfMemory { host: h, version });
