@@ -9,6 +9,7 @@ pub mod forecast;
 pub mod hardware;
 pub mod nab;
 pub mod predictor;
+pub mod prepare;
 pub mod selection;
 pub mod stats;
 
