@@ -6,6 +6,7 @@
 pub mod evaluation;
 pub mod features;
 pub mod forecast;
+pub mod forest;
 pub mod hardware;
 pub mod nab;
 pub mod predictor;

@@ -7,7 +7,9 @@
 /// point; each grid value is the last observation at or before it, `None` where the newest
 /// observation is older than `max_gap_s` (a gap too long to bridge honestly).
 pub fn resample(points: &[(f64, f64)], step_s: f64, max_gap_s: f64) -> Vec<Option<f64>> {
-    let (Some(first), Some(last)) = (points.first(), points.last()) else { return Vec::new() };
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return Vec::new();
+    };
     let n = ((last.0 - first.0) / step_s).floor() as usize + 1;
     let mut out = Vec::with_capacity(n);
     let mut j = 0;
@@ -39,7 +41,10 @@ pub fn fill_gaps(values: &mut [Option<f64>], max_run: usize) {
         if start == 0 || i == values.len() || run > max_run {
             continue;
         }
-        let (a, b) = (values[start - 1].expect("checked"), values[i].expect("checked"));
+        let (a, b) = (
+            values[start - 1].expect("checked"),
+            values[i].expect("checked"),
+        );
         for (k, slot) in values[start..i].iter_mut().enumerate() {
             *slot = Some(a + (b - a) * (k + 1) as f64 / (run + 1) as f64);
         }
@@ -70,7 +75,9 @@ pub fn clip_outliers(values: &mut [f64], k: f64) {
 pub fn normalize(values: &mut [f64], reference: &[f64]) {
     let n = reference.len().max(1) as f64;
     let mean = reference.iter().sum::<f64>() / n;
-    let sd = (reference.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-12);
+    let sd = (reference.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n)
+        .sqrt()
+        .max(1e-12);
     for v in values.iter_mut() {
         *v = (*v - mean) / sd;
     }
@@ -124,7 +131,10 @@ mod tests {
     fn resample_and_bounded_gap_filling() {
         let pts = [(0.0, 1.0), (300.0, 2.0), (1500.0, 6.0), (5000.0, 9.0)];
         let mut r = resample(&pts, 300.0, 600.0);
-        assert_eq!(&r[..6], &[Some(1.0), Some(2.0), Some(2.0), Some(2.0), None, Some(6.0)]);
+        assert_eq!(
+            &r[..6],
+            &[Some(1.0), Some(2.0), Some(2.0), Some(2.0), None, Some(6.0)]
+        );
         fill_gaps(&mut r, 2);
         assert_eq!(r[4], Some(4.0), "one missing point between 2 and 6");
         let long_gap_stays = r[10..16].iter().any(Option::is_none);

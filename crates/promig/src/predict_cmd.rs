@@ -269,6 +269,23 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
     }
 }
 
+/// Labelled hardware samples from the training seeds (shared with the evaluation's forest).
+pub(crate) fn training_samples(
+    seeds: std::ops::RangeInclusive<u64>,
+) -> Result<Vec<([f64; 6], bool)>> {
+    let mut data = Vec::new();
+    for seed in seeds {
+        let (samples, records, _, _) = replay(seed, true, None)?;
+        for x in samples {
+            data.push((
+                x.features,
+                crash_within(&records, x.host, x.time_s, HORIZON_S),
+            ));
+        }
+    }
+    Ok(data)
+}
+
 /// Shared with the evaluation module.
 pub(crate) fn replay_for_eval(seed: u64, model: &HardwareModel) -> Result<EvalRun> {
     let (samples, records, hosts, steps) = replay(seed, false, Some(model.clone()))?;
@@ -284,6 +301,7 @@ pub(crate) fn replay_for_eval(seed: u64, model: &HardwareModel) -> Result<EvalRu
                 demand_now: x.demand_now,
                 memory_p: x.memory_p,
                 memory_now: x.memory_now,
+                features: x.features,
             })
             .collect(),
         records,
@@ -311,6 +329,7 @@ pub(crate) struct EvalSample {
     pub demand_now: f64,
     pub memory_p: f64,
     pub memory_now: f64,
+    pub features: [f64; 6],
 }
 
 /// The reactive detector's hardware threshold (exported for the evaluation table).

@@ -24,6 +24,8 @@ pub struct EvalReport {
     pub hardware: AlarmStats,
     /// Hardware failures: static threshold on the current corrected-error rate.
     pub hardware_reactive: AlarmStats,
+    /// Hardware failures: random forest trained on the same seeds as the logistic model.
+    pub hardware_forest: AlarmStats,
     /// Memory shortages (leaks): predictor.
     pub memory: AlarmStats,
     /// Memory shortages: static threshold (95 % of physical memory in use now).
@@ -162,6 +164,8 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
     let (first, last) = (*seeds.start(), *seeds.end());
     let mut hw_flags = Vec::new();
     let mut hw_reactive = Vec::new();
+    let mut hw_features = Vec::new();
+    let mut hw_keys = Vec::new();
     let mut mem_flags = Vec::new();
     let mut mem_reactive = Vec::new();
     let mut hw_events = Vec::new();
@@ -178,6 +182,8 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
             let t = s.time_s + offset;
             hw_flags.push((t, s.host, s.hardware_p >= 0.5));
             hw_reactive.push((t, s.host, s.ce_now >= REACTIVE_CE));
+            hw_features.push(s.features);
+            hw_keys.push((t, s.host));
             mem_flags.push((t, s.host, s.memory_p >= 0.5));
             mem_reactive.push((t, s.host, s.memory_now >= 0.95));
         }
@@ -207,6 +213,16 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
         }
         offset += 10.0 * 86_400.0;
     }
+    let forest = promig_predict::forest::HardwareForest::train(
+        &crate::predict_cmd::training_samples(1..=30)?,
+        300,
+        7,
+    )?;
+    let forest_flags: Vec<(f64, usize, bool)> = hw_keys
+        .iter()
+        .zip(forest.predict(&hw_features)?)
+        .map(|(&(t, h), f)| (t, h, f))
+        .collect();
     Ok(EvalReport {
         seeds: (first, last),
         host_days,
@@ -220,6 +236,14 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
         ),
         hardware_reactive: alarm_stats(
             &hw_reactive,
+            &hw_events,
+            300.0,
+            MIN_LEAD_S,
+            MATCH_WINDOW_S,
+            host_days,
+        ),
+        hardware_forest: alarm_stats(
+            &forest_flags,
             &hw_events,
             300.0,
             MIN_LEAD_S,
@@ -275,6 +299,7 @@ pub fn print(r: &EvalReport) {
         )
     };
     row("hardware: predictor (P >= 0.5)", &r.hardware);
+    row("hardware: random forest", &r.hardware_forest);
     row(
         &format!("hardware: reactive (CE >= {REACTIVE_CE}/h)"),
         &r.hardware_reactive,
