@@ -29,7 +29,7 @@ impl HardwareForest {
         for (x, label) in samples {
             if !*label {
                 neg += 1;
-                if neg % negative_stride.max(1) != 0 {
+                if !neg.is_multiple_of(negative_stride.max(1)) {
                     continue;
                 }
             }
