@@ -1,0 +1,16 @@
+//! Any bytes through the remote-write decoder (snappy + protobuf): no panic, bounded memory.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use promig_telemetry::sources::prometheus::remote_write::{ingest_remote_write, Scratch};
+use promig_telemetry::{IngestStats, Store};
+
+fuzz_target!(|data: &[u8]| {
+    let mut store = Store::new(8, 1_000);
+    let mut stats = IngestStats::default();
+    let mut scratch = Scratch::default();
+    let _ = ingest_remote_write(&mut store, data, &mut scratch, &mut stats);
+    // Also through snappy, so the protobuf decoder sees arbitrary (not just mis-compressed) input.
+    let compressed = snap::raw::Encoder::new().compress_vec(data).unwrap();
+    let _ = ingest_remote_write(&mut store, &compressed, &mut scratch, &mut stats);
+});
