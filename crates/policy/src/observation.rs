@@ -112,6 +112,8 @@ pub struct HostRisk {
     pub overload: f64,
     /// Probability that memory use exceeds physical memory within the horizon.
     pub memory: f64,
+    /// Probability that a VNF's latency bound is broken within the horizon (queueing model).
+    pub response_time: f64,
 }
 
 /// The whole snapshot.

@@ -179,11 +179,22 @@ impl VmForecasts {
 
     /// Probability that the host's demand exceeds its capacity at some step within `k`.
     pub fn p_host_overload(&self, obs: &promig_policy::Observation, host: usize, k: f64) -> f64 {
+        self.p_host_demand_above(obs, host, 1.0, k)
+    }
+
+    /// Probability that the host's demand exceeds `limit` (a fraction of capacity) within `k` steps.
+    pub fn p_host_demand_above(
+        &self,
+        obs: &promig_policy::Observation,
+        host: usize,
+        limit: f64,
+        k: f64,
+    ) -> f64 {
         let mut p: f64 = 0.0;
         let mut step = 1.0;
         while step <= k {
             let (m, sd) = self.host_demand(obs, host, step);
-            p = p.max(1.0 - normal_cdf((1.0 - m) / sd.max(1e-6)));
+            p = p.max(1.0 - normal_cdf((limit - m) / sd.max(1e-6)));
             step += 1.0;
         }
         p

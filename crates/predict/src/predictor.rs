@@ -87,6 +87,21 @@ impl Predictor for RiskPredictor {
                     _ => 0.0,
                 };
                 let overload = self.vms.p_host_overload(obs, h, k);
+                // Response time: with the observation's queueing model (service time 0.5 ms
+                // inflated by 1 / (1 - load)), the strictest VNF latency bound on the host is a
+                // load limit; its breach is forecast like an overload.
+                let strictest_ms = obs.hosts[h]
+                    .vms
+                    .iter()
+                    .filter_map(|&v| obs.vms[v].vnf.and_then(|f| obs.vnf_qos.get(f)))
+                    .map(|q| q.max_latency_ms)
+                    .fold(f64::INFINITY, f64::min);
+                let response_time = if strictest_ms.is_finite() {
+                    let load_limit = (1.0 - 0.5 / strictest_ms).clamp(0.0, 1.0);
+                    self.vms.p_host_demand_above(obs, h, load_limit, k)
+                } else {
+                    0.0
+                };
                 let (memory, memory_steps) =
                     self.vm_memory
                         .p_host_exhaustion(obs, h, self.memory_horizon_steps.max(k));
@@ -95,11 +110,12 @@ impl Predictor for RiskPredictor {
                     .flatten()
                     .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))));
                 HostRisk {
-                    probability: hardware.max(overload).max(memory),
+                    probability: hardware.max(overload).max(memory).max(response_time),
                     time_left_s: steps.map(|s| s * obs.interval_s),
                     hardware,
                     overload,
                     memory,
+                    response_time,
                 }
             })
             .collect()

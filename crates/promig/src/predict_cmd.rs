@@ -79,6 +79,7 @@ struct Sample {
     demand_now: f64,
     memory_p: f64,
     memory_now: f64,
+    response_p: f64,
 }
 
 /// Runs one simulated day with the `none` policy (so faults strike as drawn) and records the
@@ -117,6 +118,7 @@ fn replay(
                     .map(|&v| obs.vms[v].memory_used_mib)
                     .sum::<f64>()
                     / host.physical_memory_mib,
+                response_p: risks[h].response_time,
             });
         }
     }
@@ -302,6 +304,7 @@ pub(crate) fn replay_for_eval(seed: u64, model: &HardwareModel) -> Result<EvalRu
                 memory_p: x.memory_p,
                 memory_now: x.memory_now,
                 features: x.features,
+                response_p: x.response_p,
             })
             .collect(),
         records,
@@ -330,6 +333,7 @@ pub(crate) struct EvalSample {
     pub memory_p: f64,
     pub memory_now: f64,
     pub features: [f64; 6],
+    pub response_p: f64,
 }
 
 /// The reactive detector's hardware threshold (exported for the evaluation table).

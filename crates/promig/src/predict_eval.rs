@@ -30,6 +30,8 @@ pub struct EvalReport {
     pub memory: AlarmStats,
     /// Memory shortages: static threshold (95 % of physical memory in use now).
     pub memory_reactive: AlarmStats,
+    /// Response-time breaches (host slowdowns): predictor.
+    pub response_time: AlarmStats,
     /// One-step-ahead CPU overload: predictor (P >= 0.5).
     pub overload: Classification,
     /// One-step-ahead CPU overload: "overloaded now" persistence.
@@ -168,6 +170,8 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
     let mut hw_keys = Vec::new();
     let mut mem_flags = Vec::new();
     let mut mem_reactive = Vec::new();
+    let mut rt_flags = Vec::new();
+    let mut rt_events = Vec::new();
     let mut hw_events = Vec::new();
     let mut mem_events = Vec::new();
     let mut overload_pairs = Vec::new();
@@ -186,12 +190,14 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
             hw_keys.push((t, s.host));
             mem_flags.push((t, s.host, s.memory_p >= 0.5));
             mem_reactive.push((t, s.host, s.memory_now >= 0.95));
+            rt_flags.push((t, s.host, s.response_p >= 0.5));
         }
         for r in &run.records {
             let Some(strike) = r.strike_s else { continue };
             match r.cause {
                 FaultCause::HardwareFailure => hw_events.push((r.host, strike + offset)),
                 FaultCause::MemoryShortage => mem_events.push((r.host, strike + offset)),
+                FaultCause::ResponseDegradation => rt_events.push((r.host, strike + offset)),
                 _ => {}
             }
         }
@@ -266,6 +272,14 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
             MATCH_WINDOW_S,
             host_days,
         ),
+        response_time: alarm_stats(
+            &rt_flags,
+            &rt_events,
+            300.0,
+            MIN_LEAD_S,
+            MATCH_WINDOW_S,
+            host_days,
+        ),
         overload: classification(overload_pairs.into_iter()),
         overload_reactive: classification(reactive_pairs.into_iter()),
         overload_real: real_trace_overloads()?,
@@ -306,6 +320,7 @@ pub fn print(r: &EvalReport) {
     );
     row("memory shortage: predictor", &r.memory);
     row("memory shortage: reactive (>= 95 %)", &r.memory_reactive);
+    row("response-time breach: predictor", &r.response_time);
     println!(
         "one-step-ahead CPU overload        precision  recall  (positives {})",
         r.overload.positives
