@@ -91,6 +91,7 @@ async fn idle_guest_migrates_over_loopback() {
         .await
         .unwrap();
     settle().await;
+    let mut events = pair.src.qmp.events();
     let out: Outcome = migrate(
         &pair.src,
         &pair.dst,
@@ -100,6 +101,21 @@ async fn idle_guest_migrates_over_loopback() {
     .await
     .unwrap();
     assert_eq!(out.status, "completed");
+    // QEMU's asynchronous events arrive through the same session: passes, the stop, the end.
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        let status = e.data["status"].as_str().unwrap_or_default().to_string();
+        seen.push(format!("{} {status}", e.name).trim().to_string());
+    }
+    for want in [
+        "MIGRATION setup",
+        "MIGRATION active",
+        "MIGRATION_PASS",
+        "STOP",
+        "MIGRATION completed",
+    ] {
+        assert!(seen.iter().any(|s| s == want), "missing {want} in {seen:?}");
+    }
     assert!(out.downtime_ms < 300.0, "{out:?}");
     assert!(
         out.command_latency_ms < 50.0,
