@@ -1,21 +1,10 @@
 //! The `promig` binary as a user runs it: the default scenario, CloudSim JSON keys, and one-line
 //! errors naming file, line and field for malformed input.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::promig;
 
-fn promig(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_promig"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use std::path::PathBuf;
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("promig-cli-{}-{name}", std::process::id()));

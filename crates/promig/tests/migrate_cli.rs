@@ -1,18 +1,7 @@
 //! `promig migrate estimate|plan` as scripts call them.
 
-use std::process::Command;
-
-fn promig(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_promig"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::promig;
 
 #[test]
 fn estimate_json_has_the_documented_keys_for_every_technique() {

@@ -1,21 +1,8 @@
 //! The prediction path end to end: held-out evaluation targets, and the proactive policy using the
 //! predictor inside the simulator to empty hosts before they fail.
 
-use std::path::Path;
-use std::process::Command;
-
-fn promig(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_promig"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::promig;
 
 #[test]
 fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() {
