@@ -4,7 +4,6 @@
 mod fidelity;
 mod migrate_cmd;
 mod predict_cmd;
-mod predict_eval;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};

@@ -2,14 +2,11 @@
 //! show the features it uses and why, and evaluate the predictor against a reactive detector.
 
 use anyhow::{Context, Result};
-use promig_model::FaultCause;
-use promig_model::fault::FaultsConfig;
+use promig_predict::HardwareModel;
+use promig_predict::evaluation::AlarmStats;
 use promig_predict::features::HARDWARE_FEATURES;
-use promig_predict::{HardwareModel, Predictor, RiskPredictor};
-use promig_sim::{SimConfig, Simulator, World, scenario};
-use serde::Serialize;
+use promig_sim::prediction::{self, EvalReport, HORIZON_S, REACTIVE_CE_THRESHOLD};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -49,91 +46,6 @@ pub enum PredictCommand {
     },
 }
 
-/// Horizon of the hardware labels: a crash within the next 30 minutes.
-const HORIZON_S: f64 = 1800.0;
-/// Corrected errors per hour at which an operator's static alert fires (the reactive detector).
-const REACTIVE_CE_THRESHOLD: f64 = 20.0;
-
-/// The built-in scenario with more faults for training (labels are rare in one default day).
-fn world(seed: u64, training: bool) -> Result<(Arc<World>, SimConfig)> {
-    let (mut file, base) = scenario::default_scenario()?;
-    if training {
-        file.faults = FaultsConfig {
-            hardware_failures: 12,
-            false_alarms: 12,
-            ..file.faults
-        };
-    }
-    let world = scenario::build_world(&file, &base)?;
-    Ok((Arc::new(world), SimConfig::nfv(seed, file.steps)))
-}
-
-/// One host at one step: features, whether it was up, and its ground truth.
-struct Sample {
-    time_s: f64,
-    host: usize,
-    features: [f64; 6],
-    hardware_p: f64,
-    ce_now: f64,
-    overload_p: f64,
-    demand_now: f64,
-    memory_p: f64,
-    memory_now: f64,
-    response_p: f64,
-}
-
-/// Runs one simulated day with the `none` policy (so faults strike as drawn) and records the
-/// predictor's view of every host at every step, plus the ground truth at the end.
-fn replay(
-    seed: u64,
-    training: bool,
-    hardware: Option<HardwareModel>,
-) -> Result<(Vec<Sample>, Vec<promig_model::FaultRecord>, usize, usize)> {
-    let (world, cfg) = world(seed, training)?;
-    let mut policy = promig_policy::by_name("none", seed)?;
-    let mut sim = Simulator::new(world, cfg, policy.as_mut())?;
-    let mut predictor = RiskPredictor::new(hardware, 1.0);
-    let mut samples = Vec::new();
-    let mut steps = 0;
-    while sim.step(policy.as_mut()) {
-        steps += 1;
-        let obs = sim.observation();
-        let risks = predictor.predict(&obs);
-        for (h, host) in obs.hosts.iter().enumerate() {
-            if !host.up {
-                continue;
-            }
-            samples.push(Sample {
-                time_s: obs.time_s,
-                host: h,
-                features: predictor.hardware_features(h),
-                hardware_p: risks[h].hardware,
-                ce_now: host.corrected_errors_per_h,
-                overload_p: risks[h].overload,
-                demand_now: host.requested_mips / host.total_mips,
-                memory_p: risks[h].memory,
-                memory_now: host
-                    .vms
-                    .iter()
-                    .map(|&v| obs.vms[v].memory_used_mib)
-                    .sum::<f64>()
-                    / host.physical_memory_mib,
-                response_p: risks[h].response_time,
-            });
-        }
-    }
-    let hosts = sim.observation().hosts.len();
-    Ok((samples, sim.fault_records().to_vec(), hosts, steps))
-}
-
-fn crash_within(records: &[promig_model::FaultRecord], host: usize, t: f64, horizon: f64) -> bool {
-    records.iter().any(|r| {
-        r.cause == FaultCause::HardwareFailure
-            && r.host == host
-            && r.strike_s.is_some_and(|s| s > t && s <= t + horizon)
-    })
-}
-
 fn seeds(v: &[u64]) -> Result<std::ops::RangeInclusive<u64>> {
     anyhow::ensure!(
         v.len() == 2 && v[0] <= v[1],
@@ -146,16 +58,7 @@ fn seeds(v: &[u64]) -> Result<std::ops::RangeInclusive<u64>> {
 pub fn run(cmd: PredictCommand) -> Result<()> {
     match cmd {
         PredictCommand::Train { seeds: s, out } => {
-            let mut data = Vec::new();
-            for seed in seeds(&s)? {
-                let (samples, records, _, _) = replay(seed, true, None)?;
-                for x in samples {
-                    data.push((
-                        x.features,
-                        crash_within(&records, x.host, x.time_s, HORIZON_S),
-                    ));
-                }
-            }
+            let data = prediction::training_samples(seeds(&s)?)?;
             let model = HardwareModel::train(&data, HORIZON_S)?;
             std::fs::write(&out, serde_json::to_string_pretty(&model)? + "\n")
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -170,17 +73,9 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
             Ok(())
         }
         PredictCommand::Features { seeds: s } => {
-            let mut xs: Vec<[f64; 6]> = Vec::new();
-            let mut ys: Vec<f64> = Vec::new();
-            for seed in seeds(&s)? {
-                let (samples, records, _, _) = replay(seed, true, None)?;
-                for x in samples {
-                    ys.push(f64::from(u8::from(crash_within(
-                        &records, x.host, x.time_s, HORIZON_S,
-                    ))));
-                    xs.push(x.features);
-                }
-            }
+            let data = prediction::training_samples(seeds(&s)?)?;
+            let xs: Vec<[f64; 6]> = data.iter().map(|d| d.0).collect();
+            let ys: Vec<f64> = data.iter().map(|d| f64::from(u8::from(d.1))).collect();
             let ranked = promig_predict::selection::rank(&xs, &ys, &HARDWARE_FEATURES);
             println!(
                 "hardware-failure features, ranked by |correlation| with \"crash within 30 min\":"
@@ -260,81 +155,80 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
             Ok(())
         }
         PredictCommand::Eval { seeds: s, json } => {
-            let report = crate::predict_eval::evaluate(seeds(&s)?, HardwareModel::builtin()?)?;
+            let report = prediction::evaluate(seeds(&s)?, HardwareModel::builtin()?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                crate::predict_eval::print(&report);
+                print(&report);
             }
             Ok(())
         }
     }
 }
 
-/// Labelled hardware samples from the training seeds (shared with the evaluation's forest).
-pub(crate) fn training_samples(
-    seeds: std::ops::RangeInclusive<u64>,
-) -> Result<Vec<([f64; 6], bool)>> {
-    let mut data = Vec::new();
-    for seed in seeds {
-        let (samples, records, _, _) = replay(seed, true, None)?;
-        for x in samples {
-            data.push((
-                x.features,
-                crash_within(&records, x.host, x.time_s, HORIZON_S),
-            ));
-        }
+fn mins(v: Option<f64>) -> String {
+    v.map_or("-".into(), |s| format!("{:.0} min", s / 60.0))
+}
+
+/// Prints the report as a table.
+fn print(r: &EvalReport) {
+    println!(
+        "held-out seeds {}..={} ({:.0} host-days), default scenario, policy none",
+        r.seeds.0, r.seeds.1, r.host_days
+    );
+    println!(
+        "{:<34} {:>7} {:>12} {:>11} {:>9} {:>14} {:>9}",
+        "detector", "events", "recall>=10m", "lead med", "lead p10", "FA/100 host-d", "precision"
+    );
+    let row = |name: &str, s: &AlarmStats| {
+        println!(
+            "{:<34} {:>7} {:>12.2} {:>11} {:>9} {:>14.2} {:>9.2}",
+            name,
+            s.events,
+            s.recall,
+            mins(s.lead_median_s),
+            mins(s.lead_p10_s),
+            s.false_alarms_per_100_host_days,
+            s.precision
+        )
+    };
+    row("hardware: predictor (P >= 0.5)", &r.hardware);
+    row("hardware: random forest", &r.hardware_forest);
+    row(
+        &format!("hardware: reactive (CE >= {REACTIVE_CE_THRESHOLD}/h)"),
+        &r.hardware_reactive,
+    );
+    row("memory shortage: predictor", &r.memory);
+    row("memory shortage: reactive (>= 95 %)", &r.memory_reactive);
+    row("response-time breach: predictor", &r.response_time);
+    println!(
+        "one-step-ahead CPU overload        precision  recall  (positives {})",
+        r.overload.positives
+    );
+    println!(
+        "  predictor (Holt, P >= 0.5)        {:>8.2} {:>7.2}",
+        r.overload.precision, r.overload.recall
+    );
+    println!(
+        "  reactive (overloaded now)         {:>8.2} {:>7.2}",
+        r.overload_reactive.precision, r.overload_reactive.recall
+    );
+    println!(
+        "one-step-ahead host overload on real traces (CloudSim set-up, consolidated by LR-MMT, predicted before it acts):"
+    );
+    println!(
+        "  {:<20} {:>9} {:>10} {:>7}   {:>10} {:>7}",
+        "traces", "positives", "pred prec", "recall", "react prec", "recall"
+    );
+    for t in &r.overload_real {
+        println!(
+            "  {:<20} {:>9} {:>10.2} {:>7.2}   {:>10.2} {:>7.2}",
+            t.traces,
+            t.predictor.positives,
+            t.predictor.precision,
+            t.predictor.recall,
+            t.reactive.precision,
+            t.reactive.recall
+        );
     }
-    Ok(data)
 }
-
-/// Shared with the evaluation module.
-pub(crate) fn replay_for_eval(seed: u64, model: &HardwareModel) -> Result<EvalRun> {
-    let (samples, records, hosts, steps) = replay(seed, false, Some(model.clone()))?;
-    Ok(EvalRun {
-        samples: samples
-            .into_iter()
-            .map(|x| EvalSample {
-                time_s: x.time_s,
-                host: x.host,
-                hardware_p: x.hardware_p,
-                ce_now: x.ce_now,
-                overload_p: x.overload_p,
-                demand_now: x.demand_now,
-                memory_p: x.memory_p,
-                memory_now: x.memory_now,
-                features: x.features,
-                response_p: x.response_p,
-            })
-            .collect(),
-        records,
-        hosts,
-        steps,
-    })
-}
-
-/// What the evaluation needs of one replayed day.
-pub(crate) struct EvalRun {
-    pub samples: Vec<EvalSample>,
-    pub records: Vec<promig_model::FaultRecord>,
-    pub hosts: usize,
-    pub steps: usize,
-}
-
-/// One host-step of predictions and observed values.
-#[derive(Serialize)]
-pub(crate) struct EvalSample {
-    pub time_s: f64,
-    pub host: usize,
-    pub hardware_p: f64,
-    pub ce_now: f64,
-    pub overload_p: f64,
-    pub demand_now: f64,
-    pub memory_p: f64,
-    pub memory_now: f64,
-    pub features: [f64; 6],
-    pub response_p: f64,
-}
-
-/// The reactive detector's hardware threshold (exported for the evaluation table).
-pub(crate) const REACTIVE_CE: f64 = REACTIVE_CE_THRESHOLD;

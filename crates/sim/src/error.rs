@@ -6,6 +6,12 @@ pub enum SimError {
     /// A scenario, trace or topology file is wrong.
     #[error(transparent)]
     Model(#[from] promig_model::ModelError),
+    /// A predictor could not be built or trained.
+    #[error(transparent)]
+    Predict(#[from] promig_predict::PredictError),
+    /// A policy name is unknown.
+    #[error(transparent)]
+    Policy(#[from] promig_policy::PolicyError),
     /// The scenario cannot be simulated as described.
     #[error("{0}")]
     Setup(String),

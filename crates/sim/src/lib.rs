@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod faults;
 pub mod fidelity;
+pub mod prediction;
 pub mod report;
 pub mod scenario;
 pub mod synthetic;

@@ -1,17 +1,141 @@
-//! Wiring for `promig predict eval`: replays held-out simulated days and scores the predictor and a
-//! reactive detector with the predict crate's evaluation functions.
+//! The prediction stage's evaluation harness: replays simulated days with ground-truth faults
+//! (and real trace days) through the predictor, and scores it against reactive detectors with the
+//! predict crate's metrics. `promig predict ...` prints what these functions return.
 
-use crate::predict_cmd::{REACTIVE_CE, replay_for_eval};
-use anyhow::Result;
-use promig_model::FaultCause;
-use promig_predict::HardwareModel;
+use crate::{SimConfig, SimError, Simulator, World, scenario};
+use promig_model::fault::FaultsConfig;
+use promig_model::{FaultCause, FaultRecord};
 use promig_predict::evaluation::{AlarmStats, Classification, alarm_stats, classification};
+use promig_predict::{HardwareModel, Predictor, RiskPredictor};
 use serde::Serialize;
+use std::sync::Arc;
+
+/// Horizon of the hardware labels: a crash within the next 30 minutes.
+pub const HORIZON_S: f64 = 1800.0;
+/// Corrected errors per hour at which an operator's static alert fires (the reactive detector).
+pub const REACTIVE_CE_THRESHOLD: f64 = 20.0;
+
+/// The built-in scenario with more faults for training (labels are rare in one default day).
+fn world(seed: u64, training: bool) -> Result<(Arc<World>, SimConfig), SimError> {
+    let (mut file, base) = scenario::default_scenario()?;
+    if training {
+        file.faults = FaultsConfig {
+            hardware_failures: 12,
+            false_alarms: 12,
+            ..file.faults
+        };
+    }
+    let world = scenario::build_world(&file, &base)?;
+    Ok((Arc::new(world), SimConfig::nfv(seed, file.steps)))
+}
+
+/// One host at one step: the predictor's features and outputs, and the observed values.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub time_s: f64,
+    pub host: usize,
+    pub features: [f64; 6],
+    pub hardware_p: f64,
+    pub ce_now: f64,
+    pub overload_p: f64,
+    pub demand_now: f64,
+    pub memory_p: f64,
+    pub memory_now: f64,
+    pub response_p: f64,
+}
+
+/// One replayed day.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// Every up host at every step.
+    pub samples: Vec<Sample>,
+    /// Ground truth.
+    pub records: Vec<FaultRecord>,
+    /// Hosts.
+    pub hosts: usize,
+    /// Steps.
+    pub steps: usize,
+}
+
+/// Runs one simulated day with the `none` policy (so faults strike as drawn) and records the
+/// predictor's view of every host at every step, plus the ground truth at the end.
+pub fn replay(
+    seed: u64,
+    training: bool,
+    hardware: Option<HardwareModel>,
+) -> Result<Replay, SimError> {
+    let (world, cfg) = world(seed, training)?;
+    let mut policy = promig_policy::by_name("none", seed)?;
+    let mut sim = Simulator::new(world, cfg, policy.as_mut())?;
+    let mut predictor = RiskPredictor::new(hardware, 1.0);
+    let mut samples = Vec::new();
+    let mut steps = 0;
+    while sim.step(policy.as_mut()) {
+        steps += 1;
+        let obs = sim.observation();
+        let risks = predictor.predict(&obs);
+        for (h, host) in obs.hosts.iter().enumerate() {
+            if !host.up {
+                continue;
+            }
+            samples.push(Sample {
+                time_s: obs.time_s,
+                host: h,
+                features: predictor.hardware_features(h),
+                hardware_p: risks[h].hardware,
+                ce_now: host.corrected_errors_per_h,
+                overload_p: risks[h].overload,
+                demand_now: host.requested_mips / host.total_mips,
+                memory_p: risks[h].memory,
+                memory_now: host
+                    .vms
+                    .iter()
+                    .map(|&v| obs.vms[v].memory_used_mib)
+                    .sum::<f64>()
+                    / host.physical_memory_mib,
+                response_p: risks[h].response_time,
+            });
+        }
+    }
+    let hosts = sim.observation().hosts.len();
+    Ok(Replay {
+        samples,
+        records: sim.fault_records().to_vec(),
+        hosts,
+        steps,
+    })
+}
+
+/// Whether `host` crashes within `horizon` seconds after `t`.
+pub fn crash_within(records: &[FaultRecord], host: usize, t: f64, horizon: f64) -> bool {
+    records.iter().any(|r| {
+        r.cause == FaultCause::HardwareFailure
+            && r.host == host
+            && r.strike_s.is_some_and(|s| s > t && s <= t + horizon)
+    })
+}
+
+/// Labelled hardware samples from the training seeds (shared with the evaluation's forest).
+pub fn training_samples(
+    seeds: std::ops::RangeInclusive<u64>,
+) -> Result<Vec<([f64; 6], bool)>, SimError> {
+    let mut data = Vec::new();
+    for seed in seeds {
+        let r = replay(seed, true, None)?;
+        for x in &r.samples {
+            data.push((
+                x.features,
+                crash_within(&r.records, x.host, x.time_s, HORIZON_S),
+            ));
+        }
+    }
+    Ok(data)
+}
 
 /// Minimum useful warning: time to migrate a VNF VM away.
-const MIN_LEAD_S: f64 = 600.0;
+pub const MIN_LEAD_S: f64 = 600.0;
 /// An alarm counts as true when the failure follows within this window.
-const MATCH_WINDOW_S: f64 = 4.0 * 3600.0;
+pub const MATCH_WINDOW_S: f64 = 4.0 * 3600.0;
 
 /// The evaluation, side by side with the reactive detector.
 #[derive(Debug, Serialize)]
@@ -81,15 +205,14 @@ impl promig_policy::Policy for Recording {
 /// Replays a real trace set consolidated by LR-MMT (hosts run hot, as in production) and scores
 /// one-step-ahead host overload: the prediction made at step t, before the policy acts, for the
 /// host's VM set at t, against that same set's demand at t + 1.
-pub fn overload_on_traces(name: &str, world: promig_sim::World) -> Result<TraceOverload> {
+pub fn overload_on_traces(name: &str, world: crate::World) -> Result<TraceOverload, SimError> {
     use promig_predict::forecast::VmForecasts;
     let world = std::sync::Arc::new(world);
     let mut policy = Recording {
         inner: promig_policy::by_name("lr-mmt", 0)?,
         seen: None,
     };
-    let mut sim =
-        promig_sim::Simulator::new(world, promig_sim::SimConfig::cloudsim(0), &mut policy)?;
+    let mut sim = crate::Simulator::new(world, crate::SimConfig::cloudsim(0), &mut policy)?;
     let mut forecasts = VmForecasts::default();
     let mut pending: Vec<PendingHost> = Vec::new();
     let (mut pred, mut reac) = (Vec::new(), Vec::new());
@@ -136,14 +259,14 @@ pub fn overload_on_traces(name: &str, world: promig_sim::World) -> Result<TraceO
 }
 
 /// The real trace sets evaluated: five PlanetLab days and the Google VMs.
-pub fn real_trace_overloads() -> Result<Vec<TraceOverload>> {
-    let data = promig_sim::scenario::shared_data_dir()
-        .ok_or_else(|| anyhow::anyhow!("../shared/data not found"))?;
+pub fn real_trace_overloads() -> Result<Vec<TraceOverload>, SimError> {
+    let data = crate::scenario::shared_data_dir()
+        .ok_or_else(|| SimError::Setup("../shared/data not found".into()))?;
     let mut out = Vec::new();
     for day in ["20110303", "20110306", "20110309", "20110322", "20110325"] {
-        let w = promig_sim::cloudsim::planetlab_world(
+        let w = crate::cloudsim::planetlab_world(
             &data.join("planetlab").join(day),
-            promig_sim::cloudsim::HOSTS,
+            crate::cloudsim::HOSTS,
         )?;
         out.push(overload_on_traces(&format!("planetlab/{day}"), w)?);
     }
@@ -152,17 +275,20 @@ pub fn real_trace_overloads() -> Result<Vec<TraceOverload>> {
         promig_model::trace::TraceFormat::Google,
         None,
     )?;
-    let w = promig_sim::cloudsim::world_from_traces(
+    let w = crate::cloudsim::world_from_traces(
         "google-vms".into(),
         google.traces,
-        promig_sim::cloudsim::HOSTS,
+        crate::cloudsim::HOSTS,
     );
     out.push(overload_on_traces("google-vms", w)?);
     Ok(out)
 }
 
 /// Replays the seeds and scores everything.
-pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> Result<EvalReport> {
+pub fn evaluate(
+    seeds: std::ops::RangeInclusive<u64>,
+    model: HardwareModel,
+) -> Result<EvalReport, SimError> {
     let (first, last) = (*seeds.start(), *seeds.end());
     let mut hw_flags = Vec::new();
     let mut hw_reactive = Vec::new();
@@ -179,13 +305,13 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
     let mut host_days = 0.0;
     let mut offset = 0.0;
     for seed in seeds {
-        let run = replay_for_eval(seed, &model)?;
+        let run = replay(seed, false, Some(model.clone()))?;
         host_days += run.hosts as f64 * run.steps as f64 * 300.0 / 86_400.0;
         // Days are laid end to end so episodes of different seeds never merge.
         for s in &run.samples {
             let t = s.time_s + offset;
             hw_flags.push((t, s.host, s.hardware_p >= 0.5));
-            hw_reactive.push((t, s.host, s.ce_now >= REACTIVE_CE));
+            hw_reactive.push((t, s.host, s.ce_now >= REACTIVE_CE_THRESHOLD));
             hw_features.push(s.features);
             hw_keys.push((t, s.host));
             mem_flags.push((t, s.host, s.memory_p >= 0.5));
@@ -202,8 +328,7 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
             }
         }
         // One step ahead: the prediction at t against demand > capacity at t + 1 on the same host.
-        let mut by_host: std::collections::BTreeMap<usize, Vec<&crate::predict_cmd::EvalSample>> =
-            Default::default();
+        let mut by_host: std::collections::BTreeMap<usize, Vec<&Sample>> = Default::default();
         for s in &run.samples {
             by_host.entry(s.host).or_default().push(s);
         }
@@ -219,11 +344,7 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
         }
         offset += 10.0 * 86_400.0;
     }
-    let forest = promig_predict::forest::HardwareForest::train(
-        &crate::predict_cmd::training_samples(1..=30)?,
-        300,
-        7,
-    )?;
+    let forest = promig_predict::forest::HardwareForest::train(&training_samples(1..=30)?, 300, 7)?;
     let forest_flags: Vec<(f64, usize, bool)> = hw_keys
         .iter()
         .zip(forest.predict(&hw_features)?)
@@ -284,71 +405,4 @@ pub fn evaluate(seeds: std::ops::RangeInclusive<u64>, model: HardwareModel) -> R
         overload_reactive: classification(reactive_pairs.into_iter()),
         overload_real: real_trace_overloads()?,
     })
-}
-
-fn mins(v: Option<f64>) -> String {
-    v.map_or("-".into(), |s| format!("{:.0} min", s / 60.0))
-}
-
-/// Prints the report as a table.
-pub fn print(r: &EvalReport) {
-    println!(
-        "held-out seeds {}..={} ({:.0} host-days), default scenario, policy none",
-        r.seeds.0, r.seeds.1, r.host_days
-    );
-    println!(
-        "{:<34} {:>7} {:>12} {:>11} {:>9} {:>14} {:>9}",
-        "detector", "events", "recall>=10m", "lead med", "lead p10", "FA/100 host-d", "precision"
-    );
-    let row = |name: &str, s: &AlarmStats| {
-        println!(
-            "{:<34} {:>7} {:>12.2} {:>11} {:>9} {:>14.2} {:>9.2}",
-            name,
-            s.events,
-            s.recall,
-            mins(s.lead_median_s),
-            mins(s.lead_p10_s),
-            s.false_alarms_per_100_host_days,
-            s.precision
-        )
-    };
-    row("hardware: predictor (P >= 0.5)", &r.hardware);
-    row("hardware: random forest", &r.hardware_forest);
-    row(
-        &format!("hardware: reactive (CE >= {REACTIVE_CE}/h)"),
-        &r.hardware_reactive,
-    );
-    row("memory shortage: predictor", &r.memory);
-    row("memory shortage: reactive (>= 95 %)", &r.memory_reactive);
-    row("response-time breach: predictor", &r.response_time);
-    println!(
-        "one-step-ahead CPU overload        precision  recall  (positives {})",
-        r.overload.positives
-    );
-    println!(
-        "  predictor (Holt, P >= 0.5)        {:>8.2} {:>7.2}",
-        r.overload.precision, r.overload.recall
-    );
-    println!(
-        "  reactive (overloaded now)         {:>8.2} {:>7.2}",
-        r.overload_reactive.precision, r.overload_reactive.recall
-    );
-    println!(
-        "one-step-ahead host overload on real traces (CloudSim set-up, consolidated by LR-MMT, predicted before it acts):"
-    );
-    println!(
-        "  {:<20} {:>9} {:>10} {:>7}   {:>10} {:>7}",
-        "traces", "positives", "pred prec", "recall", "react prec", "recall"
-    );
-    for t in &r.overload_real {
-        println!(
-            "  {:<20} {:>9} {:>10.2} {:>7.2}   {:>10.2} {:>7.2}",
-            t.traces,
-            t.predictor.positives,
-            t.predictor.precision,
-            t.predictor.recall,
-            t.reactive.precision,
-            t.reactive.recall
-        );
-    }
 }
