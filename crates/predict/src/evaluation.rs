@@ -133,6 +133,37 @@ pub fn classification(pairs: impl Iterator<Item = (bool, bool)>) -> Classificati
     c
 }
 
+/// The highest recall any probability threshold reaches while keeping precision at or above
+/// `min_precision`, with that threshold (None when no threshold reaches the precision).
+pub fn best_recall_at_precision(scored: &[(f64, bool)], min_precision: f64) -> Option<(f64, f64)> {
+    let positives = scored.iter().filter(|s| s.1).count();
+    if positives == 0 {
+        return None;
+    }
+    let mut sorted: Vec<(f64, bool)> = scored.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut best: Option<(f64, f64)> = None;
+    let mut i = 0;
+    while i < sorted.len() {
+        let t = sorted[i].0;
+        while i < sorted.len() && sorted[i].0 == t {
+            if sorted[i].1 {
+                tp += 1
+            } else {
+                fp += 1
+            }
+            i += 1;
+        }
+        let precision = tp as f64 / (tp + fp) as f64;
+        let recall = tp as f64 / positives as f64;
+        if precision >= min_precision && best.is_none_or(|(r, _)| recall > r) {
+            best = Some((recall, t));
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

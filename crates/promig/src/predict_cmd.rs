@@ -213,22 +213,32 @@ fn print(r: &EvalReport) {
         "  reactive (overloaded now)         {:>8.2} {:>7.2}",
         r.overload_reactive.precision, r.overload_reactive.recall
     );
+    println!("one-step-ahead host overload on real traces (predicted before the policy acts):");
     println!(
-        "one-step-ahead host overload on real traces (CloudSim set-up, consolidated by LR-MMT, predicted before it acts):"
-    );
-    println!(
-        "  {:<20} {:>9} {:>10} {:>7}   {:>10} {:>7}",
-        "traces", "positives", "pred prec", "recall", "react prec", "recall"
+        "  {:<28} {:>9} {:>10} {:>7}   {:>10} {:>7}   {:>22}",
+        "traces, placement",
+        "positives",
+        "pred prec",
+        "recall",
+        "react prec",
+        "recall",
+        "best recall @ prec 0.7"
     );
     for t in &r.overload_real {
+        let best = t
+            .best_recall_at_precision_70
+            .map_or("-".to_string(), |(rec, thr)| {
+                format!("{rec:.2} (P >= {thr:.2})")
+            });
         println!(
-            "  {:<20} {:>9} {:>10.2} {:>7.2}   {:>10.2} {:>7.2}",
+            "  {:<28} {:>9} {:>10.2} {:>7.2}   {:>10.2} {:>7.2}   {:>22}",
             t.traces,
             t.predictor.positives,
             t.predictor.precision,
             t.predictor.recall,
             t.reactive.precision,
-            t.reactive.recall
+            t.reactive.recall,
+            best
         );
     }
 }

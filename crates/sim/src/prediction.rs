@@ -174,6 +174,8 @@ pub struct TraceOverload {
     pub predictor: Classification,
     /// "Overloaded now" persistence.
     pub reactive: Classification,
+    /// Best recall of the predictor at precision >= 0.7 over all thresholds, and that threshold.
+    pub best_recall_at_precision_70: Option<(f64, f64)>,
 }
 
 /// A host's VM set (VM, share of the host) at step t, with the predicted probability and the
@@ -205,17 +207,21 @@ impl promig_policy::Policy for Recording {
 /// Replays a real trace set consolidated by LR-MMT (hosts run hot, as in production) and scores
 /// one-step-ahead host overload: the prediction made at step t, before the policy acts, for the
 /// host's VM set at t, against that same set's demand at t + 1.
-pub fn overload_on_traces(name: &str, world: crate::World) -> Result<TraceOverload, SimError> {
+pub fn overload_on_traces(
+    name: &str,
+    world: crate::World,
+    policy_name: &str,
+) -> Result<TraceOverload, SimError> {
     use promig_predict::forecast::VmForecasts;
     let world = std::sync::Arc::new(world);
     let mut policy = Recording {
-        inner: promig_policy::by_name("lr-mmt", 0)?,
+        inner: promig_policy::by_name(policy_name, 0)?,
         seen: None,
     };
     let mut sim = crate::Simulator::new(world, crate::SimConfig::cloudsim(0), &mut policy)?;
     let mut forecasts = VmForecasts::default();
     let mut pending: Vec<PendingHost> = Vec::new();
-    let (mut pred, mut reac) = (Vec::new(), Vec::new());
+    let (mut pred, mut reac, mut scored) = (Vec::new(), Vec::new(), Vec::new());
     while sim.step(&mut policy) {
         let Some(obs) = policy.seen.take() else {
             continue;
@@ -230,6 +236,7 @@ pub fn overload_on_traces(name: &str, world: crate::World) -> Result<TraceOverlo
                 .map(|(v, share)| obs.vms[*v].history[0] * share)
                 .sum();
             pred.push((p >= 0.5, next > 1.0));
+            scored.push((p, next > 1.0));
             reac.push((now > 1.0, next > 1.0));
         }
         for (h, host) in obs.hosts.iter().enumerate() {
@@ -255,6 +262,9 @@ pub fn overload_on_traces(name: &str, world: crate::World) -> Result<TraceOverlo
         traces: name.to_string(),
         predictor: classification(pred.into_iter()),
         reactive: classification(reac.into_iter()),
+        best_recall_at_precision_70: promig_predict::evaluation::best_recall_at_precision(
+            &scored, 0.7,
+        ),
     })
 }
 
@@ -268,7 +278,22 @@ pub fn real_trace_overloads() -> Result<Vec<TraceOverload>, SimError> {
             &data.join("planetlab").join(day),
             crate::cloudsim::HOSTS,
         )?;
-        out.push(overload_on_traces(&format!("planetlab/{day}"), w)?);
+        out.push(overload_on_traces(
+            &format!("planetlab/{day} lr-mmt"),
+            w,
+            "lr-mmt",
+        )?);
+        // The same day on a fixed, dense placement (100 large hosts, never migrated): overloads
+        // come from the workload alone, not from what a consolidation policy left behind.
+        let mut dense = crate::cloudsim::planetlab_world(&data.join("planetlab").join(day), 100)?;
+        for h in &mut dense.hosts {
+            h.memory_mib = 64.0 * 1024.0;
+        }
+        out.push(overload_on_traces(
+            &format!("planetlab/{day} static"),
+            dense,
+            "none",
+        )?);
     }
     let google = promig_model::TraceSet::load(
         &data.join("google-vms"),
@@ -277,10 +302,15 @@ pub fn real_trace_overloads() -> Result<Vec<TraceOverload>, SimError> {
     )?;
     let w = crate::cloudsim::world_from_traces(
         "google-vms".into(),
-        google.traces,
+        google.traces.clone(),
         crate::cloudsim::HOSTS,
     );
-    out.push(overload_on_traces("google-vms", w)?);
+    out.push(overload_on_traces("google-vms lr-mmt", w, "lr-mmt")?);
+    let mut dense = crate::cloudsim::world_from_traces("google-vms".into(), google.traces, 100);
+    for h in &mut dense.hosts {
+        h.memory_mib = 64.0 * 1024.0;
+    }
+    out.push(overload_on_traces("google-vms static", dense, "none")?);
     Ok(out)
 }
 
