@@ -13,7 +13,7 @@ pub mod stats;
 pub mod threshold;
 
 pub use error::PolicyError;
-pub use observation::{Decision, HISTORY_LEN, HostRisk, HostView, Observation, VmView};
+pub use observation::{Decision, HISTORY_LEN, HORIZONS_S, HostRisk, HostView, Observation, VmView};
 
 /// A migration policy.
 ///

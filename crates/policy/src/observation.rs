@@ -114,7 +114,12 @@ pub struct HostRisk {
     pub memory: f64,
     /// Probability that a VNF's latency bound is broken within the horizon (queueing model).
     pub response_time: f64,
+    /// Probability of any breach within each of [`HORIZONS_S`].
+    pub within: [f64; 3],
 }
+
+/// The standard prediction horizons: 5, 15 and 30 minutes.
+pub const HORIZONS_S: [f64; 3] = [300.0, 900.0, 1800.0];
 
 /// The whole snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 use crate::features::{self, HostHistory};
 use crate::forecast::{Holt, VmForecasts, VmMemoryTrends};
 use crate::hardware::HardwareModel;
-use promig_policy::{HostRisk, Observation};
+use promig_policy::{HORIZONS_S, HostRisk, Observation};
 
 /// Turns a stream of observations into per-host risk. The simulator, the evaluator and (later)
 /// the controller call it once per interval, in time order.
@@ -24,7 +24,6 @@ pub struct RiskPredictor {
     hardware: Option<HardwareModel>,
     histories: Vec<HostHistory>,
     demand: Vec<Holt>,
-    memory: Vec<Holt>,
     vms: VmForecasts,
     vm_memory: VmMemoryTrends,
     scratch: Vec<f64>,
@@ -39,7 +38,6 @@ impl RiskPredictor {
             hardware,
             histories: Vec::new(),
             demand: Vec::new(),
-            memory: Vec::new(),
             vms: VmForecasts::default(),
             vm_memory: VmMemoryTrends::default(),
             scratch: Vec::new(),
@@ -57,15 +55,12 @@ impl RiskPredictor {
         self.vms.observe(obs);
         self.vm_memory.observe(obs);
         self.demand.resize_with(obs.hosts.len(), Holt::default);
-        self.memory.resize_with(obs.hosts.len(), Holt::default);
         for (h, host) in obs.hosts.iter().enumerate() {
             if !host.up {
                 self.demand[h] = Holt::default();
-                self.memory[h] = Holt::default();
                 continue;
             }
             self.demand[h].update(self.histories[h].demand.latest());
-            self.memory[h].update(self.histories[h].memory.latest());
         }
     }
 }
@@ -96,12 +91,24 @@ impl Predictor for RiskPredictor {
                     .filter_map(|&v| obs.vms[v].vnf.and_then(|f| obs.vnf_qos.get(f)))
                     .map(|q| q.max_latency_ms)
                     .fold(f64::INFINITY, f64::min);
-                let response_time = if strictest_ms.is_finite() {
-                    let load_limit = (1.0 - 0.5 / strictest_ms).clamp(0.0, 1.0);
-                    self.vms.p_host_demand_above(obs, h, load_limit, k)
-                } else {
-                    0.0
+                let load_limit = strictest_ms
+                    .is_finite()
+                    .then(|| (1.0 - 0.5 / strictest_ms).clamp(0.0, 1.0));
+                let response_within = |vms: &VmForecasts, steps: f64| {
+                    load_limit.map_or(0.0, |l| vms.p_host_demand_above(obs, h, l, steps))
                 };
+                let response_time = response_within(&self.vms, k);
+                // The same breach probabilities over the standard horizons (5, 15, 30 minutes);
+                // the hardware model has a single 30-minute horizon and counts in all three.
+                let mut within = [0.0; 3];
+                for (slot, horizon_s) in within.iter_mut().zip(HORIZONS_S) {
+                    let steps = (horizon_s / obs.interval_s).max(1.0);
+                    let (mem, _) = self.vm_memory.p_host_exhaustion(obs, h, steps);
+                    *slot = hardware
+                        .max(self.vms.p_host_overload(obs, h, steps))
+                        .max(mem)
+                        .max(response_within(&self.vms, steps));
+                }
                 let (memory, memory_steps) =
                     self.vm_memory
                         .p_host_exhaustion(obs, h, self.memory_horizon_steps.max(k));
@@ -116,6 +123,7 @@ impl Predictor for RiskPredictor {
                     overload,
                     memory,
                     response_time,
+                    within,
                 }
             })
             .collect()

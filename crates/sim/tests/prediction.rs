@@ -19,3 +19,52 @@ fn shipped_hardware_model_is_reproducible() {
         );
     }
 }
+
+#[test]
+fn risk_grows_with_the_horizon_and_flags_failing_hosts_before_they_crash() {
+    use promig_predict::{Predictor, RiskPredictor};
+    let (file, base) = promig_sim::scenario::default_scenario().unwrap();
+    let world = std::sync::Arc::new(promig_sim::scenario::build_world(&file, &base).unwrap());
+    let mut policy = promig_policy::by_name("none", 0).unwrap();
+    let mut sim =
+        promig_sim::Simulator::new(world, promig_sim::SimConfig::nfv(42, 288), policy.as_mut())
+            .unwrap();
+    let mut predictor = RiskPredictor::new(Some(HardwareModel::builtin().unwrap()), 3.0);
+    let mut flagged: std::collections::BTreeMap<usize, f64> = Default::default();
+    while sim.step(policy.as_mut()) {
+        let obs = sim.observation();
+        for (h, r) in predictor.predict(&obs).iter().enumerate() {
+            assert!(
+                r.within[0] <= r.within[1] + 1e-12 && r.within[1] <= r.within[2] + 1e-12,
+                "{r:?}"
+            );
+            if r.hardware >= 0.5 {
+                flagged.entry(h).or_insert(obs.time_s);
+            }
+        }
+    }
+    // Every failing host is flagged before it crashes, most of them at least 10 minutes before
+    // (a precursor can start too late for that: the lead time is drawn per failure).
+    let report = sim.report();
+    let crashes: Vec<_> = report
+        .faults
+        .iter()
+        .filter(|f| f.cause == promig_model::FaultCause::HardwareFailure)
+        .collect();
+    let mut early = 0;
+    for f in &crashes {
+        let strike = f.strike_s.unwrap();
+        let first = flagged.get(&f.host).copied().unwrap_or(f64::INFINITY);
+        assert!(
+            first < strike,
+            "host {} not flagged before its crash at {strike}",
+            f.host
+        );
+        early += usize::from(first + 600.0 <= strike);
+    }
+    assert!(
+        early * 4 >= crashes.len() * 3,
+        "{early} of {} flagged 10 min ahead",
+        crashes.len()
+    );
+}
