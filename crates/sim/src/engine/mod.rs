@@ -1,0 +1,618 @@
+//! The simulation engine: state, event queue, accounting and the step loop.
+//!
+//! Time advances one scheduling interval at a time (the traces' 5 minutes); inside an interval the
+//! finer events (a migration completing, a crash, a restart, an out-of-memory kill) happen at their
+//! exact times from a priority queue. Every event updates the hosts' CPU allocation and accrues
+//! energy and SLA time since the previous event, so nothing is rounded to the step.
+
+mod accounting;
+mod migration;
+mod recovery;
+mod view;
+
+use crate::config::{Mode, SimConfig};
+use crate::faults::{self, FaultPlan};
+use crate::report::{Report, VnfReport};
+use crate::world::World;
+use promig_migrate::{CloudSimRule, MigrationInput, MigrationModel, QemuModel, Technique};
+use promig_model::{FaultCause, FaultRecord};
+use promig_policy::consolidation::work::{CpuShares, MIGRATING_OUT_SHARE, Role};
+use promig_policy::{Decision, HISTORY_LEN, HostRisk, HostView, Observation, Policy, VmView};
+use promig_predict::Predictor;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
+
+/// Dirty-page rate of a VM at full CPU load; scales linearly with load (NFV packet processing
+/// touches buffers in proportion to traffic).
+const DIRTY_PAGES_PER_S_AT_FULL_LOAD: f64 = 20_000.0;
+/// Writable working set as a share of VM memory.
+const WWS_SHARE: f64 = 0.25;
+/// Memory in use as a share of the VM's size when the trace has no memory column.
+const DEFAULT_MEMORY_USE: f64 = 0.6;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum VmStatus {
+    Running,
+    /// Not running anywhere since `since`; a restart is pending.
+    Down {
+        since: f64,
+    },
+    /// Placed on a host and booting; serves again at `until`.
+    Booting {
+        since: f64,
+        until: f64,
+    },
+    /// Gone for good: CloudSim 3.0.3 destroys a VM whose CPU request reaches exactly zero.
+    Retired,
+}
+
+/// Last state entry of a VM or host, accrued when time moves on (CloudSim's state history,
+/// without keeping the history).
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    time: f64,
+    allocated: f64,
+    requested: f64,
+    flag: bool,
+    drop_fraction: f64,
+    latency_ms: f64,
+    load: f64,
+}
+
+#[derive(Debug, Clone)]
+struct VmState {
+    host: Option<usize>,
+    status: VmStatus,
+    migration: Option<usize>,
+    history: [f64; HISTORY_LEN],
+    history_len: usize,
+    requested_mips: f64,
+    allocated_mips: f64,
+    entry: Option<Entry>,
+    memory_used_mib: f64,
+    leak: Option<(f64, f64)>,
+    reserve_nic_bps: f64,
+    instantiating: bool,
+}
+
+#[derive(Debug, Clone)]
+struct HostState {
+    up: bool,
+    vms: Vec<usize>,
+    migrating_in: Vec<usize>,
+    capacity_factor: f64,
+    util_mips: f64,
+    requested_mips: f64,
+    power_util: f64,
+    last_t: f64,
+    entry: Entry,
+    temperature_c: f64,
+    corrected_errors_per_h: f64,
+    overloaded: bool,
+    degraded_record: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct Migration {
+    vm: usize,
+    from: usize,
+    to: usize,
+    links: Vec<petgraph::graph::EdgeIndex>,
+    remaining_bytes: f64,
+    rate_bps: f64,
+    downtime_s: f64,
+    version: u64,
+    fixed_end: Option<f64>,
+    started_s: f64,
+    /// Earlier destinations of the same decision round that the VM was redirected away from; like
+    /// CloudSim, they keep the incoming VM (and its CPU share) until the migration ends.
+    also_to: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum EventKind {
+    MigrationDone { id: usize, version: u64 },
+    Crash { host: usize, record: usize },
+    Repair { host: usize },
+    Restart,
+    BootDone { vm: usize },
+    DegradeStart { host: usize, record: usize },
+    DegradeEnd { host: usize },
+    OutOfMemory { host: usize, version: u64 },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Event {
+    time: f64,
+    seq: u64,
+    kind: EventKind,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Event {
+    // Reversed so the max-heap pops the earliest event; ties in insertion order.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.time.total_cmp(&self.time).then(o.seq.cmp(&self.seq))
+    }
+}
+
+/// Running totals of the run.
+#[derive(Debug, Clone, Default)]
+struct Totals {
+    energy_j: f64,
+    migrations: u64,
+    migration_bytes: f64,
+    rejected_decisions: u64,
+    host_active_s: f64,
+    host_violation_s: f64,
+    vm_requested: f64,
+    vm_allocated: f64,
+    vm_underallocated_migration: f64,
+    vnf: Vec<VnfTotals>,
+    vms_crashed: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct VnfTotals {
+    downtime_s: f64,
+    interruptions: u64,
+    packets_offered: f64,
+    packets_lost: f64,
+    qos_violation_s: f64,
+    longest_incident_s: f64,
+}
+
+/// One simulation run. Cheap to clone (the world is shared), so a search or an RL agent can branch.
+#[derive(Clone)]
+pub struct Simulator {
+    world: Arc<World>,
+    cfg: SimConfig,
+    now: f64,
+    next_step: usize,
+    hosts: Vec<HostState>,
+    vms: Vec<VmState>,
+    migrations: Vec<Option<Migration>>,
+    free_migration_ids: Vec<usize>,
+    events: BinaryHeap<Event>,
+    seq: u64,
+    totals: Totals,
+    records: Vec<FaultRecord>,
+    plan: FaultPlan,
+    rng: ChaCha8Rng,
+    restart_queue: Vec<usize>,
+    policy_name: String,
+    precopy: QemuModel,
+    finished: bool,
+    oom_version: Vec<u64>,
+    last_reshare: f64,
+    scratch_shares: Vec<(f64, Role)>,
+    scratch_requests: Vec<f64>,
+    last_risks: Vec<HostRisk>,
+}
+
+impl Simulator {
+    /// Sets up a run: draws the fault plan from the seed and places every VM with the policy's
+    /// placement rule.
+    pub fn new(
+        world: Arc<World>,
+        cfg: SimConfig,
+        policy: &mut dyn Policy,
+    ) -> Result<Self, crate::SimError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let plan = if cfg.mode == Mode::Nfv {
+            faults::plan(&world, &cfg, &mut rng)?
+        } else {
+            FaultPlan::default()
+        };
+        let start = cfg.start_s();
+        let hosts = world
+            .hosts
+            .iter()
+            .map(|_| HostState {
+                up: true,
+                vms: Vec::new(),
+                migrating_in: Vec::new(),
+                capacity_factor: 1.0,
+                util_mips: 0.0,
+                requested_mips: 0.0,
+                power_util: 0.0,
+                // CloudSim's datacentre starts its energy clock at 0, not at the 0.1 s submission.
+                last_t: 0.0,
+                entry: Entry::default(),
+                temperature_c: 40.0,
+                corrected_errors_per_h: 0.0,
+                overloaded: false,
+                degraded_record: None,
+            })
+            .collect::<Vec<_>>();
+        let vms = world
+            .vms
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| VmState {
+                host: None,
+                status: VmStatus::Down { since: start },
+                migration: None,
+                history: [0.0; HISTORY_LEN],
+                history_len: 0,
+                // CloudSim reserves a VM's full size while instantiating it; an NFV scheduler
+                // places by current demand.
+                requested_mips: match cfg.mode {
+                    Mode::CloudSim => spec.total_mips(),
+                    Mode::Nfv => world.cpu_fraction(i, start, cfg.interval_s) * spec.total_mips(),
+                },
+                allocated_mips: 0.0,
+                entry: None,
+                memory_used_mib: 0.0,
+                leak: None,
+                reserve_nic_bps: if cfg.mode == Mode::CloudSim {
+                    100e6
+                } else {
+                    0.0
+                },
+                instantiating: true,
+            })
+            .collect::<Vec<_>>();
+        let n_hosts = hosts.len();
+        let mut sim = Simulator {
+            totals: Totals {
+                vnf: vec![VnfTotals::default(); world.vnfs.len()],
+                ..Totals::default()
+            },
+            world,
+            now: start,
+            next_step: 1,
+            hosts,
+            vms,
+            migrations: Vec::new(),
+            free_migration_ids: Vec::new(),
+            events: BinaryHeap::new(),
+            seq: 0,
+            records: Vec::new(),
+            plan,
+            rng,
+            restart_queue: Vec::new(),
+            policy_name: policy.name(),
+            precopy: QemuModel::of(Technique::Precopy),
+            finished: false,
+            oom_version: vec![0; n_hosts],
+            last_reshare: start,
+            scratch_shares: Vec::new(),
+            scratch_requests: Vec::new(),
+            last_risks: Vec::new(),
+            cfg,
+        };
+        sim.schedule_faults();
+        // Initial placement, in VM order, with VMs requesting their full size.
+        let all: Vec<usize> = (0..sim.vms.len()).collect();
+        let obs = sim.observation_with(true);
+        let placement = policy.place(&obs, &all);
+        for (vm, host) in all.into_iter().zip(placement) {
+            let Some(h) = host else {
+                return Err(crate::SimError::Setup(format!(
+                    "policy {} found no host for VM {} ({}) at start: the data centre is too small",
+                    sim.policy_name, vm, sim.world.vms[vm].name
+                )));
+            };
+            sim.vms[vm].host = Some(h);
+            sim.vms[vm].status = VmStatus::Running;
+            sim.hosts[h].vms.push(vm);
+        }
+        for v in &mut sim.vms {
+            v.instantiating = false;
+            if sim.cfg.mode == Mode::CloudSim {
+                // CloudSim's VMs stop reserving NIC bandwidth (and RAM) once instantiated.
+                v.reserve_nic_bps = 0.0;
+            }
+        }
+        if sim.cfg.mode == Mode::Nfv {
+            let t = sim.now;
+            sim.refresh_memory(0);
+            sim.update_all(t);
+        }
+        Ok(sim)
+    }
+
+    /// Name of the policy this run was set up with.
+    pub fn policy_name(&self) -> &str {
+        &self.policy_name
+    }
+
+    /// Simulated time now.
+    pub fn now_s(&self) -> f64 {
+        self.now
+    }
+
+    /// Decision points done so far and in total.
+    pub fn progress(&self) -> (usize, usize) {
+        (
+            self.next_step.saturating_sub(1),
+            self.cfg.steps.saturating_sub(1),
+        )
+    }
+
+    /// True once the horizon is reached.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn push(&mut self, time: f64, kind: EventKind) {
+        self.seq += 1;
+        self.events.push(Event {
+            time,
+            seq: self.seq,
+            kind,
+        });
+    }
+
+    fn schedule_faults(&mut self) {
+        let plan = self.plan.clone();
+        for f in &plan.crashes {
+            let record = self.records.len();
+            self.records.push(FaultRecord {
+                cause: FaultCause::HardwareFailure,
+                host: f.host,
+                vm: None,
+                onset_s: f.onset_s,
+                strike_s: None,
+                vnf_vms_hit: 0,
+                vms_hit: 0,
+            });
+            self.push(
+                f.crash_s,
+                EventKind::Crash {
+                    host: f.host,
+                    record,
+                },
+            );
+        }
+        for f in &plan.false_alarms {
+            self.records.push(FaultRecord {
+                cause: FaultCause::FalseAlarm,
+                host: f.host,
+                vm: None,
+                onset_s: f.onset_s,
+                strike_s: None,
+                vnf_vms_hit: 0,
+                vms_hit: 0,
+            });
+        }
+        for l in &plan.leaks {
+            self.vms[l.vm].leak = Some((l.start_s, l.mib_per_s));
+        }
+        for d in &plan.degradations {
+            let record = self.records.len();
+            self.records.push(FaultRecord {
+                cause: FaultCause::ResponseDegradation,
+                host: d.host,
+                vm: None,
+                onset_s: d.start_s,
+                strike_s: None,
+                vnf_vms_hit: 0,
+                vms_hit: 0,
+            });
+            self.push(
+                d.start_s,
+                EventKind::DegradeStart {
+                    host: d.host,
+                    record,
+                },
+            );
+            self.push(
+                d.start_s + d.duration_s,
+                EventKind::DegradeEnd { host: d.host },
+            );
+        }
+    }
+
+    /// Runs to the end.
+    pub fn run(
+        &mut self,
+        policy: &mut dyn Policy,
+        on_step: &mut dyn FnMut(usize, usize),
+    ) -> Report {
+        self.run_with(policy, None, on_step)
+    }
+
+    /// Runs to the end with a predictor filling the observations' risks.
+    pub fn run_with(
+        &mut self,
+        policy: &mut dyn Policy,
+        mut predictor: Option<&mut dyn Predictor>,
+        on_step: &mut dyn FnMut(usize, usize),
+    ) -> Report {
+        while self.step_with(policy, predictor.as_deref_mut()) {
+            let (done, total) = self.progress();
+            on_step(done, total);
+        }
+        self.report()
+    }
+
+    /// Advances to the next decision point, asks the policy, applies its decisions. Returns false
+    /// once the horizon is reached (then only [`Simulator::report`] is left to call).
+    pub fn step(&mut self, policy: &mut dyn Policy) -> bool {
+        self.step_with(policy, None)
+    }
+
+    /// [`Simulator::step`] with a predictor: its per-host risk is in the observation the policy gets.
+    pub fn step_with<'p>(
+        &mut self,
+        policy: &mut dyn Policy,
+        predictor: Option<&mut (dyn Predictor + 'p)>,
+    ) -> bool {
+        if self.finished {
+            return false;
+        }
+        let t = self.cfg.start_s() + self.next_step as f64 * self.cfg.interval_s;
+        if t >= self.cfg.horizon_s() {
+            let horizon = self.cfg.horizon_s();
+            self.process_events_until(horizon, policy);
+            self.finished = true;
+            return false;
+        }
+        self.process_events_until(t, policy);
+        self.now = t;
+        self.decision_point(t, policy, predictor);
+        self.next_step += 1;
+        true
+    }
+
+    fn process_events_until(&mut self, t_end: f64, policy: &mut dyn Policy) {
+        while let Some(ev) = self.events.peek().copied() {
+            if ev.time > t_end || (ev.time == t_end && t_end >= self.cfg.horizon_s()) {
+                break;
+            }
+            self.events.pop();
+            self.now = ev.time;
+            if let EventKind::MigrationDone { .. } = ev.kind {
+                // Migrations ending at the same instant (same size, same start) are completed
+                // together between one pair of updates, as CloudSim does.
+                let mut batch = vec![ev];
+                while let Some(next) = self.events.peek().copied() {
+                    if next.time == ev.time && matches!(next.kind, EventKind::MigrationDone { .. })
+                    {
+                        self.events.pop();
+                        batch.push(next);
+                    } else {
+                        break;
+                    }
+                }
+                self.complete_batch(&batch);
+            } else {
+                self.handle(ev, policy);
+            }
+        }
+    }
+
+    fn complete_batch(&mut self, batch: &[Event]) {
+        let valid: Vec<usize> = batch
+            .iter()
+            .filter_map(|ev| match ev.kind {
+                EventKind::MigrationDone { id, version } => self
+                    .migrations
+                    .get(id)
+                    .and_then(|m| m.as_ref())
+                    .is_some_and(|m| m.version == version)
+                    .then_some(id),
+                _ => None,
+            })
+            .collect();
+        if valid.is_empty() {
+            return;
+        }
+        let t = batch[0].time;
+        self.update_all(t);
+        for id in valid {
+            self.complete_migration(id, t);
+        }
+        self.update_all(t);
+    }
+
+    fn handle(&mut self, ev: Event, policy: &mut dyn Policy) {
+        let t = ev.time;
+        match ev.kind {
+            EventKind::MigrationDone { .. } => self.complete_batch(&[ev]),
+            EventKind::Crash { host, record } => {
+                if self.hosts[host].up {
+                    self.update_all(t);
+                    self.crash_host(host, t, Some(record));
+                    self.update_all(t);
+                }
+            }
+            EventKind::Repair { host } => {
+                self.hosts[host].up = true;
+                self.hosts[host].capacity_factor = 1.0;
+            }
+            EventKind::Restart => {
+                self.update_all(t);
+                self.restart_pending(t, policy);
+                self.update_all(t);
+            }
+            EventKind::BootDone { vm } => {
+                if let VmStatus::Booting { since, until } = self.vms[vm].status
+                    && until == t
+                {
+                    self.update_all(t);
+                    self.vms[vm].status = VmStatus::Running;
+                    self.charge_incident(vm, t - since, t);
+                    self.update_all(t);
+                }
+            }
+            EventKind::DegradeStart { host, record } => {
+                self.update_all(t);
+                self.hosts[host].capacity_factor = self.world.faults.degradation_capacity;
+                self.hosts[host].degraded_record = Some(record);
+                self.update_all(t);
+            }
+            EventKind::DegradeEnd { host } => {
+                self.update_all(t);
+                if self.hosts[host].up {
+                    self.hosts[host].capacity_factor = 1.0;
+                }
+                self.hosts[host].degraded_record = None;
+                self.update_all(t);
+            }
+            EventKind::OutOfMemory { host, version } => {
+                if self.oom_version[host] == version && self.hosts[host].up {
+                    self.update_all(t);
+                    self.advance_memory(t);
+                    self.kill_for_memory(host, t);
+                    self.update_all(t);
+                }
+            }
+        }
+    }
+
+    fn decision_point<'p>(
+        &mut self,
+        t: f64,
+        policy: &mut dyn Policy,
+        predictor: Option<&mut (dyn Predictor + 'p)>,
+    ) {
+        let step = self.next_step;
+        if self.cfg.mode == Mode::Nfv {
+            self.refresh_memory(step);
+            self.update_precursors(t);
+        }
+        self.update_all(t);
+        // Every placed VM records its requested utilisation (CloudSim appends zeros too).
+        for vm in 0..self.vms.len() {
+            if self.vms[vm].host.is_some() {
+                let u = self.world.cpu_fraction(vm, t, self.cfg.interval_s);
+                let v = &mut self.vms[vm];
+                v.history.copy_within(0..HISTORY_LEN - 1, 1);
+                v.history[0] = u;
+                v.history_len = (v.history_len + 1).min(HISTORY_LEN);
+            }
+        }
+        if self.cfg.mode == Mode::Nfv {
+            self.record_overloads(t);
+            self.schedule_oom_checks(t);
+        }
+        let mut obs = self.observation_with(false);
+        if let Some(p) = predictor {
+            obs.risks = p.predict(&obs);
+        }
+        self.last_risks.clone_from(&obs.risks);
+        let decisions = policy.decide(&obs);
+        drop(obs);
+        for d in decisions {
+            match d {
+                Decision::Migrate { vm, to } => self.start_migration(vm, to, t),
+            }
+        }
+    }
+}
