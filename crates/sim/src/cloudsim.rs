@@ -111,10 +111,7 @@ pub fn world_from_traces(name: String, traces: Vec<promig_model::Trace>, n_hosts
         topology: Topology::single_switch(n_hosts, 1e9),
         faults: FaultsConfig::default(),
         recovery: RecoveryConfig::default(),
-        base_dir: day_dir_parent(),
+        // No scenario file and no relative paths to resolve in CloudSim mode.
+        base_dir: std::path::PathBuf::from("."),
     }
-}
-
-fn day_dir_parent() -> std::path::PathBuf {
-    std::path::PathBuf::from(".")
 }
