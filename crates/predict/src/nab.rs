@@ -188,8 +188,9 @@ pub fn score(series: &NabSeries, detections: &[bool]) -> NabScore {
     s
 }
 
-/// Refractory period after an alarm (points): NAB charges every extra detection outside windows.
-const REFRACTORY: usize = 200;
+/// Quiet period after an alarm, as a share of the series (NAB charges every extra detection
+/// outside windows; labelled windows are about a tenth of a series, shared among its anomalies).
+const REFRACTORY_SHARE: f64 = 0.05;
 
 /// The reactive detector: a static threshold on the current value, mean +/- 4 standard deviations
 /// of the probationary period.
@@ -225,7 +226,8 @@ pub fn detect_forecast(values: &[f64]) -> Vec<bool> {
     refractory(flags.into_iter())
 }
 
-fn refractory(raw: impl Iterator<Item = bool>) -> Vec<bool> {
+fn refractory(raw: impl ExactSizeIterator<Item = bool>) -> Vec<bool> {
+    let period = ((raw.len() as f64 * REFRACTORY_SHARE) as usize).max(1);
     let mut quiet = 0usize;
     raw.map(|f| {
         if quiet > 0 {
@@ -233,7 +235,7 @@ fn refractory(raw: impl Iterator<Item = bool>) -> Vec<bool> {
             return false;
         }
         if f {
-            quiet = REFRACTORY;
+            quiet = period;
         }
         f
     })
