@@ -12,7 +12,8 @@ pub struct Holt {
     trend: f64,
     /// Exponentially weighted mean squared one-step error.
     mse: f64,
-    n: u32,
+    /// Samples seen.
+    pub n: u32,
 }
 
 /// Level smoothing.

@@ -226,6 +226,50 @@ pub fn detect_forecast(values: &[f64]) -> Vec<bool> {
     refractory(flags.into_iter())
 }
 
+/// Anomaly likelihood of the forecast errors (the idea of Numenta's detector, on Holt's errors):
+/// the mean of the last 10 one-step errors, compared with the distribution of all earlier errors;
+/// an alarm when it sits more than `z` standard deviations above their mean.
+pub fn detect_likelihood(values: &[f64], z: f64) -> Vec<bool> {
+    let p = ((PROBATION * values.len() as f64) as usize).max(2);
+    let mean = values[..p].iter().sum::<f64>() / p as f64;
+    let sd = (values[..p].iter().map(|v| (v - mean).powi(2)).sum::<f64>() / p as f64)
+        .sqrt()
+        .max(1e-9);
+    let mut holt = Holt::default();
+    let (mut n, mut m, mut m2) = (0.0f64, 0.0f64, 0.0f64); // Welford over all errors so far
+    let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::with_capacity(10);
+    let mut flags = Vec::with_capacity(values.len());
+    for &v in values {
+        let x = (v - mean) / sd;
+        let err = if holt.n >= 2 {
+            (x - holt.forecast(1.0)).abs()
+        } else {
+            0.0
+        };
+        holt.update(x);
+        if recent.len() == 10 {
+            recent.pop_front();
+        }
+        recent.push_back(err);
+        let short = recent.iter().sum::<f64>() / recent.len() as f64;
+        let long_sd = if n > 1.0 {
+            (m2 / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        flags.push(
+            n > 100.0
+                && long_sd > 0.0
+                && (short - m) / (long_sd / (recent.len() as f64).sqrt()) > z,
+        );
+        n += 1.0;
+        let d = err - m;
+        m += d / n;
+        m2 += d * (err - m);
+    }
+    refractory(flags.into_iter())
+}
+
 fn refractory(raw: impl ExactSizeIterator<Item = bool>) -> Vec<bool> {
     let period = ((raw.len() as f64 * REFRACTORY_SHARE) as usize).max(1);
     let mut quiet = 0usize;

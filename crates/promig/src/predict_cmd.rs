@@ -108,6 +108,10 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
                     "forecast (Holt)",
                     nab::detect_forecast as fn(&[f64]) -> Vec<bool>,
                 ),
+                ("likelihood z>3.7", |v: &[f64]| {
+                    nab::detect_likelihood(v, 3.7)
+                }),
+                ("likelihood z>5", |v: &[f64]| nab::detect_likelihood(v, 5.0)),
                 ("static threshold", nab::detect_threshold),
             ] {
                 let mut by_cat: std::collections::BTreeMap<String, nab::NabScore> =
