@@ -11,6 +11,10 @@ use promig_driver::{DeadlineAction, DriverError, MigrationRequest, Outcome, migr
 use promig_migrate::{Technique, TechniqueParams};
 use std::time::Duration;
 
+/// One QEMU pair at a time: timing assertions (downtime, link rate, console stalls) would be
+/// disturbed by sixteen emulated CPUs competing for the machine's cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn qemu_available() -> bool {
     if std::env::var("PROMIG_SKIP_QEMU").is_ok_and(|v| v == "1") {
         return false;
@@ -87,6 +91,7 @@ async fn idle_guest_migrates_over_loopback() {
     if !qemu_available() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().await;
     let mut pair = Pair::start("idle", 128, &GuestParams::default(), None)
         .await
         .unwrap();
@@ -130,6 +135,7 @@ async fn dirtying_guest_converges_and_qemu_sees_its_dirty_rate() {
     if !qemu_available() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().await;
     let guest = GuestParams::dirtying(5000, 48);
     let mut pair = Pair::start("dirty", 128, &guest, None).await.unwrap();
     settle().await;
@@ -164,6 +170,7 @@ async fn link_limited_migration_takes_memory_over_rate() {
     if !qemu_available() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().await;
     let guest = GuestParams::dirtying(0, 48);
     let mut pair = Pair::start("link", 128, &guest, Some(200.0)).await.unwrap();
     settle().await;
@@ -190,6 +197,7 @@ async fn non_converging_migration_is_cancelled_and_vm_stays_on_source() {
     if !qemu_available() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().await;
     // 80 MB/s of dirtying against a 20 MB/s cap never converges.
     let guest = GuestParams::dirtying(20_000, 48);
     let mut pair = Pair::start("cancel", 128, &guest, None).await.unwrap();
@@ -212,6 +220,7 @@ async fn postcopy_finishes_what_precopy_cannot() {
     if !qemu_available() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().await;
     let guest = GuestParams::dirtying(20_000, 48);
     let mut pair = Pair::start("postcopy", 128, &guest, None).await.unwrap();
     settle().await;
@@ -233,6 +242,7 @@ async fn destination_dying_mid_migration_leaves_vm_running_on_source() {
     if !qemu_available() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().await;
     let guest = GuestParams::dirtying(2000, 48);
     let mut pair = Pair::start("dstdies", 128, &guest, None).await.unwrap();
     settle().await;
@@ -259,6 +269,7 @@ async fn deadline_switches_a_stuck_precopy_to_postcopy_when_planned() {
     if !qemu_available() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().await;
     let guest = GuestParams::dirtying(20_000, 48);
     let mut pair = Pair::start("deadline-pc", 128, &guest, None).await.unwrap();
     settle().await;
@@ -281,6 +292,7 @@ async fn pause_seen_from_the_serial_console_matches_reported_downtime() {
     if !qemu_available() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().await;
     // One character every 5 ms: a stall in the console stream is the service interruption.
     let guest = GuestParams {
         ticks_per_char: 5,
