@@ -143,18 +143,21 @@ impl DynamicConsolidation {
                 return;
             }
             let w = &self.work.hosts[h];
+            let host = &obs.hosts[h];
+            let after = ((w.util_mips + v.requested_mips) / host.total_mips).min(1.0);
+            let diff = host.power.watts_at(after) - host.power.watts_at(host.utilization);
+            // Only a host that would become the best needs the (costly) overload test; skipping
+            // the test for the others cannot change the choice.
+            if !best.is_none_or(|(bd, bh)| diff < bd || (diff == bd && h < bh)) {
+                return;
+            }
             if !obs.instantiating
                 && w.util_mips != 0.0
                 && self.detector.overloaded(obs, h, w, Some(vm))
             {
                 return;
             }
-            let host = &obs.hosts[h];
-            let after = ((w.util_mips + v.requested_mips) / host.total_mips).min(1.0);
-            let diff = host.power.watts_at(after) - host.power.watts_at(host.utilization);
-            if best.is_none_or(|(bd, bh)| diff < bd || (diff == bd && h < bh)) {
-                *best = Some((diff, h));
-            }
+            *best = Some((diff, h));
         };
         for &h in &self.pools.active {
             consider(h, &mut best);
@@ -248,12 +251,20 @@ impl Policy for DynamicConsolidation {
                 .then(a.cmp(&b))
         });
         let mut placed: Vec<(usize, usize)> = Vec::new();
+        // Eligibility as a source only ever goes from yes to no during a round (sources and
+        // destinations get excluded, emptied hosts stay empty), so one forward cursor over the
+        // utilisation order finds the least-utilised eligible host without rescanning.
+        let mut cursor = 0;
         loop {
-            let source = by_utilization.iter().copied().find(|&h| {
-                !excluded_source[h]
-                    && obs.hosts[h].utilization < 1.0
-                    && !all_out_or_any_in(obs, &self.work.hosts[h])
-            });
+            while cursor < by_utilization.len() && {
+                let h = by_utilization[cursor];
+                excluded_source[h]
+                    || obs.hosts[h].utilization >= 1.0
+                    || all_out_or_any_in(obs, &self.work.hosts[h])
+            } {
+                cursor += 1;
+            }
+            let source = by_utilization.get(cursor).copied();
             let Some(source) = source else { break };
             excluded_source[source] = true;
             excluded_dest[source] = true;
