@@ -56,12 +56,9 @@ pub fn clip_outliers(values: &mut [f64], k: f64) {
     if values.len() < 3 {
         return;
     }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let mut dev: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
-    dev.sort_by(f64::total_cmp);
-    let sigma = 1.4826 * dev[dev.len() / 2];
+    // The policy crate's estimators, so every median and MAD in promig means the same thing.
+    let median = promig_policy::stats::median(values);
+    let sigma = 1.4826 * promig_policy::stats::mad(values);
     if sigma == 0.0 {
         return;
     }
