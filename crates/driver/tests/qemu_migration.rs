@@ -49,6 +49,47 @@ fn request(
     }
 }
 
+/// Checks QEMU is installed and takes the one-pair-at-a-time lock; `None` when skipped.
+async fn exclusive() -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    if !qemu_available() {
+        return None;
+    }
+    Some(SERIAL.lock().await)
+}
+
+/// A booted source guest and an empty destination, the guest's region written once.
+async fn bed(label: &str, memory_mib: u32, guest: &GuestParams, link_mbps: Option<f64>) -> Pair {
+    let pair = Pair::start(label, memory_mib, guest, link_mbps)
+        .await
+        .unwrap();
+    settle().await;
+    pair
+}
+
+/// One migration with the given technique, QEMU max-bandwidth (bytes/s) and deadline.
+async fn run(
+    pair: &Pair,
+    technique: Technique,
+    max_bandwidth_bytes_s: f64,
+    deadline_s: u64,
+    on_deadline: DeadlineAction,
+) -> Outcome {
+    migrate(
+        &pair.src,
+        &pair.dst,
+        &request(
+            pair,
+            technique,
+            max_bandwidth_bytes_s,
+            deadline_s,
+            on_deadline,
+        ),
+        None,
+    )
+    .await
+    .unwrap()
+}
+
 /// The VM must run on exactly one side, and keep printing there.
 async fn assert_single_live_copy(pair: &mut Pair, expect_on_destination: bool) {
     let src = pair.src.qmp.status().await.ok();
@@ -88,23 +129,12 @@ async fn settle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_guest_migrates_over_loopback() {
-    if !qemu_available() {
+    let Some(_one_at_a_time) = exclusive().await else {
         return;
-    }
-    let _one_at_a_time = SERIAL.lock().await;
-    let mut pair = Pair::start("idle", 128, &GuestParams::default(), None)
-        .await
-        .unwrap();
-    settle().await;
+    };
+    let mut pair = bed("idle", 128, &GuestParams::default(), None).await;
     let mut events = pair.src.qmp.events();
-    let out: Outcome = migrate(
-        &pair.src,
-        &pair.dst,
-        &request(&pair, Technique::Precopy, 1e9, 30, DeadlineAction::Cancel),
-        None,
-    )
-    .await
-    .unwrap();
+    let out: Outcome = run(&pair, Technique::Precopy, 1e9, 30, DeadlineAction::Cancel).await;
     assert_eq!(out.status, "completed");
     // QEMU's asynchronous events arrive through the same session: passes, the stop, the end.
     let mut seen = Vec::new();
@@ -132,13 +162,11 @@ async fn idle_guest_migrates_over_loopback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dirtying_guest_converges_and_qemu_sees_its_dirty_rate() {
-    if !qemu_available() {
+    let Some(_one_at_a_time) = exclusive().await else {
         return;
-    }
-    let _one_at_a_time = SERIAL.lock().await;
+    };
     let guest = GuestParams::dirtying(5000, 48);
-    let mut pair = Pair::start("dirty", 128, &guest, None).await.unwrap();
-    settle().await;
+    let mut pair = bed("dirty", 128, &guest, None).await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     // 40 MB/s: the first pass of the 48 MiB region lasts over a second, so QEMU measures the rate.
     let out = migrate(
@@ -167,21 +195,12 @@ async fn dirtying_guest_converges_and_qemu_sees_its_dirty_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_limited_migration_takes_memory_over_rate() {
-    if !qemu_available() {
+    let Some(_one_at_a_time) = exclusive().await else {
         return;
-    }
-    let _one_at_a_time = SERIAL.lock().await;
+    };
     let guest = GuestParams::dirtying(0, 48);
-    let mut pair = Pair::start("link", 128, &guest, Some(200.0)).await.unwrap();
-    settle().await;
-    let out = migrate(
-        &pair.src,
-        &pair.dst,
-        &request(&pair, Technique::Precopy, 1e9, 60, DeadlineAction::Cancel),
-        None,
-    )
-    .await
-    .unwrap();
+    let mut pair = bed("link", 128, &guest, Some(200.0)).await;
+    let out = run(&pair, Technique::Precopy, 1e9, 60, DeadlineAction::Cancel).await;
     assert_eq!(out.status, "completed");
     // About 49 MiB of written pages at 200 Mbit/s is about 2 s; zero pages are nearly free.
     let ideal_ms = 49.0 * 1024.0 * 1024.0 * 8.0 / 200e6 * 1000.0;
@@ -194,22 +213,13 @@ async fn link_limited_migration_takes_memory_over_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_converging_migration_is_cancelled_and_vm_stays_on_source() {
-    if !qemu_available() {
+    let Some(_one_at_a_time) = exclusive().await else {
         return;
-    }
-    let _one_at_a_time = SERIAL.lock().await;
+    };
     // 80 MB/s of dirtying against a 20 MB/s cap never converges.
     let guest = GuestParams::dirtying(20_000, 48);
-    let mut pair = Pair::start("cancel", 128, &guest, None).await.unwrap();
-    settle().await;
-    let out = migrate(
-        &pair.src,
-        &pair.dst,
-        &request(&pair, Technique::Precopy, 20e6, 3, DeadlineAction::Cancel),
-        None,
-    )
-    .await
-    .unwrap();
+    let mut pair = bed("cancel", 128, &guest, None).await;
+    let out = run(&pair, Technique::Precopy, 20e6, 3, DeadlineAction::Cancel).await;
     assert_eq!(out.status, "cancelled");
     assert!(out.deadline_hit);
     assert_single_live_copy(&mut pair, false).await;
@@ -217,21 +227,12 @@ async fn non_converging_migration_is_cancelled_and_vm_stays_on_source() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postcopy_finishes_what_precopy_cannot() {
-    if !qemu_available() {
+    let Some(_one_at_a_time) = exclusive().await else {
         return;
-    }
-    let _one_at_a_time = SERIAL.lock().await;
+    };
     let guest = GuestParams::dirtying(20_000, 48);
-    let mut pair = Pair::start("postcopy", 128, &guest, None).await.unwrap();
-    settle().await;
-    let out = migrate(
-        &pair.src,
-        &pair.dst,
-        &request(&pair, Technique::Postcopy, 20e6, 60, DeadlineAction::Cancel),
-        None,
-    )
-    .await
-    .unwrap();
+    let mut pair = bed("postcopy", 128, &guest, None).await;
+    let out = run(&pair, Technique::Postcopy, 20e6, 60, DeadlineAction::Cancel).await;
     assert_eq!(out.status, "completed");
     assert!(out.downtime_ms < 100.0, "{out:?}");
     assert_single_live_copy(&mut pair, true).await;
@@ -239,13 +240,11 @@ async fn postcopy_finishes_what_precopy_cannot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destination_dying_mid_migration_leaves_vm_running_on_source() {
-    if !qemu_available() {
+    let Some(_one_at_a_time) = exclusive().await else {
         return;
-    }
-    let _one_at_a_time = SERIAL.lock().await;
+    };
     let guest = GuestParams::dirtying(2000, 48);
-    let mut pair = Pair::start("dstdies", 128, &guest, None).await.unwrap();
-    settle().await;
+    let mut pair = bed("dstdies", 128, &guest, None).await;
     let req = request(&pair, Technique::Precopy, 10e6, 60, DeadlineAction::Cancel);
     let (src, dst) = (&pair.src, &pair.dst);
     let migration = migrate(src, dst, &req, None);
@@ -266,21 +265,12 @@ async fn destination_dying_mid_migration_leaves_vm_running_on_source() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadline_switches_a_stuck_precopy_to_postcopy_when_planned() {
-    if !qemu_available() {
+    let Some(_one_at_a_time) = exclusive().await else {
         return;
-    }
-    let _one_at_a_time = SERIAL.lock().await;
+    };
     let guest = GuestParams::dirtying(20_000, 48);
-    let mut pair = Pair::start("deadline-pc", 128, &guest, None).await.unwrap();
-    settle().await;
-    let out = migrate(
-        &pair.src,
-        &pair.dst,
-        &request(&pair, Technique::Precopy, 20e6, 2, DeadlineAction::Postcopy),
-        None,
-    )
-    .await
-    .unwrap();
+    let mut pair = bed("deadline-pc", 128, &guest, None).await;
+    let out = run(&pair, Technique::Precopy, 20e6, 2, DeadlineAction::Postcopy).await;
     assert_eq!(out.status, "completed");
     assert!(out.deadline_hit, "{out:?}");
     assert!(out.downtime_ms < 100.0, "{out:?}");
@@ -289,19 +279,15 @@ async fn deadline_switches_a_stuck_precopy_to_postcopy_when_planned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_seen_from_the_serial_console_matches_reported_downtime() {
-    if !qemu_available() {
+    let Some(_one_at_a_time) = exclusive().await else {
         return;
-    }
-    let _one_at_a_time = SERIAL.lock().await;
+    };
     // One character every 5 ms: a stall in the console stream is the service interruption.
     let guest = GuestParams {
         ticks_per_char: 5,
         ..GuestParams::dirtying(5_000, 48)
     };
-    let mut pair = Pair::start("pause", 128, &guest, Some(300.0))
-        .await
-        .unwrap();
-    settle().await;
+    let mut pair = bed("pause", 128, &guest, Some(300.0)).await;
     let (src_log, dst_log) = (
         pair.src.serial_path().to_path_buf(),
         pair.dst.serial_path().to_path_buf(),
@@ -326,14 +312,7 @@ async fn pause_seen_from_the_serial_console_matches_reported_downtime() {
             max_gap
         })
     };
-    let out = migrate(
-        &pair.src,
-        &pair.dst,
-        &request(&pair, Technique::Precopy, 1e9, 60, DeadlineAction::Cancel),
-        None,
-    )
-    .await
-    .unwrap();
+    let out = run(&pair, Technique::Precopy, 1e9, 60, DeadlineAction::Cancel).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let gap_ms = watcher.await.unwrap().as_secs_f64() * 1000.0;

@@ -358,19 +358,24 @@ impl Simulator {
         });
     }
 
+    /// Adds a ground-truth record for a planned fault (strike time filled in when it happens).
+    fn open_record(&mut self, cause: FaultCause, host: usize, onset_s: f64) -> usize {
+        self.records.push(FaultRecord {
+            cause,
+            host,
+            vm: None,
+            onset_s,
+            strike_s: None,
+            vnf_vms_hit: 0,
+            vms_hit: 0,
+        });
+        self.records.len() - 1
+    }
+
     fn schedule_faults(&mut self) {
         let plan = self.plan.clone();
         for f in &plan.crashes {
-            let record = self.records.len();
-            self.records.push(FaultRecord {
-                cause: FaultCause::HardwareFailure,
-                host: f.host,
-                vm: None,
-                onset_s: f.onset_s,
-                strike_s: None,
-                vnf_vms_hit: 0,
-                vms_hit: 0,
-            });
+            let record = self.open_record(FaultCause::HardwareFailure, f.host, f.onset_s);
             self.push(
                 f.crash_s,
                 EventKind::Crash {
@@ -380,30 +385,13 @@ impl Simulator {
             );
         }
         for f in &plan.false_alarms {
-            self.records.push(FaultRecord {
-                cause: FaultCause::FalseAlarm,
-                host: f.host,
-                vm: None,
-                onset_s: f.onset_s,
-                strike_s: None,
-                vnf_vms_hit: 0,
-                vms_hit: 0,
-            });
+            self.open_record(FaultCause::FalseAlarm, f.host, f.onset_s);
         }
         for l in &plan.leaks {
             self.vms[l.vm].leak = Some((l.start_s, l.mib_per_s));
         }
         for d in &plan.degradations {
-            let record = self.records.len();
-            self.records.push(FaultRecord {
-                cause: FaultCause::ResponseDegradation,
-                host: d.host,
-                vm: None,
-                onset_s: d.start_s,
-                strike_s: None,
-                vnf_vms_hit: 0,
-                vms_hit: 0,
-            });
+            let record = self.open_record(FaultCause::ResponseDegradation, d.host, d.start_s);
             self.push(
                 d.start_s,
                 EventKind::DegradeStart {
