@@ -29,8 +29,11 @@ impl PowerCurve {
     /// Power at a load in [0, 1]; loads outside are clamped (an overloaded host draws its maximum).
     pub fn watts_at(&self, utilization: f64) -> f64 {
         let u = utilization.clamp(0.0, 1.0);
-        if u % 0.1 == 0.0 {
-            return self.watts[(u * 10.0) as usize];
+        // CloudSim returns the table value when `u % 0.1 == 0`; the remainder is only worth
+        // computing (it is slow) when u is within rounding of a multiple of 0.1.
+        let tenths = u * 10.0;
+        if (tenths - tenths.round()).abs() < 1e-9 && u % 0.1 == 0.0 {
+            return self.watts[tenths as usize];
         }
         let lo = (u * 10.0).floor() as usize;
         let hi = (u * 10.0).ceil() as usize;

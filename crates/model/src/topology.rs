@@ -284,6 +284,43 @@ impl Topology {
         )
     }
 
+    /// A host's access link and the switch or site at its other end (hosts have exactly one).
+    pub fn uplink(&self, host: usize) -> Option<(EdgeIndex, NodeIndex)> {
+        let n = self.host_nodes[host];
+        let e = self.graph.edges(n).next()?;
+        use petgraph::visit::EdgeRef;
+        let other = if e.source() == n {
+            e.target()
+        } else {
+            e.source()
+        };
+        Some((e.id(), other))
+    }
+
+    /// Lowest-latency path between two nodes as a list of links (empty for the same node).
+    pub fn node_path(&self, s: NodeIndex, t: NodeIndex) -> Option<Vec<EdgeIndex>> {
+        if s == t {
+            return Some(Vec::new());
+        }
+        let (_, nodes) = petgraph::algo::astar(
+            &self.graph,
+            s,
+            |n| n == t,
+            |e| e.weight().latency_ms,
+            |_| 0.0,
+        )?;
+        Some(
+            nodes
+                .windows(2)
+                .map(|w| {
+                    self.graph
+                        .find_edge(w[0], w[1])
+                        .expect("astar returns adjacent nodes")
+                })
+                .collect(),
+        )
+    }
+
     /// Total one-way latency of a path.
     pub fn path_latency_ms(&self, path: &[EdgeIndex]) -> f64 {
         path.iter().map(|e| self.graph[*e].latency_ms).sum()

@@ -34,6 +34,7 @@ impl Simulator {
             downtime_s: 0.0,
             version: 0,
             fixed_end: None,
+            rate_since: t,
             started_s: t,
             also_to: Vec::new(),
         };
@@ -51,7 +52,7 @@ impl Simulator {
                 self.totals.migration_bytes += est.transferred_bytes;
             }
             Mode::Nfv => {
-                m.links = self.world.topology.path(from, to).unwrap_or_default();
+                m.links = self.links_between(from, to);
             }
         }
         self.migrations[id] = Some(m);
@@ -67,7 +68,12 @@ impl Simulator {
                 self.push(end, EventKind::MigrationDone { id, version: 0 });
             }
             Mode::Nfv => {
-                self.reshare_bandwidth(t, Some(id));
+                let links = self.migrations[id]
+                    .as_ref()
+                    .map(|m| m.links.clone())
+                    .unwrap_or_default();
+                self.set_link_membership(id, &links, true);
+                self.reshare_bandwidth(t, &links, Some(id));
             }
         }
         self.update_host(to, t);
@@ -106,21 +112,81 @@ impl Simulator {
         true
     }
 
-    /// Recomputes every in-flight migration's rate (fair share of each link's migration budget,
-    /// capped by QEMU's max-bandwidth) and its completion time. `new` is a migration that just
-    /// started: its bytes to send are estimated with the rate it gets now.
-    pub(super) fn reshare_bandwidth(&mut self, t: f64, new: Option<usize>) {
-        let mut users: BTreeMap<petgraph::graph::EdgeIndex, u32> = BTreeMap::new();
-        for m in self.migrations.iter().flatten() {
-            if m.fixed_end.is_none() {
-                for &l in &m.links {
-                    *users.entry(l).or_default() += 1;
-                }
+    /// The links between two hosts: each host's access link plus the path between their switches
+    /// or sites, cached per switch pair (there are far fewer of those than host pairs, and the
+    /// topology does not change during a run).
+    fn links_between(&mut self, from: usize, to: usize) -> Vec<petgraph::graph::EdgeIndex> {
+        let topo = &self.world.topology;
+        let (Some((up_a, sw_a)), Some((up_b, sw_b))) = (topo.uplink(from), topo.uplink(to)) else {
+            return topo.path(from, to).unwrap_or_default();
+        };
+        if from == to {
+            return Vec::new();
+        }
+        let key = (sw_a.index(), sw_b.index());
+        let middle = match self.path_cache.get(&key) {
+            Some(p) => p.clone(),
+            None => {
+                let p = topo.node_path(sw_a, sw_b).unwrap_or_default();
+                self.path_cache.insert(key, p.clone());
+                p
+            }
+        };
+        let mut links = Vec::with_capacity(middle.len() + 2);
+        links.push(up_a);
+        links.extend(middle);
+        links.push(up_b);
+        links
+    }
+
+    /// Registers or unregisters a fluid migration on the links it crosses.
+    fn set_link_membership(
+        &mut self,
+        id: usize,
+        links: &[petgraph::graph::EdgeIndex],
+        member: bool,
+    ) {
+        if self.link_members.len() < self.world.topology.graph.edge_count() {
+            self.link_members
+                .resize_with(self.world.topology.graph.edge_count(), Vec::new);
+        }
+        for l in links {
+            let members = &mut self.link_members[l.index()];
+            if member {
+                members.push(id);
+            } else if let Some(pos) = members.iter().position(|&x| x == id) {
+                members.swap_remove(pos);
             }
         }
+    }
+
+    /// Recomputes the rate (fair share of each link's migration budget, capped by QEMU's
+    /// max-bandwidth) and completion time of the migrations sharing a link in `changed` with a
+    /// migration that just started or ended. `new` is one that just started: its bytes to send are
+    /// estimated with the rate it gets now. Only those migrations can see their rate change, so the
+    /// cost is per affected link, not per migration in flight.
+    pub(super) fn reshare_bandwidth(
+        &mut self,
+        t: f64,
+        changed: &[petgraph::graph::EdgeIndex],
+        new: Option<usize>,
+    ) {
+        let mut affected: Vec<usize> = changed
+            .iter()
+            .flat_map(|l| {
+                self.link_members
+                    .get(l.index())
+                    .into_iter()
+                    .flatten()
+                    .copied()
+            })
+            .chain(new)
+            .collect();
+        affected.sort_unstable();
+        affected.dedup();
         let share = self.cfg.migration_link_share;
         let cap = self.precopy.params.max_bandwidth_bps;
-        for id in 0..self.migrations.len() {
+        for id in affected {
             let Some(m) = self.migrations[id].as_ref() else {
                 continue;
             };
@@ -130,9 +196,22 @@ impl Simulator {
             let rate = m
                 .links
                 .iter()
-                .map(|l| self.world.topology.graph[*l].bandwidth_bps * share / users[l] as f64)
+                .map(|l| {
+                    self.world.topology.graph[*l].bandwidth_bps * share
+                        / self.link_members[l.index()].len().max(1) as f64
+                })
                 .fold(cap, f64::min);
             let mut m = self.migrations[id].take().expect("checked above");
+            // Book the bytes sent at the old rate since it was last set.
+            m.remaining_bytes =
+                (m.remaining_bytes - m.rate_bps / 8.0 * (t - m.rate_since)).max(0.0);
+            m.rate_since = t;
+            let unchanged = Some(id) != new && (rate - m.rate_bps).abs() <= 1e-9 * rate;
+            if unchanged {
+                // Same rate: its pending completion event stays valid.
+                self.migrations[id] = Some(m);
+                continue;
+            }
             if Some(id) == new {
                 let load = self.world.cpu_fraction(m.vm, t, self.cfg.interval_s);
                 let spec = &self.world.vms[m.vm];
@@ -147,9 +226,6 @@ impl Simulator {
                 m.remaining_bytes = est.transferred_bytes;
                 m.downtime_s = est.downtime_s;
                 self.totals.migration_bytes += est.transferred_bytes;
-            } else {
-                let elapsed = t - self.last_reshare;
-                m.remaining_bytes = (m.remaining_bytes - m.rate_bps / 8.0 * elapsed).max(0.0);
             }
             m.rate_bps = rate;
             m.version += 1;
@@ -158,7 +234,6 @@ impl Simulator {
             self.migrations[id] = Some(m);
             self.push(end, EventKind::MigrationDone { id, version });
         }
-        self.last_reshare = t;
     }
 
     pub(super) fn complete_migration(&mut self, id: usize, t: f64) {
@@ -177,7 +252,8 @@ impl Simulator {
         self.vms[vm].migration = None;
         if m.fixed_end.is_none() {
             self.charge_incident(vm, m.downtime_s, t);
-            self.reshare_bandwidth(t, None);
+            self.set_link_membership(id, &m.links, false);
+            self.reshare_bandwidth(t, &m.links, None);
         }
     }
 
@@ -191,7 +267,8 @@ impl Simulator {
             }
             self.vms[m.vm].migration = None;
             if m.fixed_end.is_none() {
-                self.reshare_bandwidth(t, None);
+                self.set_link_membership(id, &m.links, false);
+                self.reshare_bandwidth(t, &m.links, None);
             }
         }
     }

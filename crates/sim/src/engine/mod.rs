@@ -22,7 +22,7 @@ use promig_predict::Predictor;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 /// Dirty-page rate of a VM at full CPU load; scales linearly with load (NFV packet processing
@@ -106,6 +106,8 @@ struct Migration {
     downtime_s: f64,
     version: u64,
     fixed_end: Option<f64>,
+    /// When `rate_bps` took effect (bytes sent since then are not yet booked).
+    rate_since: f64,
     started_s: f64,
     /// Earlier destinations of the same decision round that the VM was redirected away from; like
     /// CloudSim, they keep the incoming VM (and its CPU share) until the migration ends.
@@ -197,7 +199,10 @@ pub struct Simulator {
     precopy: QemuModel,
     finished: bool,
     oom_version: Vec<u64>,
-    last_reshare: f64,
+    /// In-flight fluid migrations per link (by edge index).
+    link_members: Vec<Vec<usize>>,
+    /// Host-to-host paths already computed.
+    path_cache: std::collections::HashMap<(usize, usize), Vec<petgraph::graph::EdgeIndex>>,
     scratch_shares: Vec<(f64, Role)>,
     scratch_requests: Vec<f64>,
     last_risks: Vec<HostRisk>,
@@ -289,7 +294,8 @@ impl Simulator {
             precopy: QemuModel::of(Technique::Precopy),
             finished: false,
             oom_version: vec![0; n_hosts],
-            last_reshare: start,
+            link_members: Vec::new(),
+            path_cache: std::collections::HashMap::new(),
             scratch_shares: Vec::new(),
             scratch_requests: Vec::new(),
             last_risks: Vec::new(),
@@ -502,11 +508,36 @@ impl Simulator {
             return;
         }
         let t = batch[0].time;
-        self.update_all(t);
+        if self.cfg.mode == Mode::CloudSim {
+            // CloudSim updates every host at every migration event; its figures depend on it.
+            self.update_all(t);
+            for id in valid {
+                self.complete_migration(id, t);
+            }
+            self.update_all(t);
+            return;
+        }
+        // Elsewhere only the hosts a migration touches change: accounting is per host and exact
+        // between any two of its own updates, so the others need not be visited.
+        let mut touched: Vec<usize> = Vec::new();
+        for &id in &valid {
+            if let Some(m) = self.migrations[id].as_ref() {
+                touched.push(m.from);
+                touched.push(m.to);
+                touched.extend_from_slice(&m.also_to);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for &h in &touched {
+            self.update_host(h, t);
+        }
         for id in valid {
             self.complete_migration(id, t);
         }
-        self.update_all(t);
+        for &h in &touched {
+            self.update_host(h, t);
+        }
     }
 
     fn handle(&mut self, ev: Event, policy: &mut dyn Policy) {
