@@ -102,6 +102,15 @@ pub struct FaultsConfig {
     pub degradation_capacity: f64,
     /// How long a degradation lasts.
     pub degradation_s: f64,
+    /// Traffic surges (flash crowds, signalling storms): one VNF's instances ramp towards
+    /// saturation and back, the way NFV overloads build up over tens of minutes.
+    pub surges: u32,
+    /// Mean time for a surge to build up (each surge draws 0.5x to 1.5x of it).
+    pub surge_ramp_s: f64,
+    /// Mean time a surge stays at its peak (each surge draws 0.5x to 1.5x of it).
+    pub surge_hold_s: f64,
+    /// Utilisation of each surging VM's vCPUs at the peak (0..=1).
+    pub surge_level: f64,
     /// Crash times replayed from a real log instead of drawn (in addition to `hardware_failures`).
     pub replay: Option<FailureReplay>,
 }
@@ -117,6 +126,10 @@ impl Default for FaultsConfig {
             degradations: 0,
             degradation_capacity: 0.5,
             degradation_s: 2.0 * 3600.0,
+            surges: 0,
+            surge_ramp_s: 1800.0,
+            surge_hold_s: 3600.0,
+            surge_level: 0.95,
             replay: None,
         }
     }

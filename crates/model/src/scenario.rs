@@ -299,6 +299,15 @@ impl ScenarioFile {
         if !(0.0..=1.0).contains(&f.degradation_capacity) {
             return Err(err("degradation_capacity", "must be in 0..=1".into()));
         }
+        if !(0.0..=1.0).contains(&f.surge_level) {
+            return Err(err("surge_level", "must be in 0..=1".into()));
+        }
+        if !(f.surge_ramp_s > 0.0 && f.surge_hold_s >= 0.0) {
+            return Err(err(
+                "surge_ramp_s",
+                "surge ramp must be positive and hold non-negative".into(),
+            ));
+        }
         if f.lead_time.median_s <= 0.0 || f.lead_time.sigma < 0.0 {
             return Err(err(
                 "median_s",

@@ -18,7 +18,14 @@ pub struct ProactiveGreedy {
     pub destination_limit: f64,
     model: QemuModel,
     work: Work,
+    /// Per host, until when it stays suspect after a hardware alarm. Precursor-based risk
+    /// flickers from one step to the next; an operator does not move VMs back onto a host that
+    /// alarmed an hour ago, and keeps draining it.
+    suspect_until_s: Vec<f64>,
 }
+
+/// How long a host stays suspect after a hardware alarm (precursors run for hours).
+const SUSPECT_S: f64 = 4.0 * 3600.0;
 
 impl Default for ProactiveGreedy {
     fn default() -> Self {
@@ -27,6 +34,7 @@ impl Default for ProactiveGreedy {
             destination_limit: 0.8,
             model: QemuModel::of(Technique::Precopy),
             work: Work::default(),
+            suspect_until_s: Vec::new(),
         }
     }
 }
@@ -36,12 +44,45 @@ impl ProactiveGreedy {
         obs.risks.get(h).map_or(0.0, |r| r.probability)
     }
 
+    /// Whether `h` alarmed for hardware recently.
+    fn suspect(&self, obs: &Observation, h: usize) -> bool {
+        self.suspect_until_s.get(h).is_some_and(|&t| obs.time_s < t)
+    }
+
+    /// Marks hosts whose hardware risk crosses the bound now.
+    fn note_alarms(&mut self, obs: &Observation) {
+        self.suspect_until_s
+            .resize(obs.hosts.len(), f64::NEG_INFINITY);
+        for (h, r) in obs.risks.iter().enumerate() {
+            if r.hardware >= self.risk_bound {
+                self.suspect_until_s[h] = obs.time_s + SUSPECT_S;
+            }
+        }
+    }
+
     /// Best destination for `vm` leaving `from`: feasible, not risky, lowest downtime + risk.
-    fn destination(&self, obs: &Observation, vm: usize, from: usize) -> Option<usize> {
+    /// An evacuation (the source is about to fail) accepts any destination with CPU to spare:
+    /// a slower VNF is better than a dead one.
+    fn destination(
+        &self,
+        obs: &Observation,
+        vm: usize,
+        from: usize,
+        evacuate: bool,
+    ) -> Option<usize> {
+        let limit = if evacuate {
+            1.0
+        } else {
+            self.destination_limit
+        };
         let v = &obs.vms[vm];
         let mut best: Option<(f64, usize)> = None;
         for (h, host) in obs.hosts.iter().enumerate() {
-            if h == from || !host.up || Self::risk(obs, h) >= self.risk_bound {
+            if h == from
+                || !host.up
+                || Self::risk(obs, h) >= self.risk_bound
+                || self.suspect(obs, h)
+            {
                 continue;
             }
             let w = &self.work.hosts[h];
@@ -49,7 +90,7 @@ impl ProactiveGreedy {
                 continue;
             }
             let rho_after = (w.requested_mips + v.requested_mips) / host.total_mips;
-            if rho_after > self.destination_limit {
+            if rho_after > limit {
                 continue;
             }
             // Every VNF instance on the destination, and the one arriving, must keep its latency
@@ -61,7 +102,7 @@ impl ProactiveGreedy {
                 .filter_map(|&x| obs.vms[x].vnf.and_then(|f| obs.vnf_qos.get(f)))
                 .map(|q| q.max_latency_ms)
                 .fold(f64::INFINITY, f64::min);
-            if 0.5 / (1.0 - rho_after.min(0.99)) > strictest {
+            if !evacuate && 0.5 / (1.0 - rho_after.min(0.99)) > strictest {
                 continue;
             }
             let bw = obs
@@ -105,12 +146,19 @@ impl Policy for ProactiveGreedy {
         if obs.risks.is_empty() {
             return out;
         }
+        self.note_alarms(obs);
         let mut hosts: Vec<usize> = (0..obs.hosts.len())
-            .filter(|&h| obs.hosts[h].up && Self::risk(obs, h) >= self.risk_bound)
+            .filter(|&h| {
+                obs.hosts[h].up && (Self::risk(obs, h) >= self.risk_bound || self.suspect(obs, h))
+            })
             .collect();
+        // Hosts about to fail first (they lose every VM), then by risk.
+        let failing: Vec<bool> = (0..obs.hosts.len()).map(|h| self.suspect(obs, h)).collect();
+        let failing = |h: usize| failing[h];
         hosts.sort_by(|&a, &b| {
-            Self::risk(obs, b)
-                .total_cmp(&Self::risk(obs, a))
+            failing(b)
+                .cmp(&failing(a))
+                .then(Self::risk(obs, b).total_cmp(&Self::risk(obs, a)))
                 .then(a.cmp(&b))
         });
         for h in hosts {
@@ -136,7 +184,7 @@ impl Policy for ProactiveGreedy {
                 // VNF instances first: their outage is what the operator pays for.
                 vms.sort_by_key(|&v| (obs.vms[v].vnf.is_none(), v));
             }
-            let evacuate = r.hardware >= self.risk_bound;
+            let evacuate = failing(h);
             for vm in vms {
                 let host = &obs.hosts[h];
                 let w = &self.work.hosts[h];
@@ -146,7 +194,7 @@ impl Policy for ProactiveGreedy {
                 if !evacuate && cpu_ok && mem_ok {
                     break;
                 }
-                if let Some(to) = self.destination(obs, vm, h) {
+                if let Some(to) = self.destination(obs, vm, h, evacuate) {
                     self.work.destroy(obs, h, vm);
                     self.work.create(obs, to, vm);
                     out.push(Decision::Migrate { vm, to });
@@ -160,7 +208,7 @@ impl Policy for ProactiveGreedy {
         // Spread, but never onto a host the predictor distrusts.
         let mut safe = obs.clone();
         for (h, host) in safe.hosts.iter_mut().enumerate() {
-            if Self::risk(obs, h) >= self.risk_bound {
+            if Self::risk(obs, h) >= self.risk_bound || self.suspect(obs, h) {
                 host.up = false;
             }
         }

@@ -5,7 +5,9 @@ use anyhow::{Context, Result};
 use promig_predict::HardwareModel;
 use promig_predict::evaluation::AlarmStats;
 use promig_predict::features::HARDWARE_FEATURES;
-use promig_sim::prediction::{self, EvalReport, HORIZON_S, REACTIVE_CE_THRESHOLD};
+use promig_sim::prediction::{
+    self, EvalReport, HORIZON_S, REACTIVE_CE_THRESHOLD, REACTIVE_LATENCY_RATIO,
+};
 use std::path::PathBuf;
 
 /// Subcommands.
@@ -205,19 +207,14 @@ fn print(r: &EvalReport) {
     row("memory shortage: predictor", &r.memory);
     row("memory shortage: reactive (>= 95 %)", &r.memory_reactive);
     row("response-time breach: predictor", &r.response_time);
-    println!(
-        "one-step-ahead CPU overload        precision  recall  (positives {})",
-        r.overload.positives
+    row(
+        &format!(
+            "response-time: reactive (>= {:.0} % of bound)",
+            REACTIVE_LATENCY_RATIO * 100.0
+        ),
+        &r.response_time_reactive,
     );
-    println!(
-        "  predictor (Holt, P >= 0.5)        {:>8.2} {:>7.2}",
-        r.overload.precision, r.overload.recall
-    );
-    println!(
-        "  reactive (overloaded now)         {:>8.2} {:>7.2}",
-        r.overload_reactive.precision, r.overload_reactive.recall
-    );
-    println!("one-step-ahead host overload on real traces (predicted before the policy acts):");
+    println!("one-step-ahead host overload (predicted before the policy acts):");
     println!(
         "  {:<28} {:>9} {:>10} {:>7}   {:>10} {:>7}   {:>22}",
         "traces, placement",
@@ -228,7 +225,7 @@ fn print(r: &EvalReport) {
         "recall",
         "best recall @ prec 0.7"
     );
-    for t in &r.overload_real {
+    for t in std::iter::once(&r.overload).chain(&r.overload_real) {
         let best = t
             .best_recall_at_precision_70
             .map_or("-".to_string(), |(rec, thr)| {

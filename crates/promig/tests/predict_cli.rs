@@ -6,7 +6,7 @@ use common::promig;
 
 #[test]
 fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() {
-    let (ok, out, err) = promig(&["predict", "eval", "--seeds", "101", "105", "--json"]);
+    let (ok, out, err) = promig(&["predict", "eval", "--seeds", "101", "110", "--json"]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let hw = &v["hardware"];
@@ -18,6 +18,25 @@ fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() 
     assert!(
         hw["false_alarms_per_100_host_days"].as_f64().unwrap() <= 1.0,
         "{hw}"
+    );
+    // One-step-ahead overload on the default scenario (surges included): the target,
+    // recall >= 0.8 at precision >= 0.7, and no worse than persistence.
+    let ov = &v["overload"];
+    assert!(
+        ov["predictor"]["positives"].as_u64().unwrap() >= 100,
+        "{ov}"
+    );
+    let best = ov["best_recall_at_precision_70"][0].as_f64().unwrap();
+    assert!(best >= 0.8, "{ov}");
+    assert!(
+        ov["predictor"]["recall"].as_f64().unwrap() >= ov["reactive"]["recall"].as_f64().unwrap(),
+        "{ov}"
+    );
+    // Response-time breaches now occur (surges push VNF hosts past their latency bound).
+    assert!(
+        v["response_time"]["events"].as_u64().unwrap() >= 50,
+        "{}",
+        v["response_time"]
     );
 }
 

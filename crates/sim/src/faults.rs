@@ -43,6 +43,44 @@ pub struct DegradePlan {
     pub duration_s: f64,
 }
 
+/// A traffic surge on one service chain (a flash crowd, a signalling storm): every instance of
+/// its VNFs sees utilisation rises linearly towards `level` over
+/// `ramp_s`, stays there for `hold_s`, and falls back over `ramp_s`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurgePlan {
+    /// Chain (index into the world's chains).
+    pub chain: usize,
+    /// Start of the ramp.
+    pub start_s: f64,
+    /// Build-up (and decay) time.
+    pub ramp_s: f64,
+    /// Time at the peak.
+    pub hold_s: f64,
+    /// Peak utilisation of each instance.
+    pub level: f64,
+}
+
+impl SurgePlan {
+    /// How far into the surge `t` is: 0 outside, 1 at the peak.
+    pub fn intensity(&self, t: f64) -> f64 {
+        let x = t - self.start_s;
+        if x <= 0.0 {
+            0.0
+        } else if x < self.ramp_s {
+            x / self.ramp_s
+        } else if x <= self.ramp_s + self.hold_s {
+            1.0
+        } else {
+            (1.0 - (x - self.ramp_s - self.hold_s) / self.ramp_s).max(0.0)
+        }
+    }
+
+    /// A VM's utilisation `u` under the surge at `t`.
+    pub fn apply(&self, u: f64, t: f64) -> f64 {
+        u + (self.level - u).max(0.0) * self.intensity(t)
+    }
+}
+
 /// Every fault of a run, fixed before it starts (so the ground truth exists independently of
 /// what the policy does).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -55,6 +93,8 @@ pub struct FaultPlan {
     pub leaks: Vec<LeakPlan>,
     /// Degradations.
     pub degradations: Vec<DegradePlan>,
+    /// Traffic surges.
+    pub surges: Vec<SurgePlan>,
 }
 
 /// Draws the plan. Hosts for failures and false alarms are distinct; every draw comes from `rng`.
@@ -135,6 +175,20 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
                 host,
                 onset_s,
                 crash_s: t,
+            });
+        }
+    }
+    // Drawn last, so adding surges leaves every other fault of a seed where it was.
+    if f.surges > 0 && !world.chains.is_empty() {
+        for _ in 0..f.surges {
+            let ramp_s = f.surge_ramp_s * rng.random_range(0.5..1.5);
+            let hold_s = f.surge_hold_s * rng.random_range(0.5..1.5);
+            out.surges.push(SurgePlan {
+                chain: rng.random_range(0..world.chains.len()),
+                start_s: rng.random_range(0.05 * horizon..0.75 * horizon),
+                ramp_s,
+                hold_s,
+                level: f.surge_level,
             });
         }
     }

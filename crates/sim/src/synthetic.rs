@@ -4,7 +4,7 @@
 use crate::world::World;
 use promig_model::fault::FaultsConfig;
 use promig_model::scenario::RecoveryConfig;
-use promig_model::{HostSpec, Qos, Topology, Trace, VmSpec, VnfSpec};
+use promig_model::{ChainSpec, HostSpec, Qos, Topology, Trace, VmSpec, VnfSpec};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -72,7 +72,14 @@ pub fn world(hosts: usize, vms: usize, steps: usize, seed: u64, faults: FaultsCo
         vms: vm_specs,
         traces,
         vnfs,
-        chains: Vec::new(),
+        // Consecutive VNFs, three at a time, form the service chains (a surge hits one chain).
+        chains: (0..n_vnfs)
+            .step_by(3)
+            .map(|first| ChainSpec {
+                name: format!("chain{}", first / 3),
+                vnfs: (first..(first + 3).min(n_vnfs)).collect(),
+            })
+            .collect(),
         topology,
         faults,
         recovery: RecoveryConfig::default(),

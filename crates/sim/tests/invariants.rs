@@ -23,6 +23,7 @@ fn faults(failures: u32, leaks: u32, degradations: u32) -> FaultsConfig {
         memory_leaks: leaks,
         leak_mib_per_min: 120.0,
         degradations,
+        surges: 1,
         ..FaultsConfig::default()
     }
 }
@@ -53,7 +54,9 @@ proptest! {
         }
         let r = sim.report();
         // Every crashed VNF VM shows up as charged downtime.
-        let vnf_hit: u32 = r.faults.iter().filter(|f| f.strike_s.is_some()).map(|f| f.vnf_vms_hit).sum();
+        // (Overloads and latency breaches slow VMs down; only crashes and OOM kills stop them.)
+        let stops = |c: promig_model::FaultCause| matches!(c, promig_model::FaultCause::HardwareFailure | promig_model::FaultCause::MemoryShortage);
+        let vnf_hit: u32 = r.faults.iter().filter(|f| f.strike_s.is_some() && stops(f.cause)).map(|f| f.vnf_vms_hit).sum();
         if vnf_hit > 0 {
             prop_assert!(r.downtime_s > 0.0, "VNF VMs went down but no downtime was charged");
         }
@@ -104,4 +107,28 @@ fn crashes_charge_downtime_and_are_recorded() {
     );
     assert_eq!(r.failures_struck, 3);
     assert!(r.vms_crashed > 0);
+}
+
+#[test]
+fn surges_build_up_overloads_and_latency_breaches() {
+    use promig_model::FaultCause;
+    let count = |surges: u32| {
+        let (mut file, base) = promig_sim::scenario::default_scenario().unwrap();
+        file.faults.surges = surges;
+        let world = Arc::new(promig_sim::scenario::build_world(&file, &base).unwrap());
+        let mut p = promig_policy::by_name("none", 42).unwrap();
+        let mut sim = Simulator::new(world, SimConfig::nfv(42, file.steps), p.as_mut()).unwrap();
+        let r = sim.run(p.as_mut(), &mut |_, _| {});
+        let n = |c: FaultCause| r.faults.iter().filter(|f| f.cause == c).count();
+        (
+            n(FaultCause::Overload),
+            n(FaultCause::ResponseDegradation),
+            r.slatah_pct,
+        )
+    };
+    let (calm_over, calm_rt, calm_slatah) = count(0);
+    let (over, rt, slatah) = count(3);
+    assert!(over > calm_over, "{over} vs {calm_over}");
+    assert!(rt > calm_rt, "{rt} vs {calm_rt}");
+    assert!(slatah > calm_slatah, "{slatah} vs {calm_slatah}");
 }

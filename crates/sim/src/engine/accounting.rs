@@ -5,10 +5,7 @@ use super::*;
 impl Simulator {
     pub(super) fn vm_request(&self, vm: usize, t: f64) -> f64 {
         match self.vms[vm].status {
-            VmStatus::Running => {
-                self.world.cpu_fraction(vm, t, self.cfg.interval_s)
-                    * self.world.vms[vm].total_mips()
-            }
+            VmStatus::Running => self.cpu_demand(vm, t) * self.world.vms[vm].total_mips(),
             _ => 0.0,
         }
     }
@@ -225,11 +222,7 @@ impl Simulator {
         } else {
             (0.0, 0.0)
         };
-        let load = if running {
-            self.world.cpu_fraction(vm, t, self.cfg.interval_s)
-        } else {
-            0.0
-        };
+        let load = if running { self.cpu_demand(vm, t) } else { 0.0 };
         let v = &mut self.vms[vm];
         v.requested_mips = req;
         v.allocated_mips = alloc;
@@ -249,7 +242,7 @@ impl Simulator {
         let Some(f) = self.world.vms[vm].vnf else {
             return;
         };
-        let load = self.world.cpu_fraction(vm, t, self.cfg.interval_s);
+        let load = self.cpu_demand(vm, t);
         let spec = &self.world.vnfs[f];
         let vt = &mut self.totals.vnf[f];
         let offered = spec.packets_per_s * load * duration_s;

@@ -213,7 +213,7 @@ impl Simulator {
                 continue;
             }
             if Some(id) == new {
-                let load = self.world.cpu_fraction(m.vm, t, self.cfg.interval_s);
+                let load = self.cpu_demand(m.vm, t);
                 let spec = &self.world.vms[m.vm];
                 let est = self.precopy.estimate(&MigrationInput {
                     memory_mib: spec.memory_mib,

@@ -92,6 +92,8 @@ struct HostState {
     temperature_c: f64,
     corrected_errors_per_h: f64,
     overloaded: bool,
+    /// Last time a VNF on the host was over its latency bound.
+    last_breach_s: f64,
     degraded_record: Option<usize>,
 }
 
@@ -240,6 +242,7 @@ impl Simulator {
                 temperature_c: 40.0,
                 corrected_errors_per_h: 0.0,
                 overloaded: false,
+                last_breach_s: f64::NEG_INFINITY,
                 degraded_record: None,
             })
             .collect::<Vec<_>>();
@@ -410,6 +413,22 @@ impl Simulator {
                 EventKind::DegradeEnd { host: d.host },
             );
         }
+    }
+
+    /// A VM's CPU utilisation at `t`: its trace, raised by any surge on its VNF's chain.
+    pub(super) fn cpu_demand(&self, vm: usize, t: f64) -> f64 {
+        let u = self.world.cpu_fraction(vm, t, self.cfg.interval_s);
+        if self.plan.surges.is_empty() {
+            return u;
+        }
+        let Some(f) = self.world.vms[vm].vnf else {
+            return u;
+        };
+        self.plan
+            .surges
+            .iter()
+            .filter(|s| self.world.chains[s.chain].vnfs.contains(&f))
+            .fold(u, |u, s| s.apply(u, t))
     }
 
     /// Runs to the end.
@@ -610,7 +629,7 @@ impl Simulator {
         // Every placed VM records its requested utilisation (CloudSim appends zeros too).
         for vm in 0..self.vms.len() {
             if self.vms[vm].host.is_some() {
-                let u = self.world.cpu_fraction(vm, t, self.cfg.interval_s);
+                let u = self.cpu_demand(vm, t);
                 let v = &mut self.vms[vm];
                 v.history.copy_within(0..HISTORY_LEN - 1, 1);
                 v.history[0] = u;

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Quiet time after which a new latency breach on a host counts as a new episode.
+const BREACH_EPISODE_GAP_S: f64 = 1800.0;
+
 impl Simulator {
     pub(super) fn crash_host(&mut self, h: usize, t: f64, record: Option<usize>) {
         // Migrations into the host fail: their VMs keep running on the source.
@@ -70,8 +73,7 @@ impl Simulator {
             return;
         }
         for &vm in &ready {
-            self.vms[vm].requested_mips = self.world.cpu_fraction(vm, t, self.cfg.interval_s)
-                * self.world.vms[vm].total_mips();
+            self.vms[vm].requested_mips = self.cpu_demand(vm, t) * self.world.vms[vm].total_mips();
         }
         let mut obs = self.observation_with(false);
         obs.risks.clone_from(&self.last_risks);
@@ -229,6 +231,7 @@ impl Simulator {
         self.take_down(vm, t);
     }
 
+    /// Records overload and latency-breach episodes as ground truth.
     pub(super) fn record_overloads(&mut self, t: f64) {
         for h in 0..self.hosts.len() {
             let over = self.hosts[h].up && self.hosts[h].requested_mips > self.host_capacity(h);
@@ -248,19 +251,42 @@ impl Simulator {
                 });
             }
             self.hosts[h].overloaded = over;
-            if let Some(r) = self.hosts[h].degraded_record
-                && self.records[r].strike_s.is_none()
-            {
-                let breach = self.hosts[h].vms.iter().any(|&v| {
+            let breach = self.hosts[h].up
+                && self.hosts[h].vms.iter().any(|&v| {
                     self.world.vms[v].vnf.is_some_and(|f| {
                         self.vms[v]
                             .entry
                             .is_some_and(|e| e.latency_ms > self.world.vnfs[f].qos.max_latency_ms)
                     })
                 });
-                if breach {
-                    self.records[r].strike_s = Some(t);
-                }
+            let planned = self.hosts[h]
+                .degraded_record
+                .is_some_and(|r| self.records[r].strike_s.is_none());
+            // A breach outside a planned degradation (a surge, or plain load) is ground truth too;
+            // one that follows another within half an hour is the same episode.
+            if breach && !planned && t - self.hosts[h].last_breach_s > BREACH_EPISODE_GAP_S {
+                self.records.push(FaultRecord {
+                    cause: FaultCause::ResponseDegradation,
+                    host: h,
+                    vm: None,
+                    onset_s: t,
+                    strike_s: Some(t),
+                    vnf_vms_hit: self.hosts[h]
+                        .vms
+                        .iter()
+                        .filter(|&&v| self.world.vms[v].vnf.is_some())
+                        .count() as u32,
+                    vms_hit: self.hosts[h].vms.len() as u32,
+                });
+            }
+            if breach {
+                self.hosts[h].last_breach_s = t;
+            }
+            if let Some(r) = self.hosts[h].degraded_record
+                && self.records[r].strike_s.is_none()
+                && breach
+            {
+                self.records[r].strike_s = Some(t);
             }
         }
     }

@@ -64,7 +64,7 @@ impl Simulator {
                 let spec = &self.world.vms[vm];
                 let s = &self.vms[vm];
                 let full = spec.total_mips();
-                let load = self.world.cpu_fraction(vm, self.now, self.cfg.interval_s);
+                let load = self.cpu_demand(vm, self.now);
                 VmView {
                     host: s.host,
                     in_migration: s.migration.is_some(),
