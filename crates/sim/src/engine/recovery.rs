@@ -231,24 +231,29 @@ impl Simulator {
         self.take_down(vm, t);
     }
 
+    /// An episode that slows the VMs on host `h` down from `t` (nothing stops), as ground truth.
+    fn record_host_episode(&mut self, cause: FaultCause, h: usize, t: f64) {
+        let vms = &self.hosts[h].vms;
+        self.records.push(FaultRecord {
+            cause,
+            host: h,
+            vm: None,
+            onset_s: t,
+            strike_s: Some(t),
+            vnf_vms_hit: vms
+                .iter()
+                .filter(|&&v| self.world.vms[v].vnf.is_some())
+                .count() as u32,
+            vms_hit: vms.len() as u32,
+        });
+    }
+
     /// Records overload and latency-breach episodes as ground truth.
     pub(super) fn record_overloads(&mut self, t: f64) {
         for h in 0..self.hosts.len() {
             let over = self.hosts[h].up && self.hosts[h].requested_mips > self.host_capacity(h);
             if over && !self.hosts[h].overloaded {
-                self.records.push(FaultRecord {
-                    cause: FaultCause::Overload,
-                    host: h,
-                    vm: None,
-                    onset_s: t,
-                    strike_s: Some(t),
-                    vnf_vms_hit: self.hosts[h]
-                        .vms
-                        .iter()
-                        .filter(|&&v| self.world.vms[v].vnf.is_some())
-                        .count() as u32,
-                    vms_hit: self.hosts[h].vms.len() as u32,
-                });
+                self.record_host_episode(FaultCause::Overload, h, t);
             }
             self.hosts[h].overloaded = over;
             let breach = self.hosts[h].up
@@ -265,19 +270,7 @@ impl Simulator {
             // A breach outside a planned degradation (a surge, or plain load) is ground truth too;
             // one that follows another within half an hour is the same episode.
             if breach && !planned && t - self.hosts[h].last_breach_s > BREACH_EPISODE_GAP_S {
-                self.records.push(FaultRecord {
-                    cause: FaultCause::ResponseDegradation,
-                    host: h,
-                    vm: None,
-                    onset_s: t,
-                    strike_s: Some(t),
-                    vnf_vms_hit: self.hosts[h]
-                        .vms
-                        .iter()
-                        .filter(|&&v| self.world.vms[v].vnf.is_some())
-                        .count() as u32,
-                    vms_hit: self.hosts[h].vms.len() as u32,
-                });
+                self.record_host_episode(FaultCause::ResponseDegradation, h, t);
             }
             if breach {
                 self.hosts[h].last_breach_s = t;
