@@ -13,6 +13,7 @@ pub mod prediction;
 pub mod report;
 pub mod scenario;
 pub mod synthetic;
+pub mod telemetry;
 pub mod world;
 
 pub use config::{Mode, SimConfig};

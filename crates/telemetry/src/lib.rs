@@ -5,6 +5,7 @@
 pub mod sources;
 pub mod store;
 
+pub use sources::Source;
 pub use store::{IngestStats, SeriesId, Store};
 
 /// What can go wrong collecting telemetry.

@@ -104,6 +104,10 @@ pub struct Store {
     capacity_per_series: usize,
     max_series: usize,
     index: HashMap<u64, SeriesId, std::hash::BuildHasherDefault<PassThrough>>,
+    /// Keys whose fast hash collides with an earlier series' (the fast hash is not
+    /// collision-free: `vm="109"` and `vm="184"` once shared one ring). Looked up only after the
+    /// key check on the fast path fails, so it costs nothing until a collision happens.
+    collided: HashMap<Box<[u8]>, SeriesId>,
     names: Vec<String>,
     rings: Vec<Ring>,
 }
@@ -115,6 +119,7 @@ impl Store {
             capacity_per_series: capacity_per_series.max(1),
             max_series,
             index: HashMap::default(),
+            collided: HashMap::new(),
             names: Vec::new(),
             rings: Vec::new(),
         }
@@ -123,14 +128,24 @@ impl Store {
     /// The series for a canonical key (`name{labels}` as exposed), creating it if there is room.
     pub fn series(&mut self, key: &[u8]) -> Option<SeriesId> {
         let h = series_hash(key);
-        if let Some(&id) = self.index.get(&h) {
-            return Some(id);
+        match self.index.get(&h) {
+            Some(&id) if self.names[id as usize].as_bytes() == key => return Some(id),
+            Some(_) => {
+                if let Some(&id) = self.collided.get(key) {
+                    return Some(id);
+                }
+            }
+            None => {}
         }
         if self.rings.len() >= self.max_series {
             return None;
         }
         let id = self.rings.len() as SeriesId;
-        self.index.insert(h, id);
+        if self.index.contains_key(&h) {
+            self.collided.insert(key.into(), id);
+        } else {
+            self.index.insert(h, id);
+        }
         self.names.push(String::from_utf8_lossy(key).into_owned());
         self.rings.push(Ring::new(self.capacity_per_series));
         Some(id)
@@ -138,7 +153,11 @@ impl Store {
 
     /// Looks a series up without creating it.
     pub fn find(&self, key: &str) -> Option<SeriesId> {
-        self.index.get(&series_hash(key.as_bytes())).copied()
+        match self.index.get(&series_hash(key.as_bytes())) {
+            Some(&id) if self.names[id as usize] == key => Some(id),
+            Some(_) => self.collided.get(key.as_bytes()).copied(),
+            None => None,
+        }
     }
 
     /// Appends a sample, refusing non-finite values and timestamps that do not move forward.
@@ -198,6 +217,25 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn colliding_keys_keep_separate_series() {
+        // These two keys share a fast hash; they must still be two series.
+        let a = br#"promig_vm_cpu_utilisation{vm="109",dc="default-nfv-pop"}"#;
+        let b = br#"promig_vm_cpu_utilisation{vm="184",dc="default-nfv-pop"}"#;
+        assert_eq!(super::series_hash(a), super::series_hash(b));
+        let mut store = super::Store::new(4, 8);
+        let (ia, ib) = (store.series(a).unwrap(), store.series(b).unwrap());
+        assert_ne!(ia, ib);
+        assert_eq!(store.series(b), Some(ib));
+        assert_eq!(store.find(std::str::from_utf8(a).unwrap()), Some(ia));
+        assert_eq!(store.find(std::str::from_utf8(b).unwrap()), Some(ib));
+        let mut stats = super::IngestStats::default();
+        store.append(ia, 1, 1.0, &mut stats);
+        store.append(ib, 1, 2.0, &mut stats);
+        assert_eq!(stats.accepted, 2);
+        assert_eq!(store.samples(ib), vec![(1, 2.0)]);
+    }
+
     use super::*;
 
     #[test]

@@ -454,6 +454,11 @@ impl Simulator {
         self.report()
     }
 
+    /// When the next decision point falls (seconds), so a driver can step up to a wall time.
+    pub fn next_decision_s(&self) -> f64 {
+        self.cfg.start_s() + self.next_step as f64 * self.cfg.interval_s
+    }
+
     /// Advances to the next decision point, asks the policy, applies its decisions. Returns false
     /// once the horizon is reached (then only [`Simulator::report`] is left to call).
     pub fn step(&mut self, policy: &mut dyn Policy) -> bool {
@@ -469,7 +474,7 @@ impl Simulator {
         if self.finished {
             return false;
         }
-        let t = self.cfg.start_s() + self.next_step as f64 * self.cfg.interval_s;
+        let t = self.next_decision_s();
         if t >= self.cfg.horizon_s() {
             let horizon = self.cfg.horizon_s();
             self.process_events_until(horizon, policy);
