@@ -141,10 +141,13 @@ impl Store {
             return None;
         }
         let id = self.rings.len() as SeriesId;
-        if self.index.contains_key(&h) {
-            self.collided.insert(key.into(), id);
-        } else {
-            self.index.insert(h, id);
+        match self.index.entry(h) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(key.into(), id);
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
         }
         self.names.push(String::from_utf8_lossy(key).into_owned());
         self.rings.push(Ring::new(self.capacity_per_series));
