@@ -51,8 +51,21 @@ fn is_name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b == b':'
 }
 
+/// Metric and label name characters as a table: one load per byte instead of four compares
+/// (names are most of a line's bytes).
+const NAME_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+        b += 1;
+    }
+    t
+};
+
 fn is_name_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+    NAME_CHAR[b as usize]
 }
 
 /// Parses one line (without its newline).
@@ -158,15 +171,14 @@ fn skip_labels(line: &[u8], mut i: usize) -> Option<usize> {
             return None;
         }
         i += 1;
+        // Jump to the next quote or backslash (label values are long: paths, versions).
         loop {
-            match line.get(i)? {
-                b'\\' => i += 2,
-                b'"' => {
-                    i += 1;
-                    break;
-                }
-                _ => i += 1,
+            i += memchr::memchr2(b'"', b'\\', line.get(i..)?)?;
+            if line[i] == b'"' {
+                i += 1;
+                break;
             }
+            i += 2;
         }
     }
 }
