@@ -279,7 +279,13 @@ pub fn load_bitbrains_file(path: &Path) -> Result<Trace, ModelError> {
                 })
         };
         let ts = num(0)?;
-        if ts <= last_ts {
+        // The published files repeat a timestamp where a VM was re-provisioned (e.g. Rnd
+        // 20.csv:117-118): the first row of the interval stands, as a collector keeps the first
+        // sample of a duplicate. Going back in time is still an error.
+        if ts == last_ts {
+            continue;
+        }
+        if ts < last_ts {
             return Err(ModelError::parse(
                 path,
                 i + 1,
@@ -368,5 +374,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(":3: field `timestamp`"), "{e}");
+        // A repeated timestamp (as in the published Rnd 20.csv) keeps the first row.
+        let dup = format!(
+            "{head}100;\t2;\t100;\t50;\t50.0;\t1000;\t250;\t0;\t0;\t3;\t4\n100;\t0;\t0;\t0;\t0.0;\t1000;\t0;\t0;\t0;\t0;\t0\n400;\t2;\t100;\t50;\t25.0;\t1000;\t500;\t0;\t0;\t1;\t1\n"
+        );
+        let t = load_bitbrains_file(&tmp("bb3.csv", &dup)).unwrap();
+        assert_eq!(t.cpu, vec![0.5, 0.25]);
     }
 }

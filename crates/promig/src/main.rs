@@ -4,6 +4,7 @@
 mod fidelity;
 mod migrate_cmd;
 mod predict_cmd;
+mod telemetry_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -38,6 +39,11 @@ enum Command {
     Predict {
         #[command(subcommand)]
         command: predict_cmd::PredictCommand,
+    },
+    /// Telemetry: replay traces or a simulation into the store, with per-source counters.
+    Telemetry {
+        #[command(subcommand)]
+        command: telemetry_cmd::TelemetryCommand,
     },
     /// Reproduce CloudSim 3.0.3's PlanetLab table and compare with its published figures.
     Fidelity {
@@ -83,6 +89,7 @@ fn main() {
         Command::Fidelity { data, json } => fidelity::run(&data, json),
         Command::Migrate { command } => migrate_cmd::run(command),
         Command::Predict { command } => predict_cmd::run(command),
+        Command::Telemetry { command } => telemetry_cmd::run(command),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
