@@ -203,6 +203,31 @@ pub fn detect_threshold(values: &[f64]) -> Vec<bool> {
     refractory(values.iter().map(|v| (v - mean).abs() > 4.0 * sd))
 }
 
+/// Novelty: an alarm when the value leaves the range of everything seen so far (the probationary
+/// period included). Failures in the NAB's real series mostly take a metric somewhere it has never
+/// been; a value inside the known range, however unusual its timing, costs no false alarm.
+/// Sees nothing ahead of time, so it is scored beside the forecast detector, not instead of it.
+pub fn detect_new_extreme(values: &[f64]) -> Vec<bool> {
+    let p = ((PROBATION * values.len() as f64) as usize)
+        .max(2)
+        .min(values.len());
+    let (mut lo, mut hi) = values[..p]
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let flags = values.iter().enumerate().map(|(i, &v)| {
+        if i < p {
+            return false;
+        }
+        let novel = v > hi || v < lo;
+        lo = lo.min(v);
+        hi = hi.max(v);
+        novel
+    });
+    refractory(flags.collect::<Vec<_>>().into_iter())
+}
+
 /// The predictor: Holt's forecast flags a value heading past the same threshold within the next
 /// 12 points (prediction), or a one-step surprise over 6 of its running error (sudden change).
 pub fn detect_forecast(values: &[f64]) -> Vec<bool> {
@@ -309,6 +334,16 @@ mod tests {
         d[500] = false;
         d[590] = true;
         assert!(score(&s, &d).normalized() < early.normalized());
+    }
+
+    #[test]
+    fn new_extremes_alarm_once_and_values_inside_the_range_never() {
+        let mut v: Vec<f64> = (0..1000).map(|i| (i % 10) as f64).collect();
+        v[600] = 20.0;
+        v[700] = 15.0; // unusual, but inside the range seen since 600
+        let d = detect_new_extreme(&v);
+        assert_eq!(d.iter().filter(|&&x| x).count(), 1);
+        assert!(d[600]);
     }
 
     #[test]

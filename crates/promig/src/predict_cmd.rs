@@ -107,9 +107,10 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
             let mut rows = Vec::new();
             for (label, detect) in [
                 (
-                    "forecast (Holt)",
-                    nab::detect_forecast as fn(&[f64]) -> Vec<bool>,
+                    "new extreme",
+                    nab::detect_new_extreme as fn(&[f64]) -> Vec<bool>,
                 ),
+                ("forecast (Holt)", nab::detect_forecast),
                 ("likelihood z>3.7", |v: &[f64]| {
                     nab::detect_likelihood(v, 3.7)
                 }),

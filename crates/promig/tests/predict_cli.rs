@@ -61,3 +61,21 @@ fn proactive_greedy_evacuates_hosts_before_they_fail() {
     assert!(pro["downtime_s"].as_f64().unwrap() < none["downtime_s"].as_f64().unwrap());
     assert!(pro["vms_crashed"].as_u64().unwrap() < none["vms_crashed"].as_u64().unwrap());
 }
+
+#[test]
+fn on_nab_the_new_extreme_detector_beats_the_static_threshold() {
+    let (ok, out, err) = promig(&["predict", "nab", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let score = |name: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["detector"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"))["scores"]["all"]["score"]
+            .as_f64()
+            .unwrap()
+    };
+    let (novel, fixed) = (score("new extreme"), score("static threshold"));
+    assert!(novel > fixed + 5.0, "{novel} vs {fixed}");
+}
