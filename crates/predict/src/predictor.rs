@@ -21,6 +21,8 @@ pub struct RiskPredictor {
     /// Horizon for memory exhaustion: leaks are slow and a VM needs time to move, so it looks
     /// further ahead than CPU overload.
     pub memory_horizon_steps: f64,
+    /// Horizon for a response-time breach: far enough ahead to move a VNF instance first.
+    pub response_horizon_steps: f64,
     hardware: Option<HardwareModel>,
     histories: Vec<HostHistory>,
     demand: Vec<Holt>,
@@ -35,6 +37,7 @@ impl RiskPredictor {
         RiskPredictor {
             horizon_steps,
             memory_horizon_steps: 6.0,
+            response_horizon_steps: 3.0,
             hardware,
             histories: Vec::new(),
             demand: Vec::new(),
@@ -97,7 +100,8 @@ impl Predictor for RiskPredictor {
                 let response_within = |vms: &VmForecasts, steps: f64| {
                     load_limit.map_or(0.0, |l| vms.p_host_demand_above(obs, h, l, steps))
                 };
-                let response_time = response_within(&self.vms, k);
+                let response_time =
+                    response_within(&self.vms, self.response_horizon_steps.max(k));
                 // The same breach probabilities over the standard horizons (5, 15, 30 minutes);
                 // the hardware model has a single 30-minute horizon and counts in all three.
                 let mut within = [0.0; 3];
