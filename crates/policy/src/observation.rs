@@ -116,7 +116,15 @@ pub struct HostRisk {
     pub response_time: f64,
     /// Probability of any breach within each of [`HORIZONS_S`].
     pub within: [f64; 3],
+    /// CPU demand over capacity at the horizon: 90 % prediction interval (low, forecast, high),
+    /// so an operator or the agent sees how sure the overload figure is.
+    pub cpu_demand: [f64; 3],
+    /// Memory in use over physical memory at the memory horizon: 90 % interval, as above.
+    pub memory_use: [f64; 3],
 }
+
+/// Half-width of a 90 % normal prediction interval, in standard deviations.
+pub const INTERVAL_90_Z: f64 = 1.645;
 
 /// The standard prediction horizons: 5, 15 and 30 minutes.
 pub const HORIZONS_S: [f64; 3] = [300.0, 900.0, 1800.0];

@@ -264,14 +264,14 @@ impl VmMemoryTrends {
         }
     }
 
-    /// Probability that the host's memory in use exceeds its physical memory within `k` steps,
-    /// and the steps left at the current growth.
-    pub fn p_host_exhaustion(
+    /// Forecast of the host's memory in use `k` steps ahead (MiB): mean, standard deviation, and
+    /// the summed growth per step of its VMs.
+    pub fn host_forecast(
         &mut self,
         obs: &promig_policy::Observation,
         host: usize,
         k: f64,
-    ) -> (f64, Option<f64>) {
+    ) -> (f64, f64, f64) {
         let h = &obs.hosts[host];
         let (mut now, mut growth, mut var) = (0.0, 0.0, 0.0);
         for &v in &h.vms {
@@ -293,9 +293,21 @@ impl VmMemoryTrends {
                 var += rss / (n - 2.0);
             }
         }
-        let limit = h.physical_memory_mib;
-        let forecast = now + growth * k;
-        let sd = var.sqrt() * k.sqrt() + 0.01 * limit;
+        let sd = var.sqrt() * k.sqrt() + 0.01 * h.physical_memory_mib;
+        (now + growth * k, sd, growth)
+    }
+
+    /// Probability that the host's memory in use exceeds its physical memory within `k` steps,
+    /// and the steps left at the current growth.
+    pub fn p_host_exhaustion(
+        &mut self,
+        obs: &promig_policy::Observation,
+        host: usize,
+        k: f64,
+    ) -> (f64, Option<f64>) {
+        let limit = obs.hosts[host].physical_memory_mib;
+        let (forecast, sd, growth) = self.host_forecast(obs, host, k);
+        let now = forecast - growth * k;
         let p = 1.0 - normal_cdf((limit - forecast) / sd);
         let steps = (growth > 1e-6).then(|| ((limit - now) / growth).max(0.0));
         (p, steps)

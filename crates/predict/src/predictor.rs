@@ -100,8 +100,7 @@ impl Predictor for RiskPredictor {
                 let response_within = |vms: &VmForecasts, steps: f64| {
                     load_limit.map_or(0.0, |l| vms.p_host_demand_above(obs, h, l, steps))
                 };
-                let response_time =
-                    response_within(&self.vms, self.response_horizon_steps.max(k));
+                let response_time = response_within(&self.vms, self.response_horizon_steps.max(k));
                 // The same breach probabilities over the standard horizons (5, 15, 30 minutes);
                 // the hardware model has a single 30-minute horizon and counts in all three.
                 let mut within = [0.0; 3];
@@ -120,7 +119,16 @@ impl Predictor for RiskPredictor {
                     .into_iter()
                     .flatten()
                     .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))));
+                let z = promig_policy::observation::INTERVAL_90_Z;
+                let (cpu_mean, cpu_sd) = self.vms.host_demand(obs, h, k);
+                let memory_steps_ahead = self.memory_horizon_steps.max(k);
+                let (mem_mean, mem_sd, _) =
+                    self.vm_memory.host_forecast(obs, h, memory_steps_ahead);
+                let physical = obs.hosts[h].physical_memory_mib.max(1.0);
+                let interval = |m: f64, sd: f64| [(m - z * sd).max(0.0), m, m + z * sd];
                 HostRisk {
+                    cpu_demand: interval(cpu_mean, cpu_sd),
+                    memory_use: interval(mem_mean / physical, mem_sd / physical),
                     probability: hardware.max(overload).max(memory).max(response_time),
                     time_left_s: steps.map(|s| s * obs.interval_s),
                     hardware,

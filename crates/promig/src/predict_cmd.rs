@@ -215,6 +215,10 @@ fn print(r: &EvalReport) {
         ),
         &r.response_time_reactive,
     );
+    println!(
+        "next-step host CPU demand inside the predictor's 90 % interval: {:.1} %",
+        r.cpu_interval_coverage * 100.0
+    );
     println!("one-step-ahead host overload (predicted before the policy acts):");
     println!(
         "  {:<28} {:>9} {:>10} {:>7}   {:>10} {:>7}   {:>22}",

@@ -32,6 +32,9 @@ fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() 
         ov["predictor"]["recall"].as_f64().unwrap() >= ov["reactive"]["recall"].as_f64().unwrap(),
         "{ov}"
     );
+    // The 90 % interval of next-step CPU demand is calibrated.
+    let coverage = v["cpu_interval_coverage"].as_f64().unwrap();
+    assert!((0.85..=0.97).contains(&coverage), "{coverage}");
     // Response-time breaches now occur (surges push VNF hosts past their latency bound).
     assert!(
         v["response_time"]["events"].as_u64().unwrap() >= 50,

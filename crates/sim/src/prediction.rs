@@ -46,6 +46,8 @@ pub struct Sample {
     pub response_p: f64,
     /// Mean VNF response time now over the strictest latency bound on the host (0 without VNFs).
     pub latency_ratio: f64,
+    /// The predictor's 90 % interval for the next step's CPU demand over capacity.
+    pub cpu_interval: [f64; 3],
 }
 
 /// One replayed day.
@@ -104,6 +106,7 @@ pub fn replay(
                     .filter_map(|&v| obs.vms[v].vnf.and_then(|f| obs.vnf_qos.get(f)))
                     .map(|q| host.latency_ms / q.max_latency_ms)
                     .fold(0.0, f64::max),
+                cpu_interval: risks[h].cpu_demand,
             });
         }
     }
@@ -170,6 +173,9 @@ pub struct EvalReport {
     pub response_time_reactive: AlarmStats,
     /// One-step-ahead CPU overload on the default scenario: predictor and persistence.
     pub overload: TraceOverload,
+    /// Share of next-step host CPU demands inside the predictor's 90 % interval (calibration:
+    /// near 0.9 means the interval can be trusted).
+    pub cpu_interval_coverage: f64,
     /// One-step-ahead host overload on real traces (PlanetLab days, Google VMs) consolidated by
     /// LR-MMT, predicted before it acts: predictor and reactive, per data set.
     pub overload_real: Vec<TraceOverload>,
@@ -343,6 +349,7 @@ pub fn evaluate(
     let mut mem_events = Vec::new();
     let (mut overload_pairs, mut reactive_pairs, mut overload_scored) =
         (Vec::new(), Vec::new(), Vec::new());
+    let (mut covered, mut intervals) = (0usize, 0usize);
     let mut host_days = 0.0;
     let mut offset = 0.0;
     for seed in seeds {
@@ -382,6 +389,11 @@ pub fn evaluate(
                 let actual = w[1].demand_now > 1.0;
                 overload_pairs.push((w[0].overload_p >= 0.5, actual));
                 overload_scored.push((w[0].overload_p, actual));
+                let [low, _, high] = w[0].cpu_interval;
+                intervals += 1;
+                if (low..=high).contains(&w[1].demand_now) {
+                    covered += 1;
+                }
                 reactive_pairs.push((w[0].demand_now > 1.0, actual));
             }
         }
@@ -452,6 +464,7 @@ pub fn evaluate(
             MATCH_WINDOW_S,
             host_days,
         ),
+        cpu_interval_coverage: covered as f64 / intervals.max(1) as f64,
         overload: TraceOverload {
             traces: "default scenario (none)".into(),
             predictor: classification(overload_pairs.into_iter()),

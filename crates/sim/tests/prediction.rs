@@ -38,6 +38,10 @@ fn risk_grows_with_the_horizon_and_flags_failing_hosts_before_they_crash() {
                 r.within[0] <= r.within[1] + 1e-12 && r.within[1] <= r.within[2] + 1e-12,
                 "{r:?}"
             );
+            // Prediction intervals are ordered and bracket their forecast.
+            for iv in [r.cpu_demand, r.memory_use] {
+                assert!(iv[0] <= iv[1] && iv[1] <= iv[2], "{r:?}");
+            }
             if r.hardware >= 0.5 {
                 flagged.entry(h).or_insert(obs.time_s);
             }
