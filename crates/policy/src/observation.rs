@@ -123,6 +123,15 @@ pub struct HostRisk {
     pub memory_use: [f64; 3],
 }
 
+/// Service time of a VNF packet in the observation's queueing model (M/M/1: the response time is
+/// this over 1 - load), the one model the simulator's view, the predictor and the policies share.
+pub const SERVICE_TIME_MS: f64 = 0.5;
+
+/// Response time (ms) at a CPU load (demand over capacity) in the shared queueing model.
+pub fn response_time_ms(load: f64) -> f64 {
+    SERVICE_TIME_MS / (1.0 - load.min(0.99))
+}
+
 /// Half-width of a 90 % normal prediction interval, in standard deviations.
 pub const INTERVAL_90_Z: f64 = 1.645;
 
@@ -149,6 +158,17 @@ pub struct Observation {
     /// VMs are being instantiated (start of a run): requests are their full size and residents
     /// have no load yet, so overload tests are not applied while placing.
     pub instantiating: bool,
+}
+
+impl Observation {
+    /// The strictest latency bound (ms) among the VNF instances in `vms`, None without VNFs: the
+    /// bound a host's load has to respect.
+    pub fn strictest_latency_ms(&self, vms: impl IntoIterator<Item = usize>) -> Option<f64> {
+        vms.into_iter()
+            .filter_map(|v| self.vms[v].vnf.and_then(|f| self.vnf_qos.get(f)))
+            .map(|q| q.max_latency_ms)
+            .reduce(f64::min)
+    }
 }
 
 /// What a policy asks for.

@@ -5,7 +5,7 @@
 //! controller will use.
 
 use crate::consolidation::work::Work;
-use crate::observation::{Decision, Observation};
+use crate::observation::{Decision, Observation, response_time_ms};
 use crate::{Policy, placement};
 use promig_migrate::{MigrationInput, MigrationModel, QemuModel, Technique};
 
@@ -94,15 +94,11 @@ impl ProactiveGreedy {
                 continue;
             }
             // Every VNF instance on the destination, and the one arriving, must keep its latency
-            // bound (the observation's queueing model: 0.5 ms service time over 1 - load).
-            let strictest = w
-                .vms
-                .iter()
-                .chain(std::iter::once(&vm))
-                .filter_map(|&x| obs.vms[x].vnf.and_then(|f| obs.vnf_qos.get(f)))
-                .map(|q| q.max_latency_ms)
-                .fold(f64::INFINITY, f64::min);
-            if !evacuate && 0.5 / (1.0 - rho_after.min(0.99)) > strictest {
+            // bound in the observation's queueing model.
+            let strictest = obs
+                .strictest_latency_ms(w.vms.iter().copied().chain([vm]))
+                .unwrap_or(f64::INFINITY);
+            if !evacuate && response_time_ms(rho_after) > strictest {
                 continue;
             }
             let bw = obs

@@ -4,6 +4,7 @@
 use crate::features::{self, HostHistory};
 use crate::forecast::{Holt, VmForecasts, VmMemoryTrends};
 use crate::hardware::HardwareModel;
+use promig_policy::observation::SERVICE_TIME_MS;
 use promig_policy::{HORIZONS_S, HostRisk, Observation};
 
 /// Turns a stream of observations into per-host risk. The simulator, the evaluator and (later)
@@ -85,18 +86,11 @@ impl Predictor for RiskPredictor {
                     _ => 0.0,
                 };
                 let overload = self.vms.p_host_overload(obs, h, k);
-                // Response time: with the observation's queueing model (service time 0.5 ms
-                // inflated by 1 / (1 - load)), the strictest VNF latency bound on the host is a
-                // load limit; its breach is forecast like an overload.
-                let strictest_ms = obs.hosts[h]
-                    .vms
-                    .iter()
-                    .filter_map(|&v| obs.vms[v].vnf.and_then(|f| obs.vnf_qos.get(f)))
-                    .map(|q| q.max_latency_ms)
-                    .fold(f64::INFINITY, f64::min);
-                let load_limit = strictest_ms
-                    .is_finite()
-                    .then(|| (1.0 - 0.5 / strictest_ms).clamp(0.0, 1.0));
+                // Response time: in the observation's queueing model the strictest VNF latency
+                // bound on the host is a load limit; its breach is forecast like an overload.
+                let load_limit = obs
+                    .strictest_latency_ms(obs.hosts[h].vms.iter().copied())
+                    .map(|ms| (1.0 - SERVICE_TIME_MS / ms).clamp(0.0, 1.0));
                 let response_within = |vms: &VmForecasts, steps: f64| {
                     load_limit.map_or(0.0, |l| vms.p_host_demand_above(obs, h, l, steps))
                 };

@@ -100,12 +100,9 @@ pub fn replay(
                     .sum::<f64>()
                     / host.physical_memory_mib,
                 response_p: risks[h].response_time,
-                latency_ratio: host
-                    .vms
-                    .iter()
-                    .filter_map(|&v| obs.vms[v].vnf.and_then(|f| obs.vnf_qos.get(f)))
-                    .map(|q| host.latency_ms / q.max_latency_ms)
-                    .fold(0.0, f64::max),
+                latency_ratio: obs
+                    .strictest_latency_ms(host.vms.iter().copied())
+                    .map_or(0.0, |ms| host.latency_ms / ms),
                 cpu_interval: risks[h].cpu_demand,
             });
         }

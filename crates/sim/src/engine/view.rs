@@ -55,7 +55,9 @@ impl Simulator {
                     },
                     corrected_errors_per_h: hs.corrected_errors_per_h,
                     temperature_c: hs.temperature_c,
-                    latency_ms: 0.5 / (1.0 - (hs.requested_mips / cap).min(0.99)),
+                    latency_ms: promig_policy::observation::response_time_ms(
+                        hs.requested_mips / cap,
+                    ),
                 }
             })
             .collect();
