@@ -19,7 +19,7 @@ pub mod world;
 pub use config::{Mode, SimConfig};
 pub use engine::Simulator;
 pub use error::SimError;
-pub use report::{Report, VnfReport};
+pub use report::{Outcome, Report, VnfReport};
 pub use world::World;
 
 /// Runs one policy, by name, on a world from start to end. `non-power-aware` also switches the

@@ -83,6 +83,45 @@ pub struct Report {
     pub faults: Vec<FaultRecord>,
 }
 
+/// What happened between two reports of one run: the ingredients of a reward for the decisions
+/// in between (the RL agent's reward is minus downtime, loss and QoS-violation time and a cost per
+/// migration), so an environment steps the simulator and reads them without keeping its own books.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Simulated seconds covered.
+    pub elapsed_s: f64,
+    /// VNF downtime accrued.
+    pub downtime_s: f64,
+    /// Packets lost.
+    pub packets_lost: f64,
+    /// Packets offered.
+    pub packets_offered: f64,
+    /// VNF QoS-violation time accrued.
+    pub qos_violation_s: f64,
+    /// Migrations started.
+    pub migrations: u64,
+    /// Energy drawn.
+    pub energy_kwh: f64,
+    /// VMs lost with a host or to an out-of-memory kill.
+    pub vms_crashed: u64,
+}
+
+impl Report {
+    /// The outcome between `earlier` (a report of the same run) and this one.
+    pub fn outcome_since(&self, earlier: &Report) -> Outcome {
+        Outcome {
+            elapsed_s: self.simulated_s - earlier.simulated_s,
+            downtime_s: self.downtime_s - earlier.downtime_s,
+            packets_lost: self.packets_lost - earlier.packets_lost,
+            packets_offered: self.packets_offered - earlier.packets_offered,
+            qos_violation_s: self.qos_violation_s - earlier.qos_violation_s,
+            migrations: self.migrations - earlier.migrations,
+            energy_kwh: self.energy_kwh - earlier.energy_kwh,
+            vms_crashed: self.vms_crashed - earlier.vms_crashed,
+        }
+    }
+}
+
 /// Prints reports side by side, one row per run.
 pub fn table(reports: &[Report]) -> String {
     let mut out = String::new();

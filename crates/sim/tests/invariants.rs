@@ -132,3 +132,43 @@ fn surges_build_up_overloads_and_latency_breaches() {
     assert!(rt > calm_rt, "{rt} vs {calm_rt}");
     assert!(slatah > calm_slatah, "{slatah} vs {calm_slatah}");
 }
+
+#[test]
+fn per_step_outcomes_are_never_negative_and_add_up_to_the_report() {
+    for policy in ["none", "reactive", "lr-mmt-1.2"] {
+        let world = Arc::new(synthetic::world(30, 90, 96, 5, faults(2, 2, 1)));
+        let mut p = promig_policy::by_name(policy, 5).unwrap();
+        let mut sim = Simulator::new(world, SimConfig::nfv(5, 96), p.as_mut()).unwrap();
+        let first = sim.report();
+        let mut last = first.clone();
+        let mut sum = promig_sim::Outcome::default();
+        while sim.step(p.as_mut()) {
+            let now = sim.report();
+            let o = now.outcome_since(&last);
+            for (name, v) in [
+                ("elapsed", o.elapsed_s),
+                ("downtime", o.downtime_s),
+                ("lost", o.packets_lost),
+                ("offered", o.packets_offered),
+                ("qos", o.qos_violation_s),
+                ("energy", o.energy_kwh),
+            ] {
+                assert!(v >= -1e-9, "{policy}: {name} went down by {v}");
+            }
+            sum.downtime_s += o.downtime_s;
+            sum.packets_lost += o.packets_lost;
+            sum.qos_violation_s += o.qos_violation_s;
+            sum.migrations += o.migrations;
+            last = now;
+        }
+        let end = sim.report();
+        let total = end.outcome_since(&first);
+        assert!((sum.downtime_s - total.downtime_s).abs() < 1e-6 * (1.0 + total.downtime_s));
+        assert!((sum.packets_lost - total.packets_lost).abs() <= 1e-6 * (1.0 + total.packets_lost));
+        assert!(
+            (sum.qos_violation_s - total.qos_violation_s).abs()
+                < 1e-6 * (1.0 + total.qos_violation_s)
+        );
+        assert_eq!(sum.migrations, total.migrations);
+    }
+}
