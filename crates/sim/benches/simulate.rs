@@ -27,8 +27,8 @@ fn cloudsim_lr_mmt_day(bencher: divan::Bencher) {
 }
 
 /// A 10,000-host, 15,000-VM synthetic NFV day with faults. (LR-MMT is left out: its underload pass
-/// is quadratic in active hosts, as published, and takes 20-26 s at this scale, too long to repeat
-/// here; time it once with `promig simulate --scenario` on a large scenario.)
+/// is quadratic in active hosts, as published, and took 20-26 s per run at this scale when timed by
+/// hand, too long to repeat here.)
 #[divan::bench(args = ["none", "threshold"], sample_count = 2)]
 fn synthetic_10k_hosts_day(bencher: divan::Bencher, policy: &str) {
     let faults = FaultsConfig {
