@@ -43,9 +43,9 @@ pub struct DegradePlan {
     pub duration_s: f64,
 }
 
-/// A traffic surge on one service chain (a flash crowd, a signalling storm): every instance of
-/// its VNFs sees utilisation rises linearly towards `level` over
-/// `ramp_s`, stays there for `hold_s`, and falls back over `ramp_s`.
+/// A traffic surge on one service chain (a flash crowd, a signalling storm): the utilisation of
+/// every instance of its VNFs rises linearly towards `level` over `ramp_s`, stays there for
+/// `hold_s`, and falls back over `ramp_s`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SurgePlan {
     /// Chain (index into the world's chains).
