@@ -42,6 +42,10 @@ pub enum PredictCommand {
         /// First and last evaluation seed (disjoint from the training seeds).
         #[arg(long, num_args = 2, default_values_t = [101, 110])]
         seeds: Vec<u64>,
+        /// Replay this trace folder (relative to the shared data, e.g. planetlab/20110322)
+        /// instead of the scenario's day, to test on a day the model was not trained on.
+        #[arg(long)]
+        traces: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -161,8 +165,13 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
             }
             Ok(())
         }
-        PredictCommand::Eval { seeds: s, json } => {
-            let report = prediction::evaluate(seeds(&s)?, HardwareModel::builtin()?)?;
+        PredictCommand::Eval {
+            seeds: s,
+            traces,
+            json,
+        } => {
+            let report =
+                prediction::evaluate(seeds(&s)?, HardwareModel::builtin()?, traces.as_deref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -180,8 +189,8 @@ fn mins(v: Option<f64>) -> String {
 /// Prints the report as a table.
 fn print(r: &EvalReport) {
     println!(
-        "held-out seeds {}..={} ({:.0} host-days), default scenario, policy none",
-        r.seeds.0, r.seeds.1, r.host_days
+        "held-out seeds {}..={} ({:.0} host-days), {}, policy none",
+        r.seeds.0, r.seeds.1, r.host_days, r.overload.traces
     );
     println!(
         "{:<34} {:>7} {:>12} {:>11} {:>9} {:>14} {:>9}",

@@ -82,3 +82,28 @@ fn on_nab_the_new_extreme_detector_beats_the_static_threshold() {
     let (novel, fixed) = (score("new extreme"), score("static threshold"));
     assert!(novel > fixed + 5.0, "{novel} vs {fixed}");
 }
+
+#[test]
+fn the_hardware_target_holds_on_a_trace_day_the_model_never_saw() {
+    let (ok, out, err) = promig(&[
+        "predict",
+        "eval",
+        "--traces",
+        "planetlab/20110325",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let hw = &v["hardware"];
+    assert!(hw["recall"].as_f64().unwrap() >= 0.9, "{hw}");
+    assert!(
+        hw["false_alarms_per_100_host_days"].as_f64().unwrap() <= 1.0,
+        "{hw}"
+    );
+    assert!(
+        v["overload"]["traces"]
+            .as_str()
+            .unwrap()
+            .contains("20110325")
+    );
+}

@@ -17,9 +17,18 @@ pub const REACTIVE_CE_THRESHOLD: f64 = 20.0;
 /// Share of the latency bound at which an operator's static response-time alert fires.
 pub const REACTIVE_LATENCY_RATIO: f64 = 0.8;
 
-/// The built-in scenario with more faults for training (labels are rare in one default day).
-fn world(seed: u64, training: bool) -> Result<(Arc<World>, SimConfig), SimError> {
+/// The built-in scenario with more faults for training (labels are rare in one default day),
+/// optionally replaying another trace day (a folder under the shared data) to test on days the
+/// model was not trained on.
+fn world(
+    seed: u64,
+    training: bool,
+    traces: Option<&str>,
+) -> Result<(Arc<World>, SimConfig), SimError> {
     let (mut file, base) = scenario::default_scenario()?;
+    if let Some(t) = traces {
+        file.workload.traces = t.into();
+    }
     if training {
         file.faults = FaultsConfig {
             hardware_failures: 12,
@@ -69,8 +78,9 @@ pub fn replay(
     seed: u64,
     training: bool,
     hardware: Option<HardwareModel>,
+    traces: Option<&str>,
 ) -> Result<Replay, SimError> {
-    let (world, cfg) = world(seed, training)?;
+    let (world, cfg) = world(seed, training, traces)?;
     let mut policy = promig_policy::by_name("none", seed)?;
     let mut sim = Simulator::new(world, cfg, policy.as_mut())?;
     let mut predictor = RiskPredictor::new(hardware, 1.0);
@@ -131,7 +141,7 @@ pub fn training_samples(
 ) -> Result<Vec<([f64; 6], bool)>, SimError> {
     let mut data = Vec::new();
     for seed in seeds {
-        let r = replay(seed, true, None)?;
+        let r = replay(seed, true, None, None)?;
         for x in &r.samples {
             data.push((
                 x.features,
@@ -331,6 +341,7 @@ pub fn real_trace_overloads() -> Result<Vec<TraceOverload>, SimError> {
 pub fn evaluate(
     seeds: std::ops::RangeInclusive<u64>,
     model: HardwareModel,
+    traces: Option<&str>,
 ) -> Result<EvalReport, SimError> {
     let (first, last) = (*seeds.start(), *seeds.end());
     let mut hw_flags = Vec::new();
@@ -350,7 +361,7 @@ pub fn evaluate(
     let mut host_days = 0.0;
     let mut offset = 0.0;
     for seed in seeds {
-        let run = replay(seed, false, Some(model.clone()))?;
+        let run = replay(seed, false, Some(model.clone()), traces)?;
         host_days += run.hosts as f64 * run.steps as f64 * 300.0 / 86_400.0;
         // Days are laid end to end so episodes of different seeds never merge.
         for s in &run.samples {
@@ -463,7 +474,10 @@ pub fn evaluate(
         ),
         cpu_interval_coverage: covered as f64 / intervals.max(1) as f64,
         overload: TraceOverload {
-            traces: "default scenario (none)".into(),
+            traces: format!(
+                "default scenario{}",
+                traces.map_or(String::new(), |t| format!(" on {t}"))
+            ),
             predictor: classification(overload_pairs.into_iter()),
             reactive: classification(reactive_pairs.into_iter()),
             best_recall_at_precision_70: promig_predict::evaluation::best_recall_at_precision(
