@@ -27,16 +27,28 @@ impl PowerCurve {
     };
 
     /// Power at a load in [0, 1]; loads outside are clamped (an overloaded host draws its maximum).
+    #[inline] // called for every (VM, candidate host) pair by power-aware placement
     pub fn watts_at(&self, utilization: f64) -> f64 {
         let u = utilization.clamp(0.0, 1.0);
+        // The ends directly: idle hosts are common, and placement caps candidates at full load
+        // (CloudSim's formula gives the same: 1.0 % 0.1 != 0, and its interpolation adds 0).
+        if u == 0.0 {
+            return self.watts[0];
+        }
+        if u == 1.0 {
+            return self.watts[10];
+        }
         // CloudSim returns the table value when `u % 0.1 == 0`; the remainder is only worth
         // computing (it is slow) when u is within rounding of a multiple of 0.1.
+        // Casts and compares instead of floor/ceil/round: without SSE4.1 in the baseline target
+        // those are libm calls, and this runs for every host at every event (same results: u >= 0).
         let tenths = u * 10.0;
-        if (tenths - tenths.round()).abs() < 1e-9 && u % 0.1 == 0.0 {
+        let lo = tenths as usize;
+        let frac = tenths - lo as f64;
+        if !(1e-9..=1.0 - 1e-9).contains(&frac) && u % 0.1 == 0.0 {
             return self.watts[tenths as usize];
         }
-        let lo = (u * 10.0).floor() as usize;
-        let hi = (u * 10.0).ceil() as usize;
+        let hi = if frac == 0.0 { lo } else { lo + 1 };
         let delta = (self.watts[hi] - self.watts[lo]) / 10.0;
         self.watts[lo] + delta * (u - lo as f64 / 10.0) * 100.0
     }

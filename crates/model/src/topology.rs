@@ -321,6 +321,58 @@ impl Topology {
         )
     }
 
+    /// Lowest-latency predecessor of every node reachable from `source`: the link that reaches it
+    /// and the node it comes from. The search is the one [`Topology::node_path`] runs (petgraph's
+    /// A* with a zero heuristic, the same heap operations tie for tie) carried on to exhaustion,
+    /// so a path read back from the tree is link for link the one `node_path` returns, for one
+    /// search per source instead of one per pair. Hand-written because petgraph's `dijkstra`
+    /// returns distances without predecessors.
+    pub fn predecessor_links(&self, source: NodeIndex) -> Vec<Option<(EdgeIndex, NodeIndex)>> {
+        use petgraph::visit::EdgeRef;
+        use std::cmp::Ordering;
+        use std::collections::BinaryHeap;
+        /// Min-heap entry on the path latency (latencies are finite).
+        struct Entry(f64, NodeIndex);
+        impl PartialEq for Entry {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other) == Ordering::Equal
+            }
+        }
+        impl Eq for Entry {}
+        impl PartialOrd for Entry {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for Entry {
+            fn cmp(&self, other: &Self) -> Ordering {
+                other.0.partial_cmp(&self.0).unwrap_or(Ordering::Equal)
+            }
+        }
+        let n = self.graph.node_count();
+        let mut best = vec![f64::INFINITY; n];
+        let mut pred = vec![None; n];
+        let mut heap = BinaryHeap::new();
+        best[source.index()] = 0.0;
+        heap.push(Entry(0.0, source));
+        while let Some(Entry(g, node)) = heap.pop() {
+            if best[node.index()] < g {
+                continue; // a stale entry
+            }
+            for edge in self.graph.edges(node) {
+                let next = edge.target();
+                let next_g = g + edge.weight().latency_ms;
+                if next_g >= best[next.index()] {
+                    continue;
+                }
+                best[next.index()] = next_g;
+                pred[next.index()] = Some((edge.id(), node));
+                heap.push(Entry(next_g, next));
+            }
+        }
+        pred
+    }
+
     /// Total one-way latency of a path.
     pub fn path_latency_ms(&self, path: &[EdgeIndex]) -> f64 {
         path.iter().map(|e| self.graph[*e].latency_ms).sum()
@@ -339,6 +391,30 @@ fn haversine_km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn predecessor_trees_give_the_same_paths_as_pairwise_search() {
+        let t = Topology::leaf_spine(6, 4, 3, 10e9, 40e9);
+        let switches: Vec<NodeIndex> = t
+            .graph
+            .node_indices()
+            .filter(|n| !t.host_nodes.contains(n))
+            .collect();
+        for &s in &switches {
+            let tree = t.predecessor_links(s);
+            for &d in &switches {
+                let mut path = Vec::new();
+                let mut at = d;
+                while at != s {
+                    let (e, prev) = tree[at.index()].expect("connected");
+                    path.push(e);
+                    at = prev;
+                }
+                path.reverse();
+                assert_eq!(Some(path), t.node_path(s, d), "{s:?} -> {d:?}");
+            }
+        }
+    }
 
     #[test]
     fn leaf_spine_paths_cross_the_fabric() {

@@ -37,11 +37,13 @@ impl World {
         let trace = &self.traces[self.vms[vm].trace];
         let n = trace.cpu.len();
         let pos = t_s / interval_s;
-        if t_s % interval_s == 0.0 {
-            return trace.cpu[(pos as usize) % n];
+        // `t_s % interval_s == 0.0` (CloudSim's test) without fmod, a slow libm loop on the
+        // hottest path: an exact multiple divides to an integer that multiplies back exactly.
+        let i1 = pos as usize; // floor: times are non-negative
+        if i1 as f64 == pos && i1 as f64 * interval_s == t_s {
+            return trace.cpu[i1 % n];
         }
-        let i1 = pos.floor() as usize;
-        let i2 = pos.ceil() as usize;
+        let i2 = if i1 as f64 == pos { i1 } else { i1 + 1 }; // ceil
         let u1 = trace.cpu[i1 % n];
         let u2 = trace.cpu[i2 % n];
         let delta = (u2 - u1) / ((i2 - i1) as f64 * interval_s);

@@ -28,6 +28,9 @@ pub struct DynamicConsolidation {
     rng: ChaCha8Rng,
     work: Work,
     pools: Pools,
+    /// Each host's power at its observed utilisation, computed once per decision round: PABFD
+    /// asks for it for every (VM, candidate host) pair.
+    watts_now: Vec<f64>,
 }
 
 impl DynamicConsolidation {
@@ -39,6 +42,7 @@ impl DynamicConsolidation {
             rng: ChaCha8Rng::seed_from_u64(seed),
             work: Work::default(),
             pools: Pools::default(),
+            watts_now: Vec::new(),
         }
     }
 }
@@ -120,11 +124,22 @@ impl DynamicConsolidation {
         let host = &obs.hosts[h];
         let w = &self.work.hosts[h];
         let v = &obs.vms[vm];
-        host.up
+        // The spare-MIPS test first: it rejects most hosts of a consolidated data centre without
+        // touching their (much larger) observation.
+        w.available_mips >= v.requested_mips
+            && host.up
             && host.mips_per_core >= v.requested_mips / v.vcpus.max(1) as f64
-            && w.available_mips >= v.requested_mips
             && w.memory_reserved_mib + v.memory_reserved_mib <= host.memory_mib
             && w.nic_reserved_bps + v.nic_reserved_bps <= host.nic_bps
+    }
+
+    /// Starts a decision round from the observation.
+    fn reset(&mut self, obs: &Observation) {
+        self.work.reset(obs);
+        self.pools.build(obs, &self.work);
+        self.watts_now.clear();
+        self.watts_now
+            .extend(obs.hosts.iter().map(|h| h.power.watts_at(h.utilization)));
     }
 
     /// Power-aware best fit: the host whose power draw grows least, skipping hosts the VM would
@@ -145,7 +160,7 @@ impl DynamicConsolidation {
             let w = &self.work.hosts[h];
             let host = &obs.hosts[h];
             let after = ((w.util_mips + v.requested_mips) / host.total_mips).min(1.0);
-            let diff = host.power.watts_at(after) - host.power.watts_at(host.utilization);
+            let diff = host.power.watts_at(after) - self.watts_now[h];
             // Only a host that would become the best needs the (costly) overload test; skipping
             // the test for the others cannot change the choice.
             if !best.is_none_or(|(bd, bh)| diff < bd || (diff == bd && h < bh)) {
@@ -191,8 +206,7 @@ impl Policy for DynamicConsolidation {
 
     fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
         let n = obs.hosts.len();
-        self.work.reset(obs);
-        self.pools.build(obs, &self.work);
+        self.reset(obs);
         let mut decisions = Vec::new();
 
         // 1. Overloaded hosts, judged on the observed allocation.
@@ -304,8 +318,7 @@ impl Policy for DynamicConsolidation {
 
     /// Initial placement and restarts: PABFD with no exclusions.
     fn place(&mut self, obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
-        self.work.reset(obs);
-        self.pools.build(obs, &self.work);
+        self.reset(obs);
         let excluded = vec![false; obs.hosts.len()];
         vms.iter()
             .map(|&vm| {

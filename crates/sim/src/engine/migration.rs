@@ -1,6 +1,71 @@
 //! Migrations in flight: start, redirect, bandwidth sharing, completion and abort.
 
 use super::*;
+use petgraph::graph::{EdgeIndex, NodeIndex};
+
+/// Per switch slot: the link reaching it and the node before it, from one source switch.
+type PredecessorTree = Vec<Option<(EdgeIndex, NodeIndex)>>;
+
+/// Lowest-latency paths between switches (or sites): one predecessor tree per source switch,
+/// built on first use and kept for the run. Trees hold switch nodes only (hosts are never
+/// transit nodes), so a 10,000-host fabric costs a few MB, not one entry per host pair.
+#[derive(Debug, Clone, Default)]
+pub(super) struct FabricPaths {
+    /// Node index -> switch slot (`u32::MAX` for hosts); empty until first use.
+    slot: Vec<u32>,
+    /// By source slot: each switch's incoming link and previous node on the path from it.
+    trees: Vec<Option<PredecessorTree>>,
+}
+
+impl FabricPaths {
+    /// The links from switch `s` to switch `t` (empty if equal or disconnected).
+    fn path(
+        &mut self,
+        topo: &promig_model::Topology,
+        s: NodeIndex,
+        t: NodeIndex,
+    ) -> Vec<EdgeIndex> {
+        if self.slot.is_empty() {
+            let mut is_host = vec![false; topo.graph.node_count()];
+            for n in &topo.host_nodes {
+                is_host[n.index()] = true;
+            }
+            self.slot = vec![u32::MAX; topo.graph.node_count()];
+            let mut next = 0;
+            for (n, host) in is_host.into_iter().enumerate() {
+                if !host {
+                    self.slot[n] = next;
+                    next += 1;
+                }
+            }
+            self.trees = vec![None; next as usize];
+        }
+        let slot = &self.slot;
+        let tree = self.trees[slot[s.index()] as usize].get_or_insert_with(|| {
+            let full = topo.predecessor_links(s);
+            let mut compact = vec![None; slot.iter().filter(|&&x| x != u32::MAX).count()];
+            for (node, p) in full.into_iter().enumerate() {
+                if slot[node] != u32::MAX {
+                    compact[slot[node] as usize] = p;
+                }
+            }
+            compact
+        });
+        let mut links = Vec::new();
+        let mut at = t;
+        while at != s {
+            match tree[slot[at.index()] as usize] {
+                Some((e, prev)) => {
+                    links.push(e);
+                    at = prev;
+                }
+                None => return Vec::new(), // disconnected, as `node_path` gives no path
+            }
+        }
+        links.reverse();
+        links
+    }
+}
 
 impl Simulator {
     pub(super) fn start_migration(&mut self, vm: usize, to: usize, t: f64) {
@@ -113,8 +178,8 @@ impl Simulator {
     }
 
     /// The links between two hosts: each host's access link plus the path between their switches
-    /// or sites, cached per switch pair (there are far fewer of those than host pairs, and the
-    /// topology does not change during a run).
+    /// or sites (from a predecessor tree per source switch: there are far fewer of those than
+    /// host pairs, and the topology does not change during a run).
     fn links_between(&mut self, from: usize, to: usize) -> Vec<petgraph::graph::EdgeIndex> {
         let topo = &self.world.topology;
         let (Some((up_a, sw_a)), Some((up_b, sw_b))) = (topo.uplink(from), topo.uplink(to)) else {
@@ -123,15 +188,7 @@ impl Simulator {
         if from == to {
             return Vec::new();
         }
-        let key = (sw_a.index(), sw_b.index());
-        let middle = match self.path_cache.get(&key) {
-            Some(p) => p.clone(),
-            None => {
-                let p = topo.node_path(sw_a, sw_b).unwrap_or_default();
-                self.path_cache.insert(key, p.clone());
-                p
-            }
-        };
+        let middle = self.fabric.path(topo, sw_a, sw_b);
         let mut links = Vec::with_capacity(middle.len() + 2);
         links.push(up_a);
         links.extend(middle);

@@ -204,7 +204,7 @@ pub struct Simulator {
     /// In-flight fluid migrations per link (by edge index).
     link_members: Vec<Vec<usize>>,
     /// Host-to-host paths already computed.
-    path_cache: std::collections::HashMap<(usize, usize), Vec<petgraph::graph::EdgeIndex>>,
+    fabric: migration::FabricPaths,
     scratch_shares: Vec<(f64, Role)>,
     scratch_requests: Vec<f64>,
     last_risks: Vec<HostRisk>,
@@ -298,7 +298,7 @@ impl Simulator {
             finished: false,
             oom_version: vec![0; n_hosts],
             link_members: Vec::new(),
-            path_cache: std::collections::HashMap::new(),
+            fabric: migration::FabricPaths::default(),
             scratch_shares: Vec::new(),
             scratch_requests: Vec::new(),
             last_risks: Vec::new(),
