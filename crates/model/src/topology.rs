@@ -261,27 +261,7 @@ impl Topology {
     /// Lowest-latency path between two hosts as a list of links (empty for the same host, `None`
     /// when the graph is disconnected).
     pub fn path(&self, from_host: usize, to_host: usize) -> Option<Vec<EdgeIndex>> {
-        let (s, t) = (self.host_nodes[from_host], self.host_nodes[to_host]);
-        if s == t {
-            return Some(Vec::new());
-        }
-        let (_, nodes) = petgraph::algo::astar(
-            &self.graph,
-            s,
-            |n| n == t,
-            |e| e.weight().latency_ms,
-            |_| 0.0,
-        )?;
-        Some(
-            nodes
-                .windows(2)
-                .map(|w| {
-                    self.graph
-                        .find_edge(w[0], w[1])
-                        .expect("astar returns adjacent nodes")
-                })
-                .collect(),
-        )
+        self.node_path(self.host_nodes[from_host], self.host_nodes[to_host])
     }
 
     /// A host's access link and the switch or site at its other end (hosts have exactly one).
