@@ -6,13 +6,8 @@ use promig_telemetry::sources::prometheus::scrape;
 use promig_telemetry::{IngestStats, Store};
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::free_port;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_a_real_node_exporter_twice() {

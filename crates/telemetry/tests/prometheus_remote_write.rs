@@ -7,13 +7,8 @@ use promig_telemetry::sources::prometheus::remote_write::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::free_port;
 
 fn spawn(program: &str, args: &[String]) -> tokio::process::Child {
     tokio::process::Command::new(program)
