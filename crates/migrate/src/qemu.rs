@@ -9,50 +9,8 @@
 //! (`promig migrate calibrate`).
 
 use crate::{MIB, MigrationEstimate, MigrationInput, MigrationModel, PAGE_BYTES};
+pub use promig_model::Technique;
 use serde::{Deserialize, Serialize};
-
-/// Migration technique, with QEMU's semantics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Technique {
-    /// QEMU's default iterative pre-copy.
-    Precopy,
-    /// Pre-copy that throttles the guest's vCPUs when it dirties faster than half the send rate.
-    AutoConverge,
-    /// Pre-copy with XBZRLE delta compression of re-sent pages.
-    Xbzrle,
-    /// Pre-copy with multi-threaded zlib compression of every page.
-    Compress,
-    /// Switch over early, pull the remaining pages on demand.
-    Postcopy,
-}
-
-impl Technique {
-    /// Every technique, for planners that try them all.
-    pub const ALL: [Technique; 5] = [
-        Technique::Precopy,
-        Technique::AutoConverge,
-        Technique::Xbzrle,
-        Technique::Compress,
-        Technique::Postcopy,
-    ];
-
-    /// Name as used on the command line.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Technique::Precopy => "precopy",
-            Technique::AutoConverge => "auto-converge",
-            Technique::Xbzrle => "xbzrle",
-            Technique::Compress => "compress",
-            Technique::Postcopy => "postcopy",
-        }
-    }
-
-    /// Parses a command-line name.
-    pub fn from_name(s: &str) -> Option<Self> {
-        Technique::ALL.into_iter().find(|t| t.name() == s)
-    }
-}
 
 /// Nova's downtime ramp (`live_migration_downtime`, `_steps`, `_delay`): start with a small
 /// downtime limit and raise it in steps, so short pauses are tried before long ones.

@@ -5,15 +5,14 @@
 pub mod consolidation;
 pub mod error;
 pub mod none;
-pub mod observation;
 pub mod placement;
 pub mod proactive;
 pub mod reactive;
-pub mod stats;
 pub mod threshold;
+pub mod work;
 
 pub use error::PolicyError;
-pub use observation::{Decision, HISTORY_LEN, HORIZONS_S, HostRisk, HostView, Observation, VmView};
+use promig_model::{Decision, Observation};
 
 /// A migration policy.
 ///

@@ -1,9 +1,9 @@
 //! `none`: never migrate. The floor every other policy is measured against; with the simulator's
 //! power-aware accounting it is also CloudSim's DVFS baseline.
 
-use crate::consolidation::work::Work;
-use crate::observation::{Decision, Observation};
+use crate::work::Work;
 use crate::{Policy, placement};
+use promig_model::{Decision, Observation};
 
 /// Where `none` puts VMs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

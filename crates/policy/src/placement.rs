@@ -1,7 +1,7 @@
 //! Placement rules shared by the simple policies: where a VM goes when it needs a host.
 
-use crate::consolidation::work::Work;
-use crate::observation::Observation;
+use crate::work::Work;
+use promig_model::observation::Observation;
 
 /// Spread: the host with the most free cores that has the memory, lowest number on ties.
 ///

@@ -4,10 +4,11 @@
 //! downtime plus risk. It is the simplest policy that uses the prediction path the RL agent and the
 //! controller will use.
 
-use crate::consolidation::work::Work;
-use crate::observation::{Decision, Observation, response_time_ms};
+use crate::work::Work;
 use crate::{Policy, placement};
 use promig_migrate::{MigrationInput, MigrationModel, QemuModel, Technique};
+use promig_model::observation::response_time_ms;
+use promig_model::{Decision, Observation};
 
 /// The proactive baseline.
 #[derive(Debug, Clone)]
@@ -193,7 +194,7 @@ impl Policy for ProactiveGreedy {
                 if let Some(to) = self.destination(obs, vm, h, evacuate) {
                     self.work.destroy(obs, h, vm);
                     self.work.create(obs, to, vm);
-                    out.push(Decision::Migrate { vm, to });
+                    out.push(Decision::migrate(vm, to));
                 }
             }
         }

@@ -6,9 +6,9 @@
 //! off it (largest demand first) to the least-loaded host that can take them.
 
 use crate::Policy;
-use crate::consolidation::work::Work;
-use crate::observation::{Decision, Observation};
 use crate::placement::least_loaded;
+use crate::work::Work;
+use promig_model::{Decision, Observation};
 
 /// The reactive baseline.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ impl Policy for Reactive {
                 if let Some(to) = least_loaded(obs, &self.work, vm, self.destination_limit, h) {
                     self.work.destroy(obs, h, vm);
                     self.work.create(obs, to, vm);
-                    out.push(Decision::Migrate { vm, to });
+                    out.push(Decision::migrate(vm, to));
                     if latency_breach && !still_cpu && !still_mem {
                         break; // one VM off a slow host per interval: see whether it helped
                     }

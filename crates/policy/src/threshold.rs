@@ -3,9 +3,9 @@
 //! under the threshold afterwards. Predictable and easy to explain, which is why operators use it.
 
 use crate::Policy;
-use crate::consolidation::work::Work;
-use crate::observation::{Decision, Observation};
 use crate::placement::least_loaded;
+use crate::work::Work;
+use promig_model::{Decision, Observation};
 
 /// The Watcher-style threshold baseline.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ impl Policy for Threshold {
                 };
                 self.work.destroy(obs, h, vm);
                 self.work.create(obs, to, vm);
-                out.push(Decision::Migrate { vm, to });
+                out.push(Decision::migrate(vm, to));
             }
         }
         out

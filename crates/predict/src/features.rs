@@ -2,8 +2,8 @@
 //!
 //! Fixed-size ring buffers per host and signal: memory stays constant however long the stream runs.
 
-use crate::stats::slope;
-use promig_policy::Observation;
+use promig_model::Observation;
+use promig_model::stats::slope;
 
 /// Samples kept per host (one hour at 5-minute steps).
 pub const WINDOW: usize = 12;

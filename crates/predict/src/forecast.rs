@@ -3,7 +3,7 @@
 //! the expected steps left. Hand-written because it is a dozen lines per update and must run
 //! incrementally on every host at every step without refitting.
 
-use crate::stats::normal_cdf;
+use promig_model::stats::normal_cdf;
 
 /// Holt's linear trend state for one series.
 #[derive(Debug, Clone, Copy)]
@@ -145,7 +145,7 @@ pub struct VmForecasts {
 
 impl VmForecasts {
     /// Feeds the newest utilisation sample of every VM that has one.
-    pub fn observe(&mut self, obs: &promig_policy::Observation) {
+    pub fn observe(&mut self, obs: &promig_model::Observation) {
         self.holt.resize_with(obs.vms.len(), Holt::default);
         self.seen_len.resize(obs.vms.len(), 0);
         for (v, vm) in obs.vms.iter().enumerate() {
@@ -177,7 +177,7 @@ impl VmForecasts {
 
     /// Mean utilisation of `vm` `k` steps ahead: its own smoothed level, plus its VNF's pooled
     /// trend when it is a VNF instance.
-    fn vm_forecast(&self, obs: &promig_policy::Observation, vm: usize, k: f64) -> f64 {
+    fn vm_forecast(&self, obs: &promig_model::Observation, vm: usize, k: f64) -> f64 {
         let f = &self.holt[vm];
         let pooled = obs.vms[vm]
             .vnf
@@ -193,7 +193,7 @@ impl VmForecasts {
 
     /// Mean and standard deviation of the host's CPU demand (fraction of capacity) `k` steps ahead,
     /// for its current VMs (and those migrating in).
-    pub fn host_demand(&self, obs: &promig_policy::Observation, host: usize, k: f64) -> (f64, f64) {
+    pub fn host_demand(&self, obs: &promig_model::Observation, host: usize, k: f64) -> (f64, f64) {
         let h = &obs.hosts[host];
         let cap = h.total_mips.max(1.0);
         let (mut mean, mut var) = (0.0, 0.0);
@@ -220,14 +220,14 @@ impl VmForecasts {
     }
 
     /// Probability that the host's demand exceeds its capacity at some step within `k`.
-    pub fn p_host_overload(&self, obs: &promig_policy::Observation, host: usize, k: f64) -> f64 {
+    pub fn p_host_overload(&self, obs: &promig_model::Observation, host: usize, k: f64) -> f64 {
         self.p_host_demand_above(obs, host, 1.0, k)
     }
 
     /// Probability that the host's demand exceeds `limit` (a fraction of capacity) within `k` steps.
     pub fn p_host_demand_above(
         &self,
-        obs: &promig_policy::Observation,
+        obs: &promig_model::Observation,
         host: usize,
         limit: f64,
         k: f64,
@@ -253,7 +253,7 @@ pub struct VmMemoryTrends {
 
 impl VmMemoryTrends {
     /// Feeds every VM's memory in use.
-    pub fn observe(&mut self, obs: &promig_policy::Observation) {
+    pub fn observe(&mut self, obs: &promig_model::Observation) {
         self.rings.resize_with(obs.vms.len(), Default::default);
         for (v, vm) in obs.vms.iter().enumerate() {
             if vm.host.is_none() {
@@ -268,7 +268,7 @@ impl VmMemoryTrends {
     /// the summed growth per step of its VMs.
     pub fn host_forecast(
         &mut self,
-        obs: &promig_policy::Observation,
+        obs: &promig_model::Observation,
         host: usize,
         k: f64,
     ) -> (f64, f64, f64) {
@@ -279,7 +279,7 @@ impl VmMemoryTrends {
             now += ring.latest();
             ring.last(6, &mut self.scratch);
             if self.scratch.len() >= 4 {
-                let slope = crate::stats::slope(&self.scratch);
+                let slope = promig_model::stats::slope(&self.scratch);
                 let n = self.scratch.len() as f64;
                 let mean = self.scratch.iter().sum::<f64>() / n;
                 let mid = (n - 1.0) / 2.0;
@@ -301,7 +301,7 @@ impl VmMemoryTrends {
     /// and the steps left at the current growth.
     pub fn p_host_exhaustion(
         &mut self,
-        obs: &promig_policy::Observation,
+        obs: &promig_model::Observation,
         host: usize,
         k: f64,
     ) -> (f64, Option<f64>) {

@@ -4,7 +4,7 @@
 
 use crate::PredictError;
 use crate::features::HARDWARE_FEATURES;
-use crate::stats::sigmoid;
+use promig_model::stats::sigmoid;
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;

@@ -12,7 +12,6 @@ pub mod nab;
 pub mod predictor;
 pub mod prepare;
 pub mod selection;
-pub mod stats;
 
 pub use hardware::HardwareModel;
 pub use predictor::{Predictor, RiskPredictor};

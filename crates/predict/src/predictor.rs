@@ -4,8 +4,8 @@
 use crate::features::{self, HostHistory};
 use crate::forecast::{Holt, VmForecasts, VmMemoryTrends};
 use crate::hardware::HardwareModel;
-use promig_policy::observation::SERVICE_TIME_MS;
-use promig_policy::{HORIZONS_S, HostRisk, Observation};
+use promig_model::observation::SERVICE_TIME_MS;
+use promig_model::{HORIZONS_S, HostRisk, Observation};
 
 /// Turns a stream of observations into per-host risk. The simulator, the evaluator and (later)
 /// the controller call it once per interval, in time order.
@@ -113,7 +113,7 @@ impl Predictor for RiskPredictor {
                     .into_iter()
                     .flatten()
                     .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))));
-                let z = promig_policy::observation::INTERVAL_90_Z;
+                let z = promig_model::observation::INTERVAL_90_Z;
                 let (cpu_mean, cpu_sd) = self.vms.host_demand(obs, h, k);
                 let memory_steps_ahead = self.memory_horizon_steps.max(k);
                 let (mem_mean, mem_sd, _) =

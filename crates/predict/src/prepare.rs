@@ -57,8 +57,8 @@ pub fn clip_outliers(values: &mut [f64], k: f64) {
         return;
     }
     // The policy crate's estimators, so every median and MAD in promig means the same thing.
-    let median = promig_policy::stats::median(values);
-    let sigma = 1.4826 * promig_policy::stats::mad(values);
+    let median = promig_model::stats::median(values);
+    let sigma = 1.4826 * promig_model::stats::mad(values);
     if sigma == 0.0 {
         return;
     }
@@ -88,7 +88,7 @@ pub fn rolling(values: &[f64], window: usize) -> Vec<(f64, f64, f64)> {
             let n = w.len() as f64;
             let mean = w.iter().sum::<f64>() / n;
             let sd = (w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-            (mean, sd, crate::stats::slope(w))
+            (mean, sd, promig_model::stats::slope(w))
         })
         .collect()
 }
@@ -116,7 +116,7 @@ pub fn time_to_exhaustion(values: &[f64], window: usize, limit: f64) -> Option<f
     if last >= limit {
         return Some(0.0);
     }
-    let slope = crate::stats::slope(w);
+    let slope = promig_model::stats::slope(w);
     (slope > 0.0).then(|| (limit - last) / slope)
 }
 

@@ -209,7 +209,7 @@ type PendingHost = (Vec<(usize, f64)>, f64, f64);
 /// delegates: overloads are predicted on the VM sets as they stood, the question a policy asks.
 struct Recording {
     inner: Box<dyn promig_policy::Policy>,
-    seen: Option<promig_policy::Observation>,
+    seen: Option<promig_model::Observation>,
 }
 
 impl promig_policy::Policy for Recording {
@@ -217,12 +217,12 @@ impl promig_policy::Policy for Recording {
         self.inner.name()
     }
 
-    fn decide(&mut self, obs: &promig_policy::Observation) -> Vec<promig_policy::Decision> {
+    fn decide(&mut self, obs: &promig_model::Observation) -> Vec<promig_model::Decision> {
         self.seen = Some(obs.clone());
         self.inner.decide(obs)
     }
 
-    fn place(&mut self, obs: &promig_policy::Observation, vms: &[usize]) -> Vec<Option<usize>> {
+    fn place(&mut self, obs: &promig_model::Observation, vms: &[usize]) -> Vec<Option<usize>> {
         self.inner.place(obs, vms)
     }
 }

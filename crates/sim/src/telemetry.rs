@@ -4,7 +4,8 @@
 //! exact path a real one takes.
 
 use crate::{SimConfig, SimError, Simulator, World};
-use promig_policy::{Observation, Policy};
+use promig_model::Observation;
+use promig_policy::Policy;
 use promig_predict::{Predictor, RiskPredictor};
 use promig_telemetry::sources::replay::metric::{VM_CPU, VM_MEMORY};
 use promig_telemetry::sources::series_key;

@@ -2,9 +2,9 @@
 //! from the spread of the host's recent utilisation (IQR, MAD), and local regression (LR, LRR) that
 //! extrapolates the last ten samples to the end of the next migration.
 
-use super::work::{HostWork, add_history, trimmed_len};
-use crate::observation::{HISTORY_LEN, Observation};
-use crate::stats;
+use crate::work::{HostWork, add_history, trimmed_len};
+use promig_model::observation::{HISTORY_LEN, Observation};
+use promig_model::stats;
 
 /// Samples the regression detectors fit (the authors chose 10 to stay responsive).
 const REGRESSION_WINDOW: usize = 10;

@@ -8,17 +8,16 @@
 
 mod detector;
 mod selection;
-pub mod work;
 
 pub use detector::{FALLBACK_THRESHOLD, OverloadDetector};
 pub use selection::VmSelection;
 
 use crate::Policy;
-use crate::observation::{Decision, Observation};
+use crate::work::Work;
+use promig_model::{Decision, Observation};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use work::Work;
 
 /// Overload detector + VM selection + PABFD placement + underload consolidation.
 #[derive(Debug, Clone)]
@@ -242,7 +241,7 @@ impl Policy for DynamicConsolidation {
         for vm in to_move {
             if let Some(h) = self.find_host(obs, vm, &excluded, true) {
                 self.create(obs, h, vm);
-                decisions.push(Decision::Migrate { vm, to: h });
+                decisions.push(Decision::migrate(vm, h));
             }
         }
 
@@ -310,7 +309,7 @@ impl Policy for DynamicConsolidation {
             }
             for &(vm, h) in &placed {
                 excluded_source[h] = true;
-                decisions.push(Decision::Migrate { vm, to: h });
+                decisions.push(Decision::migrate(vm, h));
             }
         }
         decisions
@@ -331,7 +330,7 @@ impl Policy for DynamicConsolidation {
 }
 
 /// A host whose VMs are all leaving, or that is receiving one, is not a consolidation source.
-fn all_out_or_any_in(obs: &Observation, w: &work::HostWork) -> bool {
+fn all_out_or_any_in(obs: &Observation, w: &crate::work::HostWork) -> bool {
     if !w.migrating_in.is_empty() {
         return true;
     }

@@ -1,9 +1,9 @@
 //! Which VM leaves an overloaded host: minimum migration time (MMT), maximum correlation (MC) or
 //! random selection (RS), as in Beloglazov & Buyya (2012).
 
-use super::work::HostWork;
-use crate::observation::Observation;
-use crate::stats;
+use crate::work::HostWork;
+use promig_model::observation::Observation;
+use promig_model::stats;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 

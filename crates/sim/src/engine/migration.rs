@@ -68,7 +68,12 @@ impl FabricPaths {
 }
 
 impl Simulator {
-    pub(super) fn start_migration(&mut self, vm: usize, to: usize, t: f64) {
+    pub(super) fn start_migration(&mut self, decision: Decision, t: f64) {
+        let (vm, to) = (decision.vm, decision.to);
+        if vm >= self.vms.len() {
+            self.totals.rejected_decisions += 1;
+            return;
+        }
         if self.redirect_migration(vm, to, t) {
             return;
         }
@@ -102,6 +107,7 @@ impl Simulator {
             rate_since: t,
             started_s: t,
             also_to: Vec::new(),
+            technique: decision.technique.unwrap_or(Technique::Precopy),
         };
         match self.cfg.mode {
             Mode::CloudSim => {
@@ -242,7 +248,6 @@ impl Simulator {
         affected.sort_unstable();
         affected.dedup();
         let share = self.cfg.migration_link_share;
-        let cap = self.precopy.params.max_bandwidth_bps;
         for id in affected {
             let Some(m) = self.migrations[id].as_ref() else {
                 continue;
@@ -250,6 +255,7 @@ impl Simulator {
             if m.fixed_end.is_some() {
                 continue;
             }
+            let cap = self.model(m.technique).params.max_bandwidth_bps;
             let rate = m
                 .links
                 .iter()
@@ -272,7 +278,7 @@ impl Simulator {
             if Some(id) == new {
                 let load = self.cpu_demand(m.vm, t);
                 let spec = &self.world.vms[m.vm];
-                let est = self.precopy.estimate(&MigrationInput {
+                let est = self.model(m.technique).estimate(&MigrationInput {
                     memory_mib: spec.memory_mib,
                     dirty_pages_per_s: DIRTY_PAGES_PER_S_AT_FULL_LOAD * load,
                     wws_mib: spec.memory_mib * WWS_SHARE,
@@ -312,6 +318,15 @@ impl Simulator {
             self.set_link_membership(id, &m.links, false);
             self.reshare_bandwidth(t, &m.links, None);
         }
+    }
+
+    /// The cost model of a technique (pre-copy unless the decision chose another).
+    fn model(&self, technique: Technique) -> &QemuModel {
+        let i = Technique::ALL
+            .iter()
+            .position(|&x| x == technique)
+            .expect("Technique::ALL lists every technique");
+        &self.models[i]
     }
 
     /// Drops an in-flight migration (its source or destination failed).

@@ -15,9 +15,10 @@ use crate::faults::{self, FaultPlan};
 use crate::report::{Report, VnfReport};
 use crate::world::World;
 use promig_migrate::{CloudSimRule, MigrationInput, MigrationModel, QemuModel, Technique};
+use promig_model::scheduler::{CpuShares, MIGRATING_OUT_SHARE, Role};
+use promig_model::{Decision, HISTORY_LEN, HostRisk, HostView, Observation, VmView};
 use promig_model::{FaultCause, FaultRecord};
-use promig_policy::consolidation::work::{CpuShares, MIGRATING_OUT_SHARE, Role};
-use promig_policy::{Decision, HISTORY_LEN, HostRisk, HostView, Observation, Policy, VmView};
+use promig_policy::Policy;
 use promig_predict::Predictor;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -114,6 +115,8 @@ struct Migration {
     /// Earlier destinations of the same decision round that the VM was redirected away from; like
     /// CloudSim, they keep the incoming VM (and its CPU share) until the migration ends.
     also_to: Vec<usize>,
+    /// Technique the decision chose (its cost model prices the migration).
+    technique: Technique,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -198,7 +201,8 @@ pub struct Simulator {
     rng: ChaCha8Rng,
     restart_queue: Vec<usize>,
     policy_name: String,
-    precopy: QemuModel,
+    /// One cost model per technique, in `Technique::ALL` order.
+    models: Vec<QemuModel>,
     finished: bool,
     oom_version: Vec<u64>,
     /// In-flight fluid migrations per link (by edge index).
@@ -294,7 +298,7 @@ impl Simulator {
             rng,
             restart_queue: Vec::new(),
             policy_name: policy.name(),
-            precopy: QemuModel::of(Technique::Precopy),
+            models: Technique::ALL.into_iter().map(QemuModel::of).collect(),
             finished: false,
             oom_version: vec![0; n_hosts],
             link_members: Vec::new(),
@@ -653,9 +657,7 @@ impl Simulator {
         let decisions = policy.decide(&obs);
         drop(obs);
         for d in decisions {
-            match d {
-                Decision::Migrate { vm, to } => self.start_migration(vm, to, t),
-            }
+            self.start_migration(d, t);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What leaves the simulator: observations for policies, invariant checks, the report.
 
 use super::*;
+use promig_model::{HostId, VmId};
 
 impl Simulator {
     /// The policy's view now.
@@ -21,6 +22,7 @@ impl Simulator {
                 };
                 let cap = self.host_capacity(h);
                 HostView {
+                    id: HostId(h as u32),
                     type_id: self.world.host_type[h],
                     up: hs.up,
                     cores: spec.cores,
@@ -55,7 +57,7 @@ impl Simulator {
                     },
                     corrected_errors_per_h: hs.corrected_errors_per_h,
                     temperature_c: hs.temperature_c,
-                    latency_ms: promig_policy::observation::response_time_ms(
+                    latency_ms: promig_model::observation::response_time_ms(
                         hs.requested_mips / cap,
                     ),
                 }
@@ -68,6 +70,7 @@ impl Simulator {
                 let full = spec.total_mips();
                 let load = self.cpu_demand(vm, self.now);
                 VmView {
+                    id: VmId(vm as u32),
                     host: s.host,
                     in_migration: s.migration.is_some(),
                     vcpus: spec.vcpus,

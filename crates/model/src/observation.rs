@@ -1,11 +1,40 @@
-//! What a policy sees: a snapshot of the data centre at one decision point.
+//! What the predict and decide stages see: a snapshot of the data centre at one decision point.
 //!
 //! The same struct is filled by the simulator, by the controller from live telemetry, and is the RL
 //! agent's state, so it already carries what those need (topology-level figures, QoS contracts,
-//! predicted risk) even where today's baselines ignore them.
+//! predicted risk) even where today's baselines ignore them. It sits in `model`, below both
+//! `predict` and `policy`, because the pipeline runs predict -> decide and both read it.
 
-use promig_model::{PowerCurve, Qos};
+use crate::{PowerCurve, Qos};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A host's identity that outlives its position in a vector: the controller maps a real host name
+/// to it once, and a decision, a journal entry or an API call names the host by it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct HostId(pub u32);
+
+/// A VM's identity that outlives its position in a vector (see [`HostId`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct VmId(pub u32);
+
+impl fmt::Display for HostId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "host#{}", self.0)
+    }
+}
+
+impl fmt::Display for VmId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "vm#{}", self.0)
+    }
+}
 
 /// Utilisation samples kept per VM (CloudSim keeps 30 for its overload detectors).
 pub const HISTORY_LEN: usize = 30;
@@ -13,6 +42,8 @@ pub const HISTORY_LEN: usize = 30;
 /// One host at the decision point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostView {
+    /// Stable identity (the index below may change when an inventory is reloaded; this does not).
+    pub id: HostId,
     /// Host model (index into the scenario's host types); hosts of one type are interchangeable.
     pub type_id: usize,
     /// Up, or crashed / under repair.
@@ -56,6 +87,8 @@ pub struct HostView {
 /// One VM at the decision point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VmView {
+    /// Stable identity (see [`HostView::id`]).
+    pub id: VmId,
     /// Host it runs on; `None` while down (crashed host, waiting for restart).
     pub host: Option<usize>,
     /// A migration of this VM is in flight.
@@ -169,16 +202,4 @@ impl Observation {
             .map(|q| q.max_latency_ms)
             .reduce(f64::min)
     }
-}
-
-/// What a policy asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Decision {
-    /// Live-migrate `vm` to host `to`.
-    Migrate {
-        /// VM index.
-        vm: usize,
-        /// Destination host index.
-        to: usize,
-    },
 }
