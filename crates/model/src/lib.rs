@@ -4,6 +4,7 @@
 //! contracts between stages: the [`Observation`] predictors and policies read, the [`Decision`]
 //! policies return, the CPU scheduler and queueing model all stages agree on, and shared statistics.
 
+pub mod data;
 pub mod decision;
 pub mod error;
 pub mod fault;

@@ -2,12 +2,10 @@
 
 use promig_model::Topology;
 use promig_model::trace::{TraceFormat, TraceSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn data(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(p)
+    promig_model::data::dir(None).unwrap().join(p)
 }
 
 #[test]

@@ -8,11 +8,13 @@ pub mod none;
 pub mod placement;
 pub mod proactive;
 pub mod reactive;
+pub mod registry;
 pub mod threshold;
 pub mod work;
 
 pub use error::PolicyError;
 use promig_model::{Decision, Observation};
+pub use registry::{ParamSpec, PolicyConfig, PolicySpec, Registry, Requirements};
 
 /// A migration policy.
 ///
@@ -38,62 +40,8 @@ pub trait Policy: Send {
     }
 }
 
-/// Builds a policy from its command-line name.
-///
-/// Known: `none`, `reactive`, `threshold[-T]`, and Beloglazov & Buyya's `{thr,iqr,mad,lr,lrr}-{mmt,mc,rs}[-P]`
-/// (for example `lr-mmt`, `thr-mmt-0.8`, `iqr-mc-1.5`), with the published default parameters.
+/// Builds a built-in policy from its command-line name (shorthand for
+/// [`Registry::builtin`]`().build(name, seed)`).
 pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Policy>, PolicyError> {
-    let lower = name.to_ascii_lowercase();
-    let parts: Vec<&str> = lower.split('-').collect();
-    let param = |i: usize| -> Result<Option<f64>, PolicyError> {
-        match parts.get(i) {
-            None => Ok(None),
-            Some(p) => p.parse::<f64>().map(Some).map_err(|_| {
-                PolicyError::UnknownPolicy(format!("{name}: parameter {p:?} is not a number"))
-            }),
-        }
-    };
-    match parts[0] {
-        "none" if parts.len() == 1 => Ok(Box::new(none::NoMigration::new(
-            none::InitialPlacement::Spread,
-            "none",
-        ))),
-        "dvfs" if parts.len() == 1 => Ok(Box::new(none::NoMigration::new(
-            none::InitialPlacement::FirstFit,
-            "dvfs",
-        ))),
-        "non" if lower == "non-power-aware" => Ok(Box::new(none::NoMigration::new(
-            none::InitialPlacement::FirstFit,
-            "non-power-aware",
-        ))),
-        "reactive" => Ok(Box::new(reactive::Reactive::default())),
-        "proactive" if lower == "proactive-greedy" => {
-            Ok(Box::new(proactive::ProactiveGreedy::default()))
-        }
-        "threshold" => {
-            let mut p = threshold::Threshold::default();
-            if let Some(t) = param(1)? {
-                p.cpu_threshold = t;
-            }
-            Ok(Box::new(p))
-        }
-        det @ ("thr" | "iqr" | "mad" | "lr" | "lrr") => {
-            let sel = parts.get(1).copied().unwrap_or("mmt");
-            let detector = consolidation::OverloadDetector::from_name(det, param(2)?)
-                .ok_or_else(|| PolicyError::UnknownPolicy(name.to_string()))?;
-            let selection = consolidation::VmSelection::from_name(sel).ok_or_else(|| {
-                PolicyError::UnknownPolicy(format!(
-                    "{name}: unknown VM selection {sel:?} (mmt, mc, rs)"
-                ))
-            })?;
-            Ok(Box::new(consolidation::DynamicConsolidation::new(
-                detector, selection, seed,
-            )))
-        }
-        _ => Err(PolicyError::UnknownPolicy(name.to_string())),
-    }
+    Registry::builtin().build(name, seed)
 }
-
-/// Names accepted by [`by_name`], for help texts.
-pub const KNOWN_POLICIES: &str =
-    "none, dvfs, non-power-aware, reactive, threshold[-T], {thr,iqr,mad,lr,lrr}-{mmt,mc,rs}[-P]";

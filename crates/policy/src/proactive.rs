@@ -4,11 +4,13 @@
 //! downtime plus risk. It is the simplest policy that uses the prediction path the RL agent and the
 //! controller will use.
 
+use crate::registry::{POSITIVE, ParamSpec, PolicySpec, Requirements};
 use crate::work::Work;
 use crate::{Policy, placement};
 use promig_migrate::{MigrationInput, MigrationModel, QemuModel, Technique};
 use promig_model::observation::response_time_ms;
 use promig_model::{Decision, Observation};
+use std::sync::Arc;
 
 /// The proactive baseline.
 #[derive(Debug, Clone)]
@@ -130,7 +132,15 @@ impl ProactiveGreedy {
 
 impl Policy for ProactiveGreedy {
     fn name(&self) -> String {
-        "proactive-greedy".into()
+        let d = ProactiveGreedy::default();
+        if (self.risk_bound, self.destination_limit) == (d.risk_bound, d.destination_limit) {
+            "proactive-greedy".into()
+        } else {
+            format!(
+                "proactive-greedy-{}-{}",
+                self.risk_bound, self.destination_limit
+            )
+        }
     }
 
     fn uses_predictions(&self) -> bool {
@@ -210,5 +220,41 @@ impl Policy for ProactiveGreedy {
             }
         }
         placement::spread(&safe, vms)
+    }
+}
+
+/// The declaration of `proactive-greedy`.
+pub fn spec() -> PolicySpec {
+    let d = ProactiveGreedy::default();
+    PolicySpec {
+        name: "proactive-greedy".into(),
+        summary:
+            "empty hosts the predictor expects to fail or break a VNF's bounds, before they do"
+                .into(),
+        params: vec![
+            ParamSpec {
+                name: "risk_bound",
+                description: "predicted risk above which a host is relieved",
+                default: d.risk_bound,
+                range: POSITIVE..=1.0,
+            },
+            ParamSpec {
+                name: "destination_limit",
+                description: "CPU load a destination may reach",
+                default: d.destination_limit,
+                range: POSITIVE..=1.0,
+            },
+        ],
+        requires: Requirements {
+            predictions: true,
+            full_power_accounting: false,
+        },
+        build: Arc::new(|v: &[f64], _| {
+            Box::new(ProactiveGreedy {
+                risk_bound: v[0],
+                destination_limit: v[1],
+                ..ProactiveGreedy::default()
+            })
+        }),
     }
 }

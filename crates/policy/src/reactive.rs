@@ -7,8 +7,10 @@
 
 use crate::Policy;
 use crate::placement::least_loaded;
+use crate::registry::{POSITIVE, ParamSpec, PolicySpec, Requirements};
 use crate::work::Work;
 use promig_model::{Decision, Observation};
+use std::sync::Arc;
 
 /// The reactive baseline.
 #[derive(Debug, Clone)]
@@ -32,7 +34,12 @@ impl Default for Reactive {
 
 impl Policy for Reactive {
     fn name(&self) -> String {
-        "reactive".into()
+        let d = Reactive::default();
+        if (self.memory_breach, self.destination_limit) == (d.memory_breach, d.destination_limit) {
+            "reactive".into()
+        } else {
+            format!("reactive-{}-{}", self.memory_breach, self.destination_limit)
+        }
     }
 
     fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
@@ -93,5 +100,37 @@ impl Policy for Reactive {
             }
         }
         out
+    }
+}
+
+/// The declaration of `reactive`.
+pub fn spec() -> PolicySpec {
+    let d = Reactive::default();
+    PolicySpec {
+        name: "reactive".into(),
+        summary: "move VMs off a host after it was seen overloaded, out of memory or too slow"
+            .into(),
+        params: vec![
+            ParamSpec {
+                name: "memory_breach",
+                description: "memory use (share of the host) counted as running out",
+                default: d.memory_breach,
+                range: POSITIVE..=1.0,
+            },
+            ParamSpec {
+                name: "destination_limit",
+                description: "CPU load a destination may reach",
+                default: d.destination_limit,
+                range: POSITIVE..=1.0,
+            },
+        ],
+        requires: Requirements::default(),
+        build: Arc::new(|v: &[f64], _| {
+            Box::new(Reactive {
+                memory_breach: v[0],
+                destination_limit: v[1],
+                ..Reactive::default()
+            })
+        }),
     }
 }

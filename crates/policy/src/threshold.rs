@@ -4,8 +4,10 @@
 
 use crate::Policy;
 use crate::placement::least_loaded;
+use crate::registry::{POSITIVE, ParamSpec, PolicySpec, Requirements};
 use crate::work::Work;
 use promig_model::{Decision, Observation};
+use std::sync::Arc;
 
 /// The Watcher-style threshold baseline.
 #[derive(Debug, Clone)]
@@ -30,7 +32,11 @@ impl Default for Threshold {
 
 impl Policy for Threshold {
     fn name(&self) -> String {
-        format!("threshold-{}", self.cpu_threshold)
+        if self.memory_threshold == Threshold::default().memory_threshold {
+            format!("threshold-{}", self.cpu_threshold)
+        } else {
+            format!("threshold-{}-{}", self.cpu_threshold, self.memory_threshold)
+        }
     }
 
     fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
@@ -79,5 +85,38 @@ impl Policy for Threshold {
             }
         }
         out
+    }
+}
+
+/// The declaration of `threshold`.
+pub fn spec() -> PolicySpec {
+    let d = Threshold::default();
+    PolicySpec {
+        name: "threshold".into(),
+        summary:
+            "OpenStack Watcher's workload balance: relieve hosts above a CPU or memory threshold"
+                .into(),
+        params: vec![
+            ParamSpec {
+                name: "threshold",
+                description: "CPU utilisation above which a host is relieved",
+                default: d.cpu_threshold,
+                range: POSITIVE..=1.0,
+            },
+            ParamSpec {
+                name: "memory_threshold",
+                description: "memory utilisation above which a host is relieved",
+                default: d.memory_threshold,
+                range: POSITIVE..=1.0,
+            },
+        ],
+        requires: Requirements::default(),
+        build: Arc::new(|v: &[f64], _| {
+            Box::new(Threshold {
+                cpu_threshold: v[0],
+                memory_threshold: v[1],
+                ..Threshold::default()
+            })
+        }),
     }
 }

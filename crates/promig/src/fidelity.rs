@@ -1,7 +1,7 @@
 //! `promig fidelity`: CloudSim 3.0.3's published PlanetLab figures, re-run and compared.
 
 use anyhow::Result;
-use promig_sim::fidelity::compare;
+use promig_eval::fidelity::compare;
 use std::path::Path;
 
 /// Prints the comparison; fails when a row is out of tolerance.

@@ -7,10 +7,12 @@ mod predict_cmd;
 mod telemetry_cmd;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use promig_model::ScenarioFile;
-use promig_sim::{Report, SimConfig, World, report, scenario};
+use promig_policy::Registry;
+use promig_sim::{Report, SimConfig, World, scenario};
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +24,10 @@ use std::time::{Duration, Instant};
     about = "Pro-active live migration for NFV data centres"
 )]
 struct Cli {
+    /// The real data sets (default: $PROMIG_DATA, else ../shared/data). Scenario trace paths,
+    /// `--traces` of `predict eval`, CloudSim days and NAB are resolved inside it.
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,15 +51,15 @@ enum Command {
         #[command(subcommand)]
         command: telemetry_cmd::TelemetryCommand,
     },
-    /// Reproduce CloudSim 3.0.3's PlanetLab table and compare with its published figures.
+    /// Reproduce CloudSim 3.0.3's PlanetLab table (the days under DATA/planetlab) and compare
+    /// with its published figures.
     Fidelity {
-        /// Folder holding the PlanetLab day folders.
-        #[arg(long, default_value = "../shared/data/planetlab")]
-        data: PathBuf,
         /// Print the comparison as JSON.
         #[arg(long)]
         json: bool,
     },
+    /// List the policies with their parameters, defaults and what they need.
+    Policies,
 }
 
 #[derive(clap::Args)]
@@ -67,8 +73,8 @@ struct SimulateArgs {
     /// Hosts in CloudSim mode (800 as published).
     #[arg(long, default_value_t = promig_sim::cloudsim::HOSTS)]
     hosts: usize,
-    /// Policies to compare (repeat or comma-separate). Known: none, dvfs, non-power-aware,
-    /// reactive, threshold[-T], {thr,iqr,mad,lr,lrr}-{mmt,mc,rs}[-P].
+    /// Policies to compare (repeat or comma-separate), each NAME[-VALUE...] with values for its
+    /// parameters in order (`thr-mmt-0.75`); `promig policies` lists them.
     #[arg(long, value_delimiter = ',')]
     policy: Vec<String>,
     /// Seed (overrides the scenario's).
@@ -82,19 +88,45 @@ struct SimulateArgs {
     json: bool,
 }
 
+/// The command line, with `simulate --policy`'s long help written from the policy declarations.
+fn command_line() -> clap::Command {
+    let help = format!(
+        "Policies to compare (repeat or comma-separate), each NAME[-VALUE...] with values for \
+         its parameters in order, e.g. thr-mmt-0.75.\n\n{}",
+        Registry::builtin().help()
+    );
+    Cli::command().mut_subcommand("simulate", |c| c.mut_arg("policy", |a| a.long_help(help)))
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command_line().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let data = cli.data;
     let result = match cli.command {
-        Command::Simulate(args) => simulate(args),
-        Command::Fidelity { data, json } => fidelity::run(&data, json),
+        Command::Simulate(args) => simulate(args, data.as_deref()),
+        Command::Fidelity { json } => {
+            data_dir(data.as_deref()).and_then(|d| fidelity::run(&d.join("planetlab"), json))
+        }
+        Command::Policies => {
+            print!("{}", Registry::builtin().help());
+            Ok(())
+        }
         Command::Migrate { command } => migrate_cmd::run(command),
-        Command::Predict { command } => predict_cmd::run(command),
-        Command::Telemetry { command } => telemetry_cmd::run(command),
+        Command::Predict { command } => predict_cmd::run(command, data.as_deref()),
+        Command::Telemetry { command } => telemetry_cmd::run(command, data.as_deref()),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// The data folder: `--data`, else `$PROMIG_DATA`, else `../shared/data` (one rule for every
+/// command, in `promig_model::data`).
+pub(crate) fn data_dir(flag: Option<&Path>) -> Result<PathBuf> {
+    Ok(promig_model::data::dir(flag)?)
 }
 
 /// A built world plus the run settings, ready to simulate with any policy.
@@ -104,7 +136,7 @@ struct Setup {
     default_policies: Vec<String>,
 }
 
-fn setup(args: &SimulateArgs) -> Result<Setup> {
+fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
     if let Some(day) = &args.cloudsim {
         let world = promig_sim::cloudsim::planetlab_world(day, args.hosts)
             .with_context(|| format!("loading the PlanetLab day {}", day.display()))?;
@@ -120,7 +152,7 @@ fn setup(args: &SimulateArgs) -> Result<Setup> {
     }
     let (file, base) = match &args.scenario {
         Some(path) => (ScenarioFile::load(path)?, ScenarioFile::base_dir(path)),
-        None => scenario::default_scenario()?,
+        None => (scenario::default_scenario()?, data_dir(data)?),
     };
     let world = scenario::build_world(&file, &base)?;
     let config = SimConfig::nfv(
@@ -153,7 +185,7 @@ pub(crate) fn run_policy(
     let started = Instant::now();
     let bar = ProgressBar::hidden();
     let mut shown = false;
-    let report = promig_sim::run_named(world, base, name, &mut |done, total| {
+    let report = promig_eval::run_named(world, base, name, &mut |done, total| {
         if show_progress && !shown && started.elapsed() > Duration::from_secs(1) {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar.set_length(total as u64);
@@ -171,15 +203,16 @@ pub(crate) fn run_policy(
     Ok(report)
 }
 
-fn simulate(args: SimulateArgs) -> Result<()> {
-    let s = setup(&args)?;
+fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
+    let s = setup(&args, data)?;
     let policies = if args.policy.is_empty() {
         s.default_policies.clone()
     } else {
         args.policy.clone()
     };
+    let registry = Registry::builtin();
     for p in &policies {
-        promig_policy::by_name(p, 0)?; // reject typos before spending time on the others
+        registry.resolve(p)?; // reject typos before spending time on the others
     }
     let mut reports = Vec::new();
     let started = Instant::now();
@@ -206,7 +239,7 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         reports.len(),
         started.elapsed().as_secs_f64()
     );
-    print!("{}", report::table(&reports));
+    print!("{}", promig_eval::table(&reports));
     if reports.iter().any(|r| r.failures_struck > 0) {
         println!("(evacuated = hardware failures that found their host already empty)");
     }

@@ -2,13 +2,13 @@
 //! show the features it uses and why, and evaluate the predictor against a reactive detector.
 
 use anyhow::{Context, Result};
+use promig_eval::prediction::{
+    self, EvalReport, HORIZON_S, REACTIVE_CE_THRESHOLD, REACTIVE_LATENCY_RATIO,
+};
 use promig_predict::HardwareModel;
 use promig_predict::evaluation::AlarmStats;
 use promig_predict::features::HARDWARE_FEATURES;
-use promig_sim::prediction::{
-    self, EvalReport, HORIZON_S, REACTIVE_CE_THRESHOLD, REACTIVE_LATENCY_RATIO,
-};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -28,11 +28,9 @@ pub enum PredictCommand {
         #[arg(long, num_args = 2, default_values_t = [1, 10])]
         seeds: Vec<u64>,
     },
-    /// Score the forecast detector and a static-threshold detector on the NAB's labelled real series.
+    /// Score the forecast detector and a static-threshold detector on the NAB's labelled real series
+    /// (DATA/nab: its data/ and labels/).
     Nab {
-        /// The NAB folder (data/ and labels/).
-        #[arg(long, default_value = "../shared/data/nab")]
-        data: PathBuf,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -61,11 +59,12 @@ fn seeds(v: &[u64]) -> Result<std::ops::RangeInclusive<u64>> {
 }
 
 /// Runs a `promig predict` subcommand.
-pub fn run(cmd: PredictCommand) -> Result<()> {
+pub fn run(cmd: PredictCommand, data: Option<&Path>) -> Result<()> {
+    let data = crate::data_dir(data)?;
     match cmd {
         PredictCommand::Train { seeds: s, out } => {
-            let data = prediction::training_samples(seeds(&s)?)?;
-            let model = HardwareModel::train(&data, HORIZON_S)?;
+            let samples = prediction::training_samples(&data, seeds(&s)?)?;
+            let model = HardwareModel::train(&samples, HORIZON_S)?;
             std::fs::write(&out, serde_json::to_string_pretty(&model)? + "\n")
                 .with_context(|| format!("writing {}", out.display()))?;
             println!(
@@ -79,9 +78,9 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
             Ok(())
         }
         PredictCommand::Features { seeds: s } => {
-            let data = prediction::training_samples(seeds(&s)?)?;
-            let xs: Vec<[f64; 6]> = data.iter().map(|d| d.0).collect();
-            let ys: Vec<f64> = data.iter().map(|d| f64::from(u8::from(d.1))).collect();
+            let samples = prediction::training_samples(&data, seeds(&s)?)?;
+            let xs: Vec<[f64; 6]> = samples.iter().map(|d| d.0).collect();
+            let ys: Vec<f64> = samples.iter().map(|d| f64::from(u8::from(d.1))).collect();
             let ranked = promig_predict::selection::rank(&xs, &ys, &HARDWARE_FEATURES);
             println!(
                 "hardware-failure features, ranked by |correlation| with \"crash within 30 min\":"
@@ -105,9 +104,9 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
             );
             Ok(())
         }
-        PredictCommand::Nab { data, json } => {
+        PredictCommand::Nab { json } => {
             use promig_predict::nab;
-            let series = nab::load(&data)?;
+            let series = nab::load(&data.join("nab"))?;
             let mut rows = Vec::new();
             for (label, detect) in [
                 (
@@ -170,8 +169,12 @@ pub fn run(cmd: PredictCommand) -> Result<()> {
             traces,
             json,
         } => {
-            let report =
-                prediction::evaluate(seeds(&s)?, HardwareModel::builtin()?, traces.as_deref())?;
+            let report = prediction::evaluate(
+                &data,
+                seeds(&s)?,
+                HardwareModel::builtin()?,
+                traces.as_deref(),
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

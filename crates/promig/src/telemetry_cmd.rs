@@ -16,9 +16,9 @@ use std::time::Instant;
 pub enum TelemetryCommand {
     /// Replay a trace folder (PlanetLab, Google or Bitbrains) into the store.
     Replay {
-        /// The trace folder.
-        #[arg(long, default_value = "../shared/data/planetlab/20110303")]
-        traces: PathBuf,
+        /// The trace folder (default: DATA/planetlab/20110303).
+        #[arg(long)]
+        traces: Option<PathBuf>,
         /// Its format: planetlab, google or bitbrains.
         #[arg(long, default_value = "planetlab")]
         format: String,
@@ -69,7 +69,7 @@ fn drain(source: &mut dyn Source, store: &mut Store) -> Result<SourceReport> {
 }
 
 /// Runs a `promig telemetry` subcommand.
-pub fn run(cmd: TelemetryCommand) -> Result<()> {
+pub fn run(cmd: TelemetryCommand, data: Option<&std::path::Path>) -> Result<()> {
     let (report, json) = match cmd {
         TelemetryCommand::Replay {
             traces,
@@ -82,6 +82,10 @@ pub fn run(cmd: TelemetryCommand) -> Result<()> {
                 "google" => TraceFormat::Google,
                 "bitbrains" => TraceFormat::Bitbrains,
                 other => anyhow::bail!("--format: unknown trace format {other:?}"),
+            };
+            let traces = match traces {
+                Some(t) => t,
+                None => crate::data_dir(data)?.join("planetlab/20110303"),
             };
             let set = TraceSet::load(&traces, format, None)?;
             let steps = set.traces.iter().map(|t| t.len()).max().unwrap_or(0);
@@ -103,12 +107,25 @@ pub fn run(cmd: TelemetryCommand) -> Result<()> {
                         .with_context(|| format!("loading {}", p.display()))?,
                     promig_model::ScenarioFile::base_dir(p),
                 ),
-                None => promig_sim::scenario::default_scenario()?,
+                None => (
+                    promig_sim::scenario::default_scenario()?,
+                    crate::data_dir(data)?,
+                ),
             };
             let world = std::sync::Arc::new(promig_sim::scenario::build_world(&file, &base)?);
             let cfg = promig_sim::SimConfig::nfv(file.seed, file.steps);
             let mut store = Store::new(file.steps.max(1), 100_000);
-            let mut source = promig_sim::telemetry::SimulatorSource::new(world, cfg, &policy)?;
+            let resolved = promig_policy::Registry::builtin();
+            let resolved = resolved.resolve(&policy)?;
+            let predictor: Option<Box<dyn promig_predict::Predictor + Send>> =
+                if resolved.spec.requires.predictions {
+                    Some(Box::new(promig_eval::default_predictor()?))
+                } else {
+                    None
+                };
+            let policy = resolved.build(cfg.seed);
+            let mut source =
+                promig_sim::telemetry::SimulatorSource::new(world, cfg, policy, predictor)?;
             (drain(&mut source, &mut store)?, json)
         }
     };

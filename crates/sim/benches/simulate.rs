@@ -2,9 +2,16 @@
 //! Run with `cargo bench -p promig-sim`.
 
 use promig_model::fault::FaultsConfig;
+use promig_sim::{Report, Simulator, World};
 use promig_sim::{SimConfig, cloudsim, synthetic};
-use std::path::Path;
 use std::sync::Arc;
+
+/// One run of a policy that needs no predictor (the evaluation crate's `run_named` adds that).
+fn run(world: &Arc<World>, cfg: SimConfig, policy: &str) -> Report {
+    let mut p = promig_policy::by_name(policy, cfg.seed).unwrap();
+    let mut sim = Simulator::new(Arc::clone(world), cfg, p.as_mut()).unwrap();
+    sim.run(p.as_mut(), &mut |_, _| {})
+}
 
 fn main() {
     divan::main();
@@ -13,17 +20,11 @@ fn main() {
 /// CloudSim's PlanetLab day 2011-03-03 with LR-MMT (800 hosts, 1,052 VMs, 24 h).
 #[divan::bench(sample_count = 10)]
 fn cloudsim_lr_mmt_day(bencher: divan::Bencher) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/planetlab/20110303");
-    let world = Arc::new(cloudsim::planetlab_world(&dir, cloudsim::HOSTS).unwrap());
-    bencher.bench(|| {
-        promig_sim::run_named(
-            &world,
-            &SimConfig::cloudsim(0),
-            "lr-mmt-1.2",
-            &mut |_, _| {},
-        )
+    let dir = promig_model::data::dir(None)
         .unwrap()
-    });
+        .join("planetlab/20110303");
+    let world = Arc::new(cloudsim::planetlab_world(&dir, cloudsim::HOSTS).unwrap());
+    bencher.bench(|| run(&world, SimConfig::cloudsim(0), "lr-mmt-1.2"));
 }
 
 /// A 10,000-host, 15,000-VM synthetic NFV day with faults. (LR-MMT is left out: its underload pass
@@ -39,7 +40,5 @@ fn synthetic_10k_hosts_day(bencher: divan::Bencher, policy: &str) {
         ..FaultsConfig::default()
     };
     let world = Arc::new(synthetic::world(10_000, 15_000, 288, 1, faults));
-    bencher.bench(|| {
-        promig_sim::run_named(&world, &SimConfig::nfv(1, 288), policy, &mut |_, _| {}).unwrap()
-    });
+    bencher.bench(|| run(&world, SimConfig::nfv(1, 288), policy));
 }

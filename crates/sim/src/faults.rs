@@ -310,8 +310,9 @@ mod tests {
 
     #[test]
     fn replays_real_alpine_log() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/disk-failures/alpine_formatted_data.csv");
+        let p = promig_model::data::dir(None)
+            .unwrap()
+            .join("disk-failures/alpine_formatted_data.csv");
         // Ten days of the log squeezed into one simulated day.
         let f = replay_failures(&p, "2019-01-04", 10.0, 86_400.0).unwrap();
         assert!(!f.is_empty());

@@ -4,33 +4,18 @@ use crate::SimError;
 use crate::world::World;
 use promig_model::scenario::{PowerConfig, ScenarioFile, TopologyConfig};
 use promig_model::{ChainSpec, HostSpec, Topology, TraceSet, VmSpec, VnfSpec};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The built-in scenario `promig simulate` runs with no arguments.
 pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../scenarios/default.toml");
 
-/// Where the shared real data lives: `../shared/data` from the project root, found from the
-/// current directory or from this crate's source folder.
-pub fn shared_data_dir() -> Option<PathBuf> {
-    let candidates = [
-        PathBuf::from("../shared/data"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-    ];
-    candidates.into_iter().find(|p| p.is_dir())
-}
-
-/// Parses the built-in scenario; its trace paths are relative to the shared data folder.
-pub fn default_scenario() -> Result<(ScenarioFile, PathBuf), SimError> {
-    let file = ScenarioFile::parse(
+/// Parses the built-in scenario; its trace paths are relative to the data folder
+/// ([`promig_model::data::dir`]).
+pub fn default_scenario() -> Result<ScenarioFile, SimError> {
+    Ok(ScenarioFile::parse(
         DEFAULT_SCENARIO_TOML,
         Path::new("<built-in default scenario>"),
-    )?;
-    let base = shared_data_dir().ok_or_else(|| {
-        SimError::Setup(
-            "the shared data folder (../shared/data) was not found next to the project".into(),
-        )
-    })?;
-    Ok((file, base))
+    )?)
 }
 
 /// Builds the world a scenario file describes; relative paths resolve against `base_dir`.

@@ -6,7 +6,7 @@
 use crate::{SimConfig, SimError, Simulator, World};
 use promig_model::Observation;
 use promig_policy::Policy;
-use promig_predict::{Predictor, RiskPredictor};
+use promig_predict::Predictor;
 use promig_telemetry::sources::replay::metric::{VM_CPU, VM_MEMORY};
 use promig_telemetry::sources::series_key;
 use promig_telemetry::{IngestStats, SeriesId, Source, Store, TelemetryError};
@@ -133,24 +133,22 @@ pub struct SimulatorSource {
     name: String,
     sim: Simulator,
     policy: Box<dyn Policy>,
-    predictor: Option<RiskPredictor>,
+    predictor: Option<Box<dyn Predictor + Send>>,
     exporter: ObservationExporter,
     done: bool,
     stats: IngestStats,
 }
 
 impl SimulatorSource {
-    /// Starts a simulation of `world` under the named policy (with the default predictor when
-    /// the policy uses predictions).
-    pub fn new(world: Arc<World>, cfg: SimConfig, policy_name: &str) -> Result<Self, SimError> {
-        let mut policy = promig_policy::by_name(policy_name, cfg.seed)?;
-        let predictor = if policy.uses_predictions() {
-            let hardware = promig_predict::HardwareModel::builtin()
-                .map_err(|e| SimError::Setup(e.to_string()))?;
-            Some(RiskPredictor::new(Some(hardware), 3.0))
-        } else {
-            None
-        };
+    /// Starts a simulation of `world` under `policy`, with `predictor` filling the
+    /// observations' risks (the caller decides which one a policy needs: see the evaluation
+    /// crate's `run_named`).
+    pub fn new(
+        world: Arc<World>,
+        cfg: SimConfig,
+        mut policy: Box<dyn Policy>,
+        predictor: Option<Box<dyn Predictor + Send>>,
+    ) -> Result<Self, SimError> {
         let name = format!("simulator/{}", world.name);
         let exporter = ObservationExporter::new(&world.name);
         let sim = Simulator::new(world, cfg, policy.as_mut())?;
@@ -184,7 +182,10 @@ impl Source for SimulatorSource {
     fn poll(&mut self, store: &mut Store, until_ms: i64) -> Result<u64, TelemetryError> {
         let mut offered = 0;
         while !self.done && (self.sim.next_decision_s() * 1000.0).round() as i64 <= until_ms {
-            let predictor = self.predictor.as_mut().map(|p| p as &mut dyn Predictor);
+            let predictor = self
+                .predictor
+                .as_deref_mut()
+                .map(|p| p as &mut dyn Predictor);
             if !self.sim.step_with(self.policy.as_mut(), predictor) {
                 self.done = true;
                 break;

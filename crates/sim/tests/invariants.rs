@@ -113,7 +113,8 @@ fn crashes_charge_downtime_and_are_recorded() {
 fn surges_build_up_overloads_and_latency_breaches() {
     use promig_model::FaultCause;
     let count = |surges: u32| {
-        let (mut file, base) = promig_sim::scenario::default_scenario().unwrap();
+        let mut file = promig_sim::scenario::default_scenario().unwrap();
+        let base = promig_model::data::dir(None).unwrap();
         file.faults.surges = surges;
         let world = Arc::new(promig_sim::scenario::build_world(&file, &base).unwrap());
         let mut p = promig_policy::by_name("none", 42).unwrap();

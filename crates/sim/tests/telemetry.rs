@@ -7,13 +7,10 @@ use promig_sim::telemetry::{SimulatorSource, metric};
 use promig_telemetry::sources::replay::{TraceReplay, metric as vm_metric};
 use promig_telemetry::sources::series_key;
 use promig_telemetry::{Source, Store};
-use std::path::Path;
 use std::sync::Arc;
 
 fn data(rel: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
+    promig_model::data::dir(None).unwrap().join(rel)
 }
 
 #[test]
@@ -66,10 +63,17 @@ fn planetlab_and_bitbrains_days_replay_into_the_store_sample_for_sample() {
 
 #[test]
 fn the_simulator_streams_what_its_policy_observes() {
-    let (file, base) = promig_sim::scenario::default_scenario().unwrap();
+    let file = promig_sim::scenario::default_scenario().unwrap();
+    let base = promig_model::data::dir(None).unwrap();
     let world = Arc::new(promig_sim::scenario::build_world(&file, &base).unwrap());
     let cfg = promig_sim::SimConfig::nfv(42, file.steps);
-    let mut source = SimulatorSource::new(Arc::clone(&world), cfg.clone(), "none").unwrap();
+    let mut source = SimulatorSource::new(
+        Arc::clone(&world),
+        cfg.clone(),
+        promig_policy::by_name("none", cfg.seed).unwrap(),
+        None,
+    )
+    .unwrap();
     let mut store = Store::new(300, 10_000);
     // One hour: decision points at 5, 10, ..., 60 minutes.
     source.poll(&mut store, 3_600_000).unwrap();

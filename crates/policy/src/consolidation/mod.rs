@@ -13,11 +13,13 @@ pub use detector::{FALLBACK_THRESHOLD, OverloadDetector};
 pub use selection::VmSelection;
 
 use crate::Policy;
+use crate::registry::{POSITIVE, ParamSpec, PolicySpec, Requirements};
 use crate::work::Work;
 use promig_model::{Decision, Observation};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Overload detector + VM selection + PABFD placement + underload consolidation.
 #[derive(Debug, Clone)]
@@ -335,4 +337,89 @@ fn all_out_or_any_in(obs: &Observation, w: &crate::work::HostWork) -> bool {
         return true;
     }
     w.vms.iter().all(|&v| obs.vms[v].in_migration)
+}
+
+/// The fifteen declarations `{thr,iqr,mad,lr,lrr}-{mmt,mc,rs}`, each with its detector's parameter
+/// and the published default.
+pub fn specs() -> Vec<PolicySpec> {
+    let detectors: [(&'static str, &str, ParamSpec); 5] = [
+        (
+            "thr",
+            "static utilisation threshold",
+            ParamSpec {
+                name: "threshold",
+                description: "utilisation above which a host is overloaded",
+                default: 0.8,
+                range: POSITIVE..=1.0,
+            },
+        ),
+        (
+            "iqr",
+            "adaptive threshold 1 - s x IQR of the host's history",
+            ParamSpec {
+                name: "safety",
+                description: "s: how many interquartile ranges below full load",
+                default: 1.5,
+                range: 0.0..=10.0,
+            },
+        ),
+        (
+            "mad",
+            "adaptive threshold 1 - s x MAD of the host's history",
+            ParamSpec {
+                name: "safety",
+                description: "s: how many median absolute deviations below full load",
+                default: 2.5,
+                range: 0.0..=10.0,
+            },
+        ),
+        (
+            "lr",
+            "local regression forecast x s reaches full load",
+            ParamSpec {
+                name: "safety",
+                description: "s: safety factor on the forecast",
+                default: 1.2,
+                range: POSITIVE..=10.0,
+            },
+        ),
+        (
+            "lrr",
+            "robust local regression forecast x s reaches full load",
+            ParamSpec {
+                name: "safety",
+                description: "s: safety factor on the forecast",
+                default: 1.2,
+                range: POSITIVE..=10.0,
+            },
+        ),
+    ];
+    let selections = [
+        ("mmt", "minimum migration time"),
+        ("mc", "maximum correlation"),
+        ("rs", "random selection"),
+    ];
+    let mut out = Vec::new();
+    for (det, det_summary, param) in &detectors {
+        for (sel, sel_summary) in selections {
+            let det = *det;
+            out.push(PolicySpec {
+                name: format!("{det}-{sel}"),
+                summary: format!(
+                    "Beloglazov & Buyya consolidation: {det_summary}, {sel_summary}, PABFD placement"
+                ),
+                params: vec![param.clone()],
+                requires: Requirements::default(),
+                build: Arc::new(move |v: &[f64], seed| {
+                    Box::new(DynamicConsolidation::new(
+                        OverloadDetector::from_name(det, Some(v[0]))
+                            .expect("declared detector names parse"),
+                        VmSelection::from_name(sel).expect("declared selection names parse"),
+                        seed,
+                    ))
+                }),
+            });
+        }
+    }
+    out
 }

@@ -1,12 +1,12 @@
 //! The shipped hardware model is what `promig predict train` produces from the current simulator,
 //! so a change to the fault model cannot silently leave a stale model behind.
 
+use promig_eval::prediction::{HORIZON_S, training_samples};
 use promig_predict::HardwareModel;
-use promig_sim::prediction::{HORIZON_S, training_samples};
 
 #[test]
 fn shipped_hardware_model_is_reproducible() {
-    let data = training_samples(1..=30).unwrap();
+    let data = training_samples(&promig_model::data::dir(None).unwrap(), 1..=30).unwrap();
     let trained = HardwareModel::train(&data, HORIZON_S).unwrap();
     let shipped = HardwareModel::builtin().unwrap();
     assert_eq!(trained.trained_on, shipped.trained_on);
@@ -23,7 +23,8 @@ fn shipped_hardware_model_is_reproducible() {
 #[test]
 fn risk_grows_with_the_horizon_and_flags_failing_hosts_before_they_crash() {
     use promig_predict::{Predictor, RiskPredictor};
-    let (file, base) = promig_sim::scenario::default_scenario().unwrap();
+    let file = promig_sim::scenario::default_scenario().unwrap();
+    let base = promig_model::data::dir(None).unwrap();
     let world = std::sync::Arc::new(promig_sim::scenario::build_world(&file, &base).unwrap());
     let mut policy = promig_policy::by_name("none", 0).unwrap();
     let mut sim =

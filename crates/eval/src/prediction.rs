@@ -2,12 +2,14 @@
 //! (and real trace days) through the predictor, and scores it against reactive detectors with the
 //! predict crate's metrics. `promig predict ...` prints what these functions return.
 
-use crate::{SimConfig, SimError, Simulator, World, scenario};
+use crate::EvalError;
 use promig_model::fault::FaultsConfig;
 use promig_model::{FaultCause, FaultRecord};
 use promig_predict::evaluation::{AlarmStats, Classification, alarm_stats, classification};
 use promig_predict::{HardwareModel, Predictor, RiskPredictor};
+use promig_sim::{SimConfig, Simulator, World, cloudsim, scenario};
 use serde::Serialize;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Horizon of the hardware labels: a crash within the next 30 minutes.
@@ -21,11 +23,12 @@ pub const REACTIVE_LATENCY_RATIO: f64 = 0.8;
 /// optionally replaying another trace day (a folder under the shared data) to test on days the
 /// model was not trained on.
 fn world(
+    data: &Path,
     seed: u64,
     training: bool,
     traces: Option<&str>,
-) -> Result<(Arc<World>, SimConfig), SimError> {
-    let (mut file, base) = scenario::default_scenario()?;
+) -> Result<(Arc<World>, SimConfig), EvalError> {
+    let mut file = scenario::default_scenario()?;
     if let Some(t) = traces {
         file.workload.traces = t.into();
     }
@@ -36,7 +39,7 @@ fn world(
             ..file.faults
         };
     }
-    let world = scenario::build_world(&file, &base)?;
+    let world = scenario::build_world(&file, data)?;
     Ok((Arc::new(world), SimConfig::nfv(seed, file.steps)))
 }
 
@@ -75,12 +78,13 @@ pub struct Replay {
 /// Runs one simulated day with the `none` policy (so faults strike as drawn) and records the
 /// predictor's view of every host at every step, plus the ground truth at the end.
 pub fn replay(
+    data: &Path,
     seed: u64,
     training: bool,
     hardware: Option<HardwareModel>,
     traces: Option<&str>,
-) -> Result<Replay, SimError> {
-    let (world, cfg) = world(seed, training, traces)?;
+) -> Result<Replay, EvalError> {
+    let (world, cfg) = world(data, seed, training, traces)?;
     let mut policy = promig_policy::by_name("none", seed)?;
     let mut sim = Simulator::new(world, cfg, policy.as_mut())?;
     let mut predictor = RiskPredictor::new(hardware, 1.0);
@@ -137,19 +141,20 @@ pub fn crash_within(records: &[FaultRecord], host: usize, t: f64, horizon: f64) 
 
 /// Labelled hardware samples from the training seeds (shared with the evaluation's forest).
 pub fn training_samples(
+    data: &Path,
     seeds: std::ops::RangeInclusive<u64>,
-) -> Result<Vec<([f64; 6], bool)>, SimError> {
-    let mut data = Vec::new();
+) -> Result<Vec<([f64; 6], bool)>, EvalError> {
+    let mut samples = Vec::new();
     for seed in seeds {
-        let r = replay(seed, true, None, None)?;
+        let r = replay(data, seed, true, None, None)?;
         for x in &r.samples {
-            data.push((
+            samples.push((
                 x.features,
                 crash_within(&r.records, x.host, x.time_s, HORIZON_S),
             ));
         }
     }
-    Ok(data)
+    Ok(samples)
 }
 
 /// Minimum useful warning: time to migrate a VNF VM away.
@@ -232,16 +237,16 @@ impl promig_policy::Policy for Recording {
 /// host's VM set at t, against that same set's demand at t + 1.
 pub fn overload_on_traces(
     name: &str,
-    world: crate::World,
+    world: World,
     policy_name: &str,
-) -> Result<TraceOverload, SimError> {
+) -> Result<TraceOverload, EvalError> {
     use promig_predict::forecast::VmForecasts;
     let world = std::sync::Arc::new(world);
     let mut policy = Recording {
         inner: promig_policy::by_name(policy_name, 0)?,
         seen: None,
     };
-    let mut sim = crate::Simulator::new(world, crate::SimConfig::cloudsim(0), &mut policy)?;
+    let mut sim = Simulator::new(world, SimConfig::cloudsim(0), &mut policy)?;
     let mut forecasts = VmForecasts::default();
     let mut pending: Vec<PendingHost> = Vec::new();
     let (mut pred, mut reac, mut scored) = (Vec::new(), Vec::new(), Vec::new());
@@ -292,15 +297,10 @@ pub fn overload_on_traces(
 }
 
 /// The real trace sets evaluated: five PlanetLab days and the Google VMs.
-pub fn real_trace_overloads() -> Result<Vec<TraceOverload>, SimError> {
-    let data = crate::scenario::shared_data_dir()
-        .ok_or_else(|| SimError::Setup("../shared/data not found".into()))?;
+pub fn real_trace_overloads(data: &Path) -> Result<Vec<TraceOverload>, EvalError> {
     let mut out = Vec::new();
     for day in ["20110303", "20110306", "20110309", "20110322", "20110325"] {
-        let w = crate::cloudsim::planetlab_world(
-            &data.join("planetlab").join(day),
-            crate::cloudsim::HOSTS,
-        )?;
+        let w = cloudsim::planetlab_world(&data.join("planetlab").join(day), cloudsim::HOSTS)?;
         out.push(overload_on_traces(
             &format!("planetlab/{day} lr-mmt"),
             w,
@@ -308,7 +308,7 @@ pub fn real_trace_overloads() -> Result<Vec<TraceOverload>, SimError> {
         )?);
         // The same day on a fixed, dense placement (100 large hosts, never migrated): overloads
         // come from the workload alone, not from what a consolidation policy left behind.
-        let mut dense = crate::cloudsim::planetlab_world(&data.join("planetlab").join(day), 100)?;
+        let mut dense = cloudsim::planetlab_world(&data.join("planetlab").join(day), 100)?;
         for h in &mut dense.hosts {
             h.memory_mib = 64.0 * 1024.0;
         }
@@ -323,13 +323,10 @@ pub fn real_trace_overloads() -> Result<Vec<TraceOverload>, SimError> {
         promig_model::trace::TraceFormat::Google,
         None,
     )?;
-    let w = crate::cloudsim::world_from_traces(
-        "google-vms".into(),
-        google.traces.clone(),
-        crate::cloudsim::HOSTS,
-    );
+    let w =
+        cloudsim::world_from_traces("google-vms".into(), google.traces.clone(), cloudsim::HOSTS);
     out.push(overload_on_traces("google-vms lr-mmt", w, "lr-mmt")?);
-    let mut dense = crate::cloudsim::world_from_traces("google-vms".into(), google.traces, 100);
+    let mut dense = cloudsim::world_from_traces("google-vms".into(), google.traces, 100);
     for h in &mut dense.hosts {
         h.memory_mib = 64.0 * 1024.0;
     }
@@ -339,10 +336,11 @@ pub fn real_trace_overloads() -> Result<Vec<TraceOverload>, SimError> {
 
 /// Replays the seeds and scores everything.
 pub fn evaluate(
+    data: &Path,
     seeds: std::ops::RangeInclusive<u64>,
     model: HardwareModel,
     traces: Option<&str>,
-) -> Result<EvalReport, SimError> {
+) -> Result<EvalReport, EvalError> {
     let (first, last) = (*seeds.start(), *seeds.end());
     let mut hw_flags = Vec::new();
     let mut hw_reactive = Vec::new();
@@ -361,7 +359,7 @@ pub fn evaluate(
     let mut host_days = 0.0;
     let mut offset = 0.0;
     for seed in seeds {
-        let run = replay(seed, false, Some(model.clone()), traces)?;
+        let run = replay(data, seed, false, Some(model.clone()), traces)?;
         host_days += run.hosts as f64 * run.steps as f64 * 300.0 / 86_400.0;
         // Days are laid end to end so episodes of different seeds never merge.
         for s in &run.samples {
@@ -407,7 +405,8 @@ pub fn evaluate(
         }
         offset += 10.0 * 86_400.0;
     }
-    let forest = promig_predict::forest::HardwareForest::train(&training_samples(1..=30)?, 300, 7)?;
+    let forest =
+        promig_predict::forest::HardwareForest::train(&training_samples(data, 1..=30)?, 300, 7)?;
     let forest_flags: Vec<(f64, usize, bool)> = hw_keys
         .iter()
         .zip(forest.predict(&hw_features)?)
@@ -485,6 +484,6 @@ pub fn evaluate(
                 0.7,
             ),
         },
-        overload_real: real_trace_overloads()?,
+        overload_real: real_trace_overloads(data)?,
     })
 }

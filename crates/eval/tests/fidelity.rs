@@ -1,12 +1,11 @@
 //! CloudSim 3.0.3's PlanetLab table, reproduced within the project's tolerances (energy 5 %,
 //! migrations 20 %, SLATAH 15 %), with the same ranking of policies.
 
-use promig_sim::fidelity::compare;
-use std::path::Path;
+use promig_eval::fidelity::compare;
 
 #[test]
 fn cloudsim_planetlab_table_is_reproduced() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/planetlab");
+    let data = promig_model::data::dir(None).unwrap().join("planetlab");
     let rows = compare(&data).expect("the PlanetLab days load and simulate");
     for r in &rows {
         assert!(r.ok, "{}", r.summary());

@@ -1,7 +1,8 @@
 //! CloudSim 3.0.3's published PlanetLab figures, and the comparison of promig's CloudSim mode with
 //! them. Kept in the library so the test suite and the CLI check the same thing.
 
-use crate::{SimConfig, SimError};
+use crate::EvalError;
+use promig_sim::{SimConfig, cloudsim};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -191,7 +192,7 @@ fn rel(ours: f64, theirs: f64) -> f64 {
 }
 
 /// Runs every reference row.
-pub fn compare(data: &Path) -> Result<Vec<Row>, SimError> {
+pub fn compare(data: &Path) -> Result<Vec<Row>, EvalError> {
     let mut worlds = std::collections::BTreeMap::new();
     let mut rows = Vec::new();
     for reference in REFERENCE {
@@ -199,10 +200,7 @@ pub fn compare(data: &Path) -> Result<Vec<Row>, SimError> {
             Some(w) => Arc::clone(w),
             None => {
                 let dir = data.join(reference.day);
-                let w = Arc::new(crate::cloudsim::planetlab_world(
-                    &dir,
-                    crate::cloudsim::HOSTS,
-                )?);
+                let w = Arc::new(cloudsim::planetlab_world(&dir, cloudsim::HOSTS)?);
                 worlds.insert(reference.day, Arc::clone(&w));
                 w
             }

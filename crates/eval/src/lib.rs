@@ -1,0 +1,14 @@
+//! Evaluation: runs many simulations and scores them. Policy runs and their comparison table, the
+//! CloudSim fidelity check against the published figures, and the prediction harness (simulated
+//! days with ground-truth faults, real trace days) sit here, above the simulator, which stays a
+//! simulator. The coming `promig evaluate` and the RL agent's evaluation live here too.
+
+pub mod error;
+pub mod fidelity;
+pub mod prediction;
+pub mod run;
+pub mod table;
+
+pub use error::EvalError;
+pub use run::{default_predictor, run_named};
+pub use table::table;

@@ -1,0 +1,39 @@
+//! Running a policy by name on a world: the registry builds it, its declared needs decide the
+//! accounting (full power for `non-power-aware`) and whether the default predictor is attached.
+
+use crate::EvalError;
+use promig_policy::Registry;
+use promig_predict::{HardwareModel, RiskPredictor};
+use promig_sim::{Report, SimConfig, Simulator, World};
+use std::sync::Arc;
+
+/// The predictor policies that declare they need predictions get: the shipped hardware model
+/// plus the forecasters, with a 3-sigma alarm on corrected errors.
+pub fn default_predictor() -> Result<RiskPredictor, EvalError> {
+    Ok(RiskPredictor::new(Some(HardwareModel::builtin()?), 3.0))
+}
+
+/// Runs one policy, by its command-line name, on a world from start to end. The policy's
+/// declaration decides the rest: `non-power-aware` switches the energy accounting to CloudSim's
+/// "every host at full power" baseline; a policy that reads predictions gets
+/// [`default_predictor`], the others run without one so their results do not depend on it.
+pub fn run_named(
+    world: &Arc<World>,
+    base: &SimConfig,
+    policy_name: &str,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<Report, EvalError> {
+    let registry = Registry::builtin();
+    let resolved = registry.resolve(policy_name)?;
+    let mut config = base.clone();
+    if resolved.spec.requires.full_power_accounting {
+        config.power_aware = false;
+    }
+    let mut policy = resolved.build(config.seed);
+    let mut sim = Simulator::new(Arc::clone(world), config, policy.as_mut())?;
+    if resolved.spec.requires.predictions {
+        let mut predictor = default_predictor()?;
+        return Ok(sim.run_with(policy.as_mut(), Some(&mut predictor), on_step));
+    }
+    Ok(sim.run(policy.as_mut(), on_step))
+}
