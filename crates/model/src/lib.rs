@@ -4,6 +4,7 @@
 //! contracts between stages: the [`Observation`] predictors and policies read, the [`Decision`]
 //! policies return, the CPU scheduler and queueing model all stages agree on, and shared statistics.
 
+pub mod builder;
 pub mod data;
 pub mod decision;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod trace;
 pub mod vm;
 pub mod vnf;
 
+pub use builder::{HostShape, ObservationBuilder, VmShape};
 pub use decision::{Decision, DecisionId};
 pub use error::ModelError;
 pub use fault::{FaultCause, FaultRecord, FaultsConfig};

@@ -109,26 +109,39 @@ pub enum PowerConfig {
 
 impl PowerConfig {
     /// Resolves to a curve, or explains why it cannot.
-    pub fn curve(&self) -> Result<PowerCurve, String> {
+    pub fn curve(&self) -> Result<PowerCurve, PowerCurveError> {
         match self {
             PowerConfig::Named(n) => match n.as_str() {
                 "hp-ml110-g4" => Ok(PowerCurve::HP_ML110_G4),
                 "hp-ml110-g5" => Ok(PowerCurve::HP_ML110_G5),
-                other => Err(format!(
-                    "unknown power curve {other:?} (known: hp-ml110-g4, hp-ml110-g5)"
-                )),
+                other => Err(PowerCurveError::UnknownName(other.to_string())),
             },
             PowerConfig::Points(p) => {
-                let watts: [f64; 11] = p.as_slice().try_into().map_err(|_| {
-                    format!("needs 11 points (0..100 % in steps of 10), got {}", p.len())
-                })?;
+                let watts: [f64; 11] = p
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| PowerCurveError::WrongLength(p.len()))?;
                 if watts.iter().any(|w| !w.is_finite() || *w < 0.0) {
-                    return Err("wattages must be finite and non-negative".into());
+                    return Err(PowerCurveError::BadWattage);
                 }
                 Ok(PowerCurve { watts })
             }
         }
     }
+}
+
+/// Why a scenario's power curve cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PowerCurveError {
+    /// Not one of the built-in curves.
+    #[error("unknown power curve {0:?} (known: hp-ml110-g4, hp-ml110-g5)")]
+    UnknownName(String),
+    /// A measured curve needs one wattage per 10 % of load.
+    #[error("needs 11 points (0..100 % in steps of 10), got {0}")]
+    WrongLength(usize),
+    /// A wattage is NaN, infinite or negative.
+    #[error("wattages must be finite and non-negative")]
+    BadWattage,
 }
 
 /// VMs and the traces they replay.
@@ -254,7 +267,7 @@ impl ScenarioFile {
             return Err(err("host_types", "at least one host type is needed".into()));
         }
         for h in &self.datacenter.host_types {
-            h.power.curve().map_err(|m| err("power", m))?;
+            h.power.curve().map_err(|e| err("power", e.to_string()))?;
             if h.cores == 0 || h.mips_per_core <= 0.0 || h.memory_mib <= 0.0 {
                 return Err(err(
                     "cores",

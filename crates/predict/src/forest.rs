@@ -36,15 +36,21 @@ impl HardwareForest {
             rows.push(x.to_vec());
             y.push(i32::from(*label));
         }
-        let x =
-            DenseMatrix::from_2d_vec(&rows).map_err(|e| PredictError::Training(e.to_string()))?;
+        let x = DenseMatrix::from_2d_vec(&rows).map_err(|source| PredictError::Learner {
+            what: "building the feature matrix",
+            source,
+        })?;
         let params = RandomForestClassifierParameters::default()
             .with_n_trees(50)
             .with_max_depth(8)
             .with_min_samples_leaf(5)
             .with_seed(seed);
-        let model = RandomForestClassifier::fit(&x, &y, params)
-            .map_err(|e| PredictError::Training(e.to_string()))?;
+        let model = RandomForestClassifier::fit(&x, &y, params).map_err(|source| {
+            PredictError::Learner {
+                what: "fitting",
+                source,
+            }
+        })?;
         Ok(HardwareForest { model })
     }
 
@@ -54,12 +60,17 @@ impl HardwareForest {
             return Ok(Vec::new());
         }
         let rows: Vec<Vec<f64>> = xs.iter().map(|x| x.to_vec()).collect();
-        let m =
-            DenseMatrix::from_2d_vec(&rows).map_err(|e| PredictError::Training(e.to_string()))?;
+        let m = DenseMatrix::from_2d_vec(&rows).map_err(|source| PredictError::Learner {
+            what: "building the feature matrix",
+            source,
+        })?;
         let y = self
             .model
             .predict(&m)
-            .map_err(|e| PredictError::Training(e.to_string()))?;
+            .map_err(|source| PredictError::Learner {
+                what: "fitting",
+                source,
+            })?;
         Ok(y.into_iter().map(|c| c == 1).collect())
     }
 }

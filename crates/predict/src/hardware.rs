@@ -95,12 +95,17 @@ impl HardwareModel {
             .iter()
             .map(|(x, _)| (0..N).map(|i| (x[i] - mean[i]) / sd[i]).collect())
             .collect();
-        let x =
-            DenseMatrix::from_2d_vec(&rows).map_err(|e| PredictError::Training(e.to_string()))?;
+        let x = DenseMatrix::from_2d_vec(&rows).map_err(|source| PredictError::Learner {
+            what: "building the feature matrix",
+            source,
+        })?;
         let y: Vec<i32> = samples.iter().map(|s| i32::from(s.1)).collect();
         let params = LogisticRegressionParameters::default().with_alpha(0.1);
-        let lr = LogisticRegression::fit(&x, &y, params)
-            .map_err(|e| PredictError::Training(e.to_string()))?;
+        let lr =
+            LogisticRegression::fit(&x, &y, params).map_err(|source| PredictError::Learner {
+                what: "fitting",
+                source,
+            })?;
         let coef = lr.coefficients();
         let weights: Vec<f64> = (0..N).map(|i| *coef.get((0, i))).collect();
         let bias = *lr.intercept().get((0, 0));

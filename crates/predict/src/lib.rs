@@ -22,6 +22,33 @@ pub enum PredictError {
     /// Training failed (too little data, a single class...).
     #[error("training failed: {0}")]
     Training(String),
+    /// The learning library refused the data or failed to fit.
+    #[error("{what} failed")]
+    Learner {
+        /// What was being done (building the matrix, fitting the forest...).
+        what: &'static str,
+        /// The library's error.
+        #[source]
+        source: smartcore::error::Failed,
+    },
+    /// A data or model file could not be read.
+    #[error("{path}: cannot read")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file does not parse.
+    #[error("{path}: not valid JSON")]
+    Json {
+        /// The file.
+        path: String,
+        /// Where and why.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A model file could not be read.
     #[error("{path}: {message}")]
     ModelFile {

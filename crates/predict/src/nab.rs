@@ -34,14 +34,20 @@ pub fn load(dir: &Path) -> Result<Vec<NabSeries>, PredictError> {
         message,
     };
     let labels_path = dir.join("labels/combined_windows.json");
-    let text =
-        std::fs::read_to_string(&labels_path).map_err(|e| err(&labels_path, e.to_string()))?;
-    let labels: std::collections::BTreeMap<String, Vec<[String; 2]>> =
-        serde_json::from_str(&text).map_err(|e| err(&labels_path, e.to_string()))?;
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| PredictError::Io { path, source }
+    };
+    let text = std::fs::read_to_string(&labels_path).map_err(io(&labels_path))?;
+    let labels: std::collections::BTreeMap<String, Vec<[String; 2]>> = serde_json::from_str(&text)
+        .map_err(|source| PredictError::Json {
+            path: labels_path.display().to_string(),
+            source,
+        })?;
     let mut out = Vec::new();
     for (name, windows) in labels {
         let path = dir.join("data").join(&name);
-        let csv = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
+        let csv = std::fs::read_to_string(&path).map_err(io(&path))?;
         let mut stamps = Vec::new();
         let mut values = Vec::new();
         for (i, line) in csv.lines().enumerate().skip(1) {

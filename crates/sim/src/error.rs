@@ -12,6 +12,9 @@ pub enum SimError {
     /// A policy name is unknown.
     #[error(transparent)]
     Policy(#[from] promig_policy::PolicyError),
+    /// A host type's power curve is unusable.
+    #[error(transparent)]
+    PowerCurve(#[from] promig_model::scenario::PowerCurveError),
     /// The scenario cannot be simulated as described.
     #[error("{0}")]
     Setup(String),

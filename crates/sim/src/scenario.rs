@@ -46,9 +46,7 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
         let t = i % dc.host_types.len();
         let ty = &dc.host_types[t];
         let power = match &ty.power {
-            p @ (PowerConfig::Named(_) | PowerConfig::Points(_)) => {
-                p.curve().map_err(SimError::Setup)?
-            }
+            p @ (PowerConfig::Named(_) | PowerConfig::Points(_)) => p.curve()?,
         };
         hosts.push(HostSpec {
             name: topology.host_names[i].clone(),

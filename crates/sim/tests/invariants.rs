@@ -7,14 +7,25 @@ use promig_sim::{SimConfig, Simulator, synthetic};
 use proptest::prelude::*;
 use std::sync::Arc;
 
-const POLICIES: [&str; 6] = [
+const POLICIES: [&str; 7] = [
     "none",
     "reactive",
     "threshold",
     "thr-mmt-0.8",
     "lr-mmt-1.2",
     "mad-mc-2.5",
+    "proactive-greedy",
 ];
+
+/// The predictor a policy that reads predictions gets (the evaluation crate attaches the same).
+fn predictor_for(policy: &dyn promig_policy::Policy) -> Option<promig_predict::RiskPredictor> {
+    policy.uses_predictions().then(|| {
+        promig_predict::RiskPredictor::new(
+            Some(promig_predict::HardwareModel::builtin().unwrap()),
+            3.0,
+        )
+    })
+}
 
 fn faults(failures: u32, leaks: u32, degradations: u32) -> FaultsConfig {
     FaultsConfig {
@@ -48,9 +59,12 @@ proptest! {
             Ok(s) => s,
             Err(_) => return Err(TestCaseError::reject("the data centre is too small for its VMs")),
         };
-        sim.check_invariants().map_err(TestCaseError::fail)?;
-        while sim.step(p.as_mut()) {
-            sim.check_invariants().map_err(TestCaseError::fail)?;
+        sim.check_invariants()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut predictor = predictor_for(p.as_ref());
+        while sim.step_with(p.as_mut(), predictor.as_mut().map(|x| x as &mut dyn promig_predict::Predictor)) {
+            sim.check_invariants()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         }
         let r = sim.report();
         // Every crashed VNF VM shows up as charged downtime.
@@ -69,7 +83,9 @@ proptest! {
             let world = Arc::new(synthetic::world(20, 50, 48, seed, faults(2, 1, 1)));
             let mut p = promig_policy::by_name(POLICIES[policy], seed).unwrap();
             let mut sim = Simulator::new(world, SimConfig::nfv(seed, 48), p.as_mut()).unwrap();
-            serde_json::to_string(&sim.run(p.as_mut(), &mut |_, _| {})).unwrap()
+            let mut predictor = predictor_for(p.as_ref());
+            let predictor = predictor.as_mut().map(|x| x as &mut dyn promig_predict::Predictor);
+            serde_json::to_string(&sim.run_with(p.as_mut(), predictor, &mut |_, _| {})).unwrap()
         };
         prop_assert_eq!(run(), run());
     }

@@ -10,6 +10,8 @@ mod migration;
 mod recovery;
 mod view;
 
+pub use view::InvariantViolation;
+
 use crate::config::{Mode, SimConfig};
 use crate::faults::{self, FaultPlan};
 use crate::report::{Report, VnfReport};

@@ -119,16 +119,16 @@ impl Simulator {
     }
 
     /// Checks the invariants every state must keep; `Err` names the first one broken.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let mut seen = vec![0u32; self.vms.len()];
         for (h, hs) in self.hosts.iter().enumerate() {
             for &vm in &hs.vms {
                 seen[vm] += 1;
                 if self.vms[vm].host != Some(h) {
-                    return Err(format!(
+                    return Err(InvariantViolation(format!(
                         "VM {vm} is listed on host {h} but thinks it is on {:?}",
                         self.vms[vm].host
-                    ));
+                    )));
                 }
             }
             for &vm in &hs.migrating_in {
@@ -137,28 +137,30 @@ impl Simulator {
                     .and_then(|id| self.migrations[id].as_ref())
                     .is_some_and(|m| m.to == h || m.also_to.contains(&h));
                 if !ok {
-                    return Err(format!(
+                    return Err(InvariantViolation(format!(
                         "VM {vm} is migrating into host {h} without a migration"
-                    ));
+                    )));
                 }
             }
             let holds_vms = !hs.vms.is_empty() || !hs.migrating_in.is_empty();
             if !hs.up && holds_vms {
-                return Err(format!("host {h} is down but holds VMs"));
+                return Err(InvariantViolation(format!(
+                    "host {h} is down but holds VMs"
+                )));
             }
             if self.cfg.mode == Mode::Nfv {
                 let physical = self.world.hosts[h].memory_mib;
                 let used = self.memory_used(h);
                 if used > physical + 1e-6 {
-                    return Err(format!(
+                    return Err(InvariantViolation(format!(
                         "host {h} uses {used:.0} MiB of {physical:.0} MiB physical memory"
-                    ));
+                    )));
                 }
                 let reserved = self.memory_reserved(h);
                 if reserved > physical * self.cfg.memory_overcommit + 1e-6 {
-                    return Err(format!(
+                    return Err(InvariantViolation(format!(
                         "host {h} reserves {reserved:.0} MiB, over its limit"
-                    ));
+                    )));
                 }
             }
         }
@@ -167,10 +169,10 @@ impl Simulator {
                 (Some(_), 1) => {}
                 (None, 0) if matches!(s.status, VmStatus::Down { .. } | VmStatus::Retired) => {}
                 (host, n) => {
-                    return Err(format!(
+                    return Err(InvariantViolation(format!(
                         "VM {vm} ({:?}, host {host:?}) is listed on {n} hosts",
                         s.status
-                    ));
+                    )));
                 }
             }
         }
@@ -266,3 +268,8 @@ impl Simulator {
         }
     }
 }
+
+/// A broken simulator invariant (a VM on two hosts, memory over physical...), described.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvariantViolation(pub String);
