@@ -51,6 +51,11 @@ pub struct Report {
     pub migration_traffic_gib: f64,
     /// Decisions the simulator refused (VM busy, destination full or down).
     pub rejected_decisions: u64,
+    /// Migrations cancelled because they were still running at their decision's deadline (the
+    /// VM stays on its source, as when QEMU's migration is cancelled). Left out of the JSON
+    /// while zero, so reports of policies that set no deadlines read as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deadline_cancelled: u64,
     /// SLA violation Time per Active Host (share of active time hosts could not serve all demand).
     pub slatah_pct: f64,
     /// Performance Degradation due to Migrations.
@@ -120,4 +125,8 @@ impl Report {
             vms_crashed: self.vms_crashed - earlier.vms_crashed,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

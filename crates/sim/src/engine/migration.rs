@@ -147,6 +147,9 @@ impl Simulator {
                 self.reshare_bandwidth(t, &links, Some(id));
             }
         }
+        if let Some(deadline) = decision.deadline_s.filter(|d| d.is_finite()) {
+            self.push(deadline.max(t), EventKind::Deadline { id, started_s: t });
+        }
         self.update_host(to, t);
         self.update_host(from, t);
     }

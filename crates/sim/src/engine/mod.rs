@@ -123,14 +123,37 @@ struct Migration {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum EventKind {
-    MigrationDone { id: usize, version: u64 },
-    Crash { host: usize, record: usize },
-    Repair { host: usize },
+    MigrationDone {
+        id: usize,
+        version: u64,
+    },
+    Crash {
+        host: usize,
+        record: usize,
+    },
+    Repair {
+        host: usize,
+    },
     Restart,
-    BootDone { vm: usize },
-    DegradeStart { host: usize, record: usize },
-    DegradeEnd { host: usize },
-    OutOfMemory { host: usize, version: u64 },
+    BootDone {
+        vm: usize,
+    },
+    DegradeStart {
+        host: usize,
+        record: usize,
+    },
+    DegradeEnd {
+        host: usize,
+    },
+    OutOfMemory {
+        host: usize,
+        version: u64,
+    },
+    /// The deadline of the migration `id` started at `started_s`.
+    Deadline {
+        id: usize,
+        started_s: f64,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +188,7 @@ struct Totals {
     migrations: u64,
     migration_bytes: f64,
     rejected_decisions: u64,
+    deadline_cancelled: u64,
     host_active_s: f64,
     host_violation_s: f64,
     vm_requested: f64,
@@ -613,6 +637,17 @@ impl Simulator {
                 }
                 self.hosts[host].degraded_record = None;
                 self.update_all(t);
+            }
+            EventKind::Deadline { id, started_s } => {
+                let running = self.migrations[id]
+                    .as_ref()
+                    .is_some_and(|m| m.started_s == started_s);
+                if running {
+                    self.update_all(t);
+                    self.abort_migration(id, t);
+                    self.totals.deadline_cancelled += 1;
+                    self.update_all(t);
+                }
             }
             EventKind::OutOfMemory { host, version } => {
                 if self.oom_version[host] == version && self.hosts[host].up {

@@ -246,6 +246,7 @@ impl Simulator {
             migrations: t.migrations,
             migration_traffic_gib: t.migration_bytes / (1024.0 * 1024.0 * 1024.0),
             rejected_decisions: t.rejected_decisions,
+            deadline_cancelled: t.deadline_cancelled,
             slatah_pct: slatah * 100.0,
             pdm_pct: pdm * 100.0,
             slav_pct: slatah * pdm * 100.0,

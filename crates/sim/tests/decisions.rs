@@ -1,0 +1,89 @@
+//! What a decision carries beyond "VM to host" reaches the simulator: the technique prices the
+//! migration with its own cost model, and a migration still running at its deadline is cancelled
+//! with the VM left running on its source.
+
+use promig_model::fault::FaultsConfig;
+use promig_model::{Decision, Observation, Technique};
+use promig_policy::Policy;
+use promig_sim::{Report, SimConfig, Simulator, synthetic};
+use std::sync::Arc;
+
+/// Moves every VM of host 0 to host 1 at the first decision point, as told.
+struct MoveOnce {
+    technique: Option<Technique>,
+    deadline_after_s: Option<f64>,
+    done: bool,
+}
+
+impl Policy for MoveOnce {
+    fn name(&self) -> String {
+        "move-once".into()
+    }
+
+    fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
+        if std::mem::replace(&mut self.done, true) {
+            return Vec::new();
+        }
+        obs.hosts[0]
+            .vms
+            .iter()
+            .map(|&vm| {
+                let mut d = Decision::migrate(vm, 1);
+                if let Some(t) = self.technique {
+                    d = d.with_technique(t);
+                }
+                if let Some(s) = self.deadline_after_s {
+                    d = d.with_deadline_s(obs.time_s + s);
+                }
+                d
+            })
+            .collect()
+    }
+}
+
+fn run(technique: Option<Technique>, deadline_after_s: Option<f64>) -> (Report, usize) {
+    let world = Arc::new(synthetic::world(4, 6, 24, 5, FaultsConfig::default()));
+    let mut policy = MoveOnce {
+        technique,
+        deadline_after_s,
+        done: false,
+    };
+    let mut sim = Simulator::new(world, SimConfig::nfv(5, 24), &mut policy).unwrap();
+    let on_host0 = sim.observation().hosts[0].vms.len();
+    assert!(on_host0 > 0, "the fixture needs VMs on host 0");
+    let report = sim.run(&mut policy, &mut |_, _| {});
+    let left = sim.observation().hosts[0].vms.len();
+    (report, left)
+}
+
+#[test]
+fn a_migration_past_its_deadline_is_cancelled_and_the_vm_stays() {
+    let (done, left_done) = run(None, Some(3600.0));
+    assert_eq!(done.deadline_cancelled, 0);
+    assert_eq!(left_done, 0, "with an hour to spare every VM arrives");
+    let (cut, left_cut) = run(None, Some(0.001));
+    assert!(cut.deadline_cancelled > 0, "{cut:?}");
+    assert_eq!(left_cut as u64, cut.deadline_cancelled);
+    assert!(
+        cut.downtime_s < done.downtime_s,
+        "a cancelled pre-copy never stops the VM"
+    );
+}
+
+#[test]
+fn the_technique_chosen_prices_the_migration() {
+    let (pre, _) = run(None, None);
+    let (explicit, _) = run(Some(Technique::Precopy), None);
+    assert_eq!(
+        serde_json::to_string(&pre).unwrap(),
+        serde_json::to_string(&explicit).unwrap(),
+        "pre-copy is the default"
+    );
+    let (post, _) = run(Some(Technique::Postcopy), None);
+    assert!(
+        post.downtime_s < pre.downtime_s,
+        "post-copy pauses less than pre-copy: {} vs {}",
+        post.downtime_s,
+        pre.downtime_s
+    );
+}
