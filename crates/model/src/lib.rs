@@ -16,6 +16,7 @@ pub mod scenario;
 pub mod scheduler;
 pub mod stats;
 pub mod technique;
+pub mod time;
 pub mod topology;
 pub mod trace;
 pub mod vm;

@@ -28,16 +28,21 @@ pub const A_FN: f64 = 1.0;
 pub const PROBATION: f64 = 0.15;
 
 /// Loads every series named in `labels/combined_windows.json` under `dir`.
+///
+/// Label keys must name files inside `dir/data` (no absolute paths, no `..`); every file needs at
+/// least two rows with timestamps that never go backwards; windows are compared with the data as
+/// times (`2014-02-16 00:00:00` and `2014-02-16T00:00:00` are the same instant), clipped to the
+/// series, and may not overlap. Anything else is an error naming the file and the line or key.
 pub fn load(dir: &Path) -> Result<Vec<NabSeries>, PredictError> {
     let err = |path: &Path, message: String| PredictError::ModelFile {
         path: path.display().to_string(),
         message,
     };
-    let labels_path = dir.join("labels/combined_windows.json");
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| PredictError::Io { path, source }
     };
+    let labels_path = dir.join("labels/combined_windows.json");
     let text = std::fs::read_to_string(&labels_path).map_err(io(&labels_path))?;
     let labels: std::collections::BTreeMap<String, Vec<[String; 2]>> = serde_json::from_str(&text)
         .map_err(|source| PredictError::Json {
@@ -46,41 +51,119 @@ pub fn load(dir: &Path) -> Result<Vec<NabSeries>, PredictError> {
         })?;
     let mut out = Vec::new();
     for (name, windows) in labels {
-        let path = dir.join("data").join(&name);
+        let relative = Path::new(&name);
+        let confined = !name.is_empty()
+            && relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !confined {
+            return Err(err(
+                &labels_path,
+                format!("key {name:?}: must name a file inside data/ (no absolute path, no ..)"),
+            ));
+        }
+        let path = dir.join("data").join(relative);
         let csv = std::fs::read_to_string(&path).map_err(io(&path))?;
-        let mut stamps = Vec::new();
+        let mut times = Vec::new();
         let mut values = Vec::new();
         for (i, line) in csv.lines().enumerate().skip(1) {
+            let line_no = i + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
             let Some((ts, v)) = line.split_once(',') else {
                 return Err(err(
                     &path,
-                    format!("line {}: expected `timestamp,value`", i + 1),
+                    format!("line {line_no}: expected `timestamp,value`"),
                 ));
             };
+            let t = promig_model::time::parse_iso(ts).ok_or_else(|| {
+                err(
+                    &path,
+                    format!(
+                        "line {line_no}: field `timestamp`: not a time: {:?}",
+                        excerpt(ts)
+                    ),
+                )
+            })?;
             let v: f64 = v.trim().parse().map_err(|_| {
                 err(
                     &path,
-                    format!("line {}: field `value`: not a number", i + 1),
+                    format!(
+                        "line {line_no}: field `value`: not a number: {:?}",
+                        excerpt(v)
+                    ),
                 )
             })?;
-            stamps.push(ts.trim().chars().take(19).collect::<String>());
+            if times.last().is_some_and(|&last| t < last) {
+                return Err(err(
+                    &path,
+                    format!("line {line_no}: field `timestamp`: goes backwards"),
+                ));
+            }
+            times.push(t);
             values.push(v);
         }
-        let idx = |t: &str| {
-            let t: String = t.chars().take(19).collect();
-            stamps.partition_point(|s| s.as_str() < t.as_str())
-        };
-        let windows = windows
-            .iter()
-            .map(|[a, b]| (idx(a), idx(b).min(values.len().saturating_sub(1))))
-            .collect();
+        if values.len() < 2 {
+            return Err(err(
+                &path,
+                format!("needs at least 2 rows, has {}", values.len()),
+            ));
+        }
+        let (first, last) = (times[0], times[times.len() - 1]);
+        let mut spans = Vec::with_capacity(windows.len());
+        for [a, b] in &windows {
+            let time = |s: &str| {
+                promig_model::time::parse_iso(s).ok_or_else(|| {
+                    err(
+                        &labels_path,
+                        format!("key {name:?}: window bound {:?} is not a time", excerpt(s)),
+                    )
+                })
+            };
+            let (start, end) = (time(a)?, time(b)?);
+            if start > end {
+                return Err(err(
+                    &labels_path,
+                    format!("key {name:?}: window {a} .. {b} ends before it starts"),
+                ));
+            }
+            if end < first || start > last {
+                return Err(err(
+                    &labels_path,
+                    format!("key {name:?}: window {a} .. {b} lies outside the series' time range"),
+                ));
+            }
+            // First sample at or after each bound; the end is inclusive and clipped to the series.
+            let at = |t: f64| times.partition_point(|&x| x < t);
+            spans.push((at(start), at(end).min(values.len() - 1)));
+        }
+        spans.sort_unstable();
+        if let Some(w) = spans.windows(2).find(|w| w[1].0 <= w[0].1) {
+            return Err(err(
+                &labels_path,
+                format!(
+                    "key {name:?}: windows overlap (samples {}..={} and {}..={})",
+                    w[0].0, w[0].1, w[1].0, w[1].1
+                ),
+            ));
+        }
         out.push(NabSeries {
             name,
             values,
-            windows,
+            windows: spans,
         });
     }
     Ok(out)
+}
+
+/// At most 40 characters of a bad value, so an error never echoes a whole file.
+fn excerpt(s: &str) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// How a detector did on one or more series.
@@ -183,11 +266,14 @@ pub fn score(series: &NabSeries, detections: &[bool]) -> NabScore {
             }
             None => s.raw -= A_FN,
         }
+        // Flagged by its start: a detection within one window length before it (after
+        // probation). A window starting inside probation can still be detected later on.
         let lead = b - a + 1;
-        if detections[a.saturating_sub(lead).max(probation)..=a.min(n - 1)]
-            .iter()
-            .any(|&d| d)
-        {
+        let from = a.saturating_sub(lead).max(probation);
+        let to = a
+            .min(n.saturating_sub(1))
+            .min(detections.len().saturating_sub(1));
+        if from <= to && detections[from..=to].iter().any(|&d| d) {
             s.flagged_by_start += 1;
         }
     }

@@ -204,7 +204,7 @@ pub fn replay_failures(
     horizon_s: f64,
 ) -> Result<Vec<(f64, u64, u64)>, SimError> {
     let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-    let start_epoch = parse_iso(start).ok_or_else(|| {
+    let start_epoch = promig_model::time::parse_iso(start).ok_or_else(|| {
         SimError::Setup(format!(
             "faults.replay.start: {start:?} is not a date (YYYY-MM-DD[THH:MM:SS])"
         ))
@@ -232,7 +232,7 @@ pub fn replay_failures(
                 .ok_or_else(|| ModelError::parse(path, i + 1, name, "missing").into())
         };
         let ts = get(c_ts, "Timestamp")?;
-        let epoch = parse_iso(ts).ok_or_else(|| {
+        let epoch = promig_model::time::parse_iso(ts).ok_or_else(|| {
             ModelError::parse(path, i + 1, "Timestamp", format!("not an ISO time: {ts:?}"))
         })?;
         let sim_t = (epoch - start_epoch) / time_scale;
@@ -250,63 +250,9 @@ pub fn replay_failures(
     Ok(out)
 }
 
-/// Seconds since 1970 of `YYYY-MM-DD[THH:MM:SS[±HHMM]]` (offset applied when present).
-pub fn parse_iso(s: &str) -> Option<f64> {
-    let (date, rest) = s.split_once('T').unwrap_or((s, ""));
-    let mut d = date.split('-');
-    let (y, m, day): (i64, i64, i64) = (
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let (clock, offset_s) = match rest.find(['+', '-']) {
-        Some(p) => {
-            let (c, o) = rest.split_at(p);
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let digits: String = o[1..].chars().filter(char::is_ascii_digit).collect();
-            if digits.len() != 4 {
-                return None;
-            }
-            let hh: i64 = digits[..2].parse().ok()?;
-            let mm: i64 = digits[2..].parse().ok()?;
-            (c, sign * (hh * 3600 + mm * 60))
-        }
-        None => (rest, 0),
-    };
-    let secs = if clock.is_empty() {
-        0
-    } else {
-        let mut c = clock.split(':');
-        let h: i64 = c.next()?.parse().ok()?;
-        let mi: i64 = c.next().unwrap_or("0").parse().ok()?;
-        let se: f64 = c.next().unwrap_or("0").parse().ok()?;
-        h * 3600 + mi * 60 + se as i64
-    };
-    // Days from civil (Howard Hinnant's algorithm), to avoid a date crate for one conversion.
-    let yy = if m <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + secs - offset_s) as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(parse_iso("1970-01-01"), Some(0.0));
-        assert_eq!(parse_iso("2019-01-04T14:41:12-0500"), Some(1_546_630_872.0));
-        assert_eq!(parse_iso("2021-05-04T17:03:13"), Some(1_620_147_793.0));
-        assert_eq!(parse_iso("2021-13-04"), None);
-    }
 
     #[test]
     fn replays_real_alpine_log() {
