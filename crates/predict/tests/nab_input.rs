@@ -40,13 +40,13 @@ fn a_window_inside_probation_still_counts_and_scores_without_panic() {
     );
     let s = &nab::load(&dir).unwrap()[0];
     assert_eq!(s.windows, vec![(2, 6)]);
-    let never = nab::score(s, &vec![false; 100]);
+    let never = nab::score(s, &[false; 100]);
     assert_eq!((never.windows, never.detected), (1, 0));
     // A detection inside probation is not scored, NAB's rule.
     let mut early = vec![false; 100];
     early[3] = true;
     assert_eq!(nab::score(s, &early).detected, 0);
-    assert!(nab::score(s, &vec![true; 100]).raw.is_finite());
+    assert!(nab::score(s, &[true; 100]).raw.is_finite());
 }
 
 #[test]
