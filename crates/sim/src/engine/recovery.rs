@@ -80,6 +80,7 @@ impl Simulator {
         let placement = policy.place(&obs, &ready);
         drop(obs);
         let boot = self.world.recovery.boot_s;
+        let mut retry = false;
         for (vm, host) in ready.into_iter().zip(placement) {
             let since = match self.vms[vm].status {
                 VmStatus::Down { since } => since,
@@ -100,9 +101,14 @@ impl Simulator {
                 None => {
                     // Nowhere to go now: try again next interval.
                     self.restart_queue.push(vm);
-                    self.push(t + self.cfg.interval_s, EventKind::Restart);
+                    retry = true;
                 }
             }
+        }
+        // One retry for all of them: a retry per VM would multiply (each retry re-runs the
+        // whole queue and would schedule one more per VM still waiting).
+        if retry {
+            self.push(t + self.cfg.interval_s, EventKind::Restart);
         }
     }
 
