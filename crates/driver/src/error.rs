@@ -1,5 +1,7 @@
-//! Errors of the driver, one enum, with what went wrong and where.
+//! Errors of the driver, one enum, with what went wrong and where. Underlying errors (I/O, JSON,
+//! a QMP failure behind a failed migration) are kept as sources, so a log shows the whole chain.
 
+use crate::qemu::run_state::RunState;
 use std::time::Duration;
 
 /// What can go wrong talking to QEMU or migrating.
@@ -42,6 +44,17 @@ pub enum DriverError {
         /// QEMU's description.
         desc: String,
     },
+    /// QEMU sent a line that is not JSON.
+    #[error("{vm}: {what} is not JSON")]
+    Json {
+        /// VM name.
+        vm: String,
+        /// Which message (e.g. "the QMP greeting").
+        what: &'static str,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// QEMU said something we do not understand.
     #[error("{vm}: unexpected QMP message: {message}")]
     Protocol {
@@ -53,18 +66,46 @@ pub enum DriverError {
     /// The migration failed; `source_running` says whether the VM is safe on the source.
     #[error("migration failed ({reason}); VM running on source: {source_running}")]
     MigrationFailed {
-        /// Why.
+        /// Why, in words (QEMU's own description when it gave one).
         reason: String,
         /// The VM is running on the source (nothing lost).
         source_running: bool,
+        /// The error that ended supervision, when one did (e.g. the source stopped answering).
+        #[source]
+        cause: Option<Box<DriverError>>,
     },
     /// After "completed", the two sides were not in the expected states.
     #[error("inconsistent end state: source {source_status}, destination {destination_status}")]
     EndState {
         /// Source run state.
-        source_status: String,
+        source_status: RunState,
         /// Destination run state.
-        destination_status: String,
+        destination_status: RunState,
+    },
+    /// The driver was asked to migrate a VM it has no hypervisor connections for.
+    #[error("no prepared migration of {vm} to {destination}: the driver has no endpoints for it")]
+    NotPrepared {
+        /// The VM in the request.
+        vm: String,
+        /// The destination in the request.
+        destination: String,
+    },
+    /// The task supervising a migration ended without reporting (it panicked): the VM's state
+    /// is unknown and must be checked by hand.
+    #[error("the task supervising the migration of {vm} ended without an outcome")]
+    TaskLost {
+        /// The VM being migrated.
+        vm: String,
+    },
+    /// A helper program (`ip`, `tc`) ran but failed.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    ExternalCommand {
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it printed on stderr.
+        stderr: String,
     },
 }
 

@@ -1,15 +1,22 @@
-//! Real live migrations of real QEMU guests: idle, dirtying, over a shaped link, not converging
-//! (cancelled), post-copy, and a destination that dies mid-way. Every test ends by checking that
-//! the VM runs on exactly one side: never paused, duplicated or lost.
+//! Real live migrations of real QEMU guests, driven through the `Driver` trait as a controller
+//! would: idle, dirtying, over a shaped link, not converging (cancelled at the deadline, or by the
+//! caller mid-way), post-copy, and a destination that dies mid-way; plus the progress stream.
+//! Every test ends by checking that the VM runs on exactly one side: never paused, duplicated or
+//! lost.
 //!
-//! Needs `qemu-system-x86_64` (apt-get install -y --no-install-recommends qemu-system-x86) and,
-//! for the shaped link, root with iproute2. `PROMIG_SKIP_QEMU=1` skips them locally; CI never sets it.
+//! Needs the `testbed` feature, `qemu-system-x86_64` (apt-get install -y --no-install-recommends
+//! qemu-system-x86) and, for the shaped link, root with iproute2. `PROMIG_SKIP_QEMU=1` skips them
+//! locally; CI never sets it.
 
 use promig_driver::testbed::Pair;
 use promig_driver::testbed::guest::GuestParams;
-use promig_driver::{DeadlineAction, DriverError, MigrationRequest, Outcome, migrate};
+use promig_driver::{
+    DeadlineAction, Driver, DriverError, MigrationHandle, MigrationRequest, MigrationStatus,
+    Outcome, Progress, QemuDriver, RunState,
+};
 use promig_migrate::{Technique, TechniqueParams};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// One QEMU pair at a time: timing assertions (downtime, link rate, console stalls) would be
 /// disturbed by sixteen emulated CPUs competing for the machine's cores.
@@ -31,22 +38,41 @@ fn qemu_available() -> bool {
 }
 
 fn request(
-    pair: &Pair,
     technique: Technique,
     max_bandwidth_bytes_s: f64,
     deadline_s: u64,
     on_deadline: DeadlineAction,
 ) -> MigrationRequest {
     MigrationRequest {
+        vm: "guest".into(),
+        destination: "destination".into(),
         params: TechniqueParams {
             max_bandwidth_bps: max_bandwidth_bytes_s * 8.0,
             ..TechniqueParams::of(technique)
         },
         deadline: Duration::from_secs(deadline_s),
         on_deadline,
-        listen_ip: pair.listen_ip,
-        poll: Duration::from_millis(20),
     }
+}
+
+/// Starts the migration of the pair's guest through a `dyn Driver`, as the controller holds it.
+async fn start(pair: &Pair, request: MigrationRequest) -> MigrationHandle {
+    // 20 ms polls: sub-second migrations still get several samples.
+    let qemu = QemuDriver::new().with_poll_interval(Duration::from_millis(20));
+    pair.prepare(&qemu, &request);
+    let driver: &dyn Driver = &qemu;
+    driver.start(request).await.unwrap()
+}
+
+/// Every sample the progress stream delivers, until the migration is over.
+fn collect(mut progress: watch::Receiver<Progress>) -> tokio::task::JoinHandle<Vec<Progress>> {
+    tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while progress.changed().await.is_ok() {
+            seen.push(progress.borrow_and_update().clone());
+        }
+        seen
+    })
 }
 
 /// Checks QEMU is installed and takes the one-pair-at-a-time lock; `None` when skipped.
@@ -74,20 +100,8 @@ async fn run(
     deadline_s: u64,
     on_deadline: DeadlineAction,
 ) -> Outcome {
-    migrate(
-        &pair.src,
-        &pair.dst,
-        &request(
-            pair,
-            technique,
-            max_bandwidth_bytes_s,
-            deadline_s,
-            on_deadline,
-        ),
-        None,
-    )
-    .await
-    .unwrap()
+    let req = request(technique, max_bandwidth_bytes_s, deadline_s, on_deadline);
+    start(pair, req).await.outcome().await.unwrap()
 }
 
 /// The VM must run on exactly one side, and keep printing there.
@@ -99,14 +113,18 @@ async fn assert_single_live_copy(pair: &mut Pair, expect_on_destination: bool) {
         pair.dst.qmp.status().await.ok()
     };
     let (live, other) = if expect_on_destination {
-        (dst.as_deref(), src.as_deref())
+        (dst.as_ref(), src.as_ref())
     } else {
-        (src.as_deref(), dst.as_deref())
+        (src.as_ref(), dst.as_ref())
     };
-    assert_eq!(live, Some("running"), "source {src:?}, destination {dst:?}");
+    assert_eq!(
+        live,
+        Some(&RunState::Running),
+        "source {src:?}, destination {dst:?}"
+    );
     assert_ne!(
         other,
-        Some("running"),
+        Some(&RunState::Running),
         "VM running on both sides: source {src:?}, destination {dst:?}"
     );
     let vm = if expect_on_destination {
@@ -135,7 +153,7 @@ async fn idle_guest_migrates_over_loopback() {
     let mut pair = bed("idle", 128, &GuestParams::default(), None).await;
     let mut events = pair.src.qmp.events();
     let out: Outcome = run(&pair, Technique::Precopy, 1e9, 30, DeadlineAction::Cancel).await;
-    assert_eq!(out.status, "completed");
+    assert_eq!(out.status, MigrationStatus::Completed);
     // QEMU's asynchronous events arrive through the same session: passes, the stop, the end.
     let mut seen = Vec::new();
     while let Ok(e) = events.try_recv() {
@@ -167,24 +185,23 @@ async fn dirtying_guest_converges_and_qemu_sees_its_dirty_rate() {
     };
     let guest = GuestParams::dirtying(5000, 48);
     let mut pair = bed("dirty", 128, &guest, None).await;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     // 40 MB/s: the first pass of the 48 MiB region lasts over a second, so QEMU measures the rate.
-    let out = migrate(
-        &pair.src,
-        &pair.dst,
-        &request(&pair, Technique::Precopy, 40e6, 60, DeadlineAction::Cancel),
-        Some(tx),
+    let handle = start(
+        &pair,
+        request(Technique::Precopy, 40e6, 60, DeadlineAction::Cancel),
     )
-    .await
-    .unwrap();
-    assert_eq!(out.status, "completed");
+    .await;
+    let samples = collect(handle.progress());
+    let out = handle.outcome().await.unwrap();
+    assert_eq!(out.status, MigrationStatus::Completed);
     assert!(out.rounds >= 2, "{out:?}");
-    let mut rates = Vec::new();
-    while let Ok(p) = rx.try_recv() {
-        if p.dirty_pages_rate > 0 {
-            rates.push(p.dirty_pages_rate as f64);
-        }
-    }
+    let rates: Vec<f64> = samples
+        .await
+        .unwrap()
+        .iter()
+        .filter(|p| p.dirty_pages_rate > 0)
+        .map(|p| p.dirty_pages_rate as f64)
+        .collect();
     let best = rates.iter().copied().fold(0.0, f64::max);
     assert!(
         (best - 5000.0).abs() / 5000.0 < 0.2,
@@ -201,7 +218,7 @@ async fn link_limited_migration_takes_memory_over_rate() {
     let guest = GuestParams::dirtying(0, 48);
     let mut pair = bed("link", 128, &guest, Some(200.0)).await;
     let out = run(&pair, Technique::Precopy, 1e9, 60, DeadlineAction::Cancel).await;
-    assert_eq!(out.status, "completed");
+    assert_eq!(out.status, MigrationStatus::Completed);
     // About 49 MiB of written pages at 200 Mbit/s is about 2 s; zero pages are nearly free.
     let ideal_ms = 49.0 * 1024.0 * 1024.0 * 8.0 / 200e6 * 1000.0;
     assert!(
@@ -220,7 +237,7 @@ async fn non_converging_migration_is_cancelled_and_vm_stays_on_source() {
     let guest = GuestParams::dirtying(20_000, 48);
     let mut pair = bed("cancel", 128, &guest, None).await;
     let out = run(&pair, Technique::Precopy, 20e6, 3, DeadlineAction::Cancel).await;
-    assert_eq!(out.status, "cancelled");
+    assert_eq!(out.status, MigrationStatus::Cancelled);
     assert!(out.deadline_hit);
     assert_single_live_copy(&mut pair, false).await;
 }
@@ -233,7 +250,7 @@ async fn postcopy_finishes_what_precopy_cannot() {
     let guest = GuestParams::dirtying(20_000, 48);
     let mut pair = bed("postcopy", 128, &guest, None).await;
     let out = run(&pair, Technique::Postcopy, 20e6, 60, DeadlineAction::Cancel).await;
-    assert_eq!(out.status, "completed");
+    assert_eq!(out.status, MigrationStatus::Completed);
     assert!(out.downtime_ms < 100.0, "{out:?}");
     assert_single_live_copy(&mut pair, true).await;
 }
@@ -245,17 +262,15 @@ async fn destination_dying_mid_migration_leaves_vm_running_on_source() {
     };
     let guest = GuestParams::dirtying(2000, 48);
     let mut pair = bed("dstdies", 128, &guest, None).await;
-    let req = request(&pair, Technique::Precopy, 10e6, 60, DeadlineAction::Cancel);
-    let (src, dst) = (&pair.src, &pair.dst);
-    let migration = migrate(src, dst, &req, None);
-    // Kill the destination QEMU (found by its unique serial path) while it receives.
-    let pid_kill = async {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let _ = std::process::Command::new("pkill")
-            .args(["-9", "-f", &dst.serial_path().display().to_string()])
-            .status();
-    };
-    let (res, _) = tokio::join!(migration, pid_kill);
+    let handle = start(
+        &pair,
+        request(Technique::Precopy, 10e6, 60, DeadlineAction::Cancel),
+    )
+    .await;
+    // Kill the destination QEMU (our own child process) while it receives.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    pair.dst.kill().await;
+    let res = handle.outcome().await;
     match res {
         Err(DriverError::MigrationFailed { source_running, .. }) => assert!(source_running),
         other => panic!("expected a failed migration, got {other:?}"),
@@ -271,7 +286,7 @@ async fn deadline_switches_a_stuck_precopy_to_postcopy_when_planned() {
     let guest = GuestParams::dirtying(20_000, 48);
     let mut pair = bed("deadline-pc", 128, &guest, None).await;
     let out = run(&pair, Technique::Precopy, 20e6, 2, DeadlineAction::Postcopy).await;
-    assert_eq!(out.status, "completed");
+    assert_eq!(out.status, MigrationStatus::Completed);
     assert!(out.deadline_hit, "{out:?}");
     assert!(out.downtime_ms < 100.0, "{out:?}");
     assert_single_live_copy(&mut pair, true).await;
@@ -329,5 +344,84 @@ async fn pause_seen_from_the_serial_console_matches_reported_downtime() {
         "console stall {gap_ms:.0} ms vs reported downtime {} ms",
         out.downtime_ms
     );
+    assert_single_live_copy(&mut pair, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_cancels_a_running_migration_and_vm_keeps_running_on_source() {
+    let Some(_one_at_a_time) = exclusive().await else {
+        return;
+    };
+    // Never converges (80 MB/s dirtied, 20 MB/s sent) and the deadline is far: only the caller's
+    // cancel can end it.
+    let guest = GuestParams::dirtying(20_000, 48);
+    let mut pair = bed("caller-cancel", 128, &guest, None).await;
+    let handle = start(
+        &pair,
+        request(Technique::Precopy, 20e6, 60, DeadlineAction::Cancel),
+    )
+    .await;
+    // Mid-way: pre-copy running and 10 MB sent.
+    let mut progress = handle.progress();
+    let midway = progress
+        .wait_for(|p| p.status == MigrationStatus::Active && p.transferred_bytes > 10_000_000)
+        .await
+        .expect("the migration ended before it was half-way")
+        .clone();
+    // From another task, as an HTTP handler or a fault detector would.
+    let canceller = handle.canceller();
+    let asked = std::time::Instant::now();
+    tokio::spawn(async move { canceller.cancel() });
+    let out = handle.outcome().await.unwrap();
+    let reaction_ms = asked.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(out.status, MigrationStatus::Cancelled, "{out:?}");
+    assert!(out.cancel_requested && !out.deadline_hit, "{out:?}");
+    // The stream's last word is the typed final status too.
+    assert_eq!(progress.borrow().status, MigrationStatus::Cancelled);
+    assert!(midway.elapsed_ms < out.total_ms, "{midway:?} vs {out:?}");
+    assert!(
+        reaction_ms < 2_000.0,
+        "cancel took {reaction_ms:.0} ms to end the migration"
+    );
+    assert_single_live_copy(&mut pair, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_stream_delivers_typed_samples_until_the_end() {
+    let Some(_one_at_a_time) = exclusive().await else {
+        return;
+    };
+    // About 49 MiB at 40 MB/s: well over a second of pre-copy, dozens of 20 ms polls.
+    let guest = GuestParams::dirtying(2000, 48);
+    let mut pair = bed("progress", 128, &guest, None).await;
+    let handle = start(
+        &pair,
+        request(Technique::Precopy, 40e6, 60, DeadlineAction::Cancel),
+    )
+    .await;
+    let samples = collect(handle.progress());
+    let out = handle.outcome().await.unwrap();
+    // The stream ends with the migration, so the collector finishes on its own.
+    let samples = tokio::time::timeout(Duration::from_secs(5), samples)
+        .await
+        .expect("the progress stream did not end with the migration")
+        .unwrap();
+    assert!(samples.len() >= 10, "only {} samples", samples.len());
+    for p in &samples {
+        assert!(
+            !matches!(p.status, MigrationStatus::Other(_)),
+            "QEMU reported a status the driver does not know: {p:?}"
+        );
+    }
+    assert!(samples.iter().any(|p| p.status == MigrationStatus::Active));
+    assert_eq!(
+        samples.last().map(|p| &p.status),
+        Some(&MigrationStatus::Completed)
+    );
+    for w in samples.windows(2) {
+        assert!(w[1].elapsed_ms >= w[0].elapsed_ms, "{w:?}");
+        assert!(w[1].transferred_bytes >= w[0].transferred_bytes, "{w:?}");
+    }
+    assert_eq!(out.status, MigrationStatus::Completed);
     assert_single_live_copy(&mut pair, true).await;
 }

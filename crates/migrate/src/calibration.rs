@@ -230,71 +230,169 @@ pub fn cross_validated_errors(runs: &[Measurement], folds: usize, start: Calibra
     errors_with(runs, |i| fitted[i % folds])
 }
 
-/// Reads a sweep CSV (header row; columns as in [`Measurement`]).
-pub fn read_csv(text: &str) -> Result<Vec<Measurement>, String> {
+/// Why a sweep CSV could not be read. Lines are 1-based as an editor shows them (comments and
+/// blank lines counted), and fields are named by their column, so the message points at the cell.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CalibrationError {
+    /// No header row: the file is empty or holds only comments.
+    #[error("empty sweep file: no header row")]
+    Empty,
+    /// The header lacks a column every run needs.
+    #[error("line {line}: column `{column}` missing")]
+    MissingColumn {
+        /// The header's line.
+        line: usize,
+        /// The missing column.
+        column: &'static str,
+    },
+    /// A row is shorter than the header.
+    #[error("line {line}: field `{field}` missing")]
+    MissingField {
+        /// The row's line.
+        line: usize,
+        /// The field's column.
+        field: &'static str,
+    },
+    /// A numeric field does not parse as a number.
+    #[error("line {line}: field `{field}`: not a number: {value:?}")]
+    NotANumber {
+        /// The row's line.
+        line: usize,
+        /// The field's column.
+        field: &'static str,
+        /// The text found.
+        value: String,
+        /// The parser's error.
+        #[source]
+        source: std::num::ParseFloatError,
+    },
+    /// A numeric field is infinite or NaN, which no measurement can be.
+    #[error("line {line}: field `{field}`: not a finite number: {value:?}")]
+    NotFinite {
+        /// The row's line.
+        line: usize,
+        /// The field's column.
+        field: &'static str,
+        /// The text found.
+        value: String,
+    },
+    /// The technique is not one the model knows.
+    #[error("line {line}: field `technique`: unknown technique {value:?}")]
+    UnknownTechnique {
+        /// The row's line.
+        line: usize,
+        /// The text found.
+        value: String,
+    },
+}
+
+/// The columns of a sweep CSV, in [`Measurement`]'s order.
+const COLUMNS: [&str; 12] = [
+    "technique",
+    "memory_mib",
+    "touched_mib",
+    "wws_mib",
+    "dirty_pages_per_s",
+    "link_mbps",
+    "max_bandwidth_bytes_s",
+    "downtime_limit_ms",
+    "total_ms",
+    "downtime_ms",
+    "transferred_kib",
+    "rounds",
+];
+
+/// One data row, split, with its 1-based line and where each column sits in it.
+struct Row<'a> {
+    line: usize,
+    fields: Vec<&'a str>,
+    at: &'a [usize],
+}
+
+impl<'a> Row<'a> {
+    fn text(&self, k: usize) -> Result<&'a str, CalibrationError> {
+        self.fields
+            .get(self.at[k])
+            .copied()
+            .ok_or(CalibrationError::MissingField {
+                line: self.line,
+                field: COLUMNS[k],
+            })
+    }
+
+    fn number(&self, k: usize) -> Result<f64, CalibrationError> {
+        let text = self.text(k)?;
+        let value = text
+            .parse::<f64>()
+            .map_err(|source| CalibrationError::NotANumber {
+                line: self.line,
+                field: COLUMNS[k],
+                value: text.to_string(),
+                source,
+            })?;
+        if !value.is_finite() {
+            return Err(CalibrationError::NotFinite {
+                line: self.line,
+                field: COLUMNS[k],
+                value: text.to_string(),
+            });
+        }
+        Ok(value)
+    }
+
+    fn measurement(&self) -> Result<Measurement, CalibrationError> {
+        let name = self.text(0)?;
+        let technique =
+            Technique::from_name(name).ok_or_else(|| CalibrationError::UnknownTechnique {
+                line: self.line,
+                value: name.to_string(),
+            })?;
+        Ok(Measurement {
+            technique,
+            memory_mib: self.number(1)?,
+            touched_mib: self.number(2)?,
+            wws_mib: self.number(3)?,
+            dirty_pages_per_s: self.number(4)?,
+            link_mbps: self.number(5)?,
+            max_bandwidth_bytes_s: self.number(6)?,
+            downtime_limit_ms: self.number(7)?,
+            total_ms: self.number(8)?,
+            downtime_ms: self.number(9)?,
+            transferred_kib: self.number(10)?,
+            rounds: self.number(11)? as u32,
+        })
+    }
+}
+
+/// Reads a sweep CSV (header row; columns as in [`Measurement`], in any order).
+pub fn read_csv(text: &str) -> Result<Vec<Measurement>, CalibrationError> {
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'));
-    let (_, header) = lines.next().ok_or("empty sweep file")?;
+    let (header_index, header) = lines.next().ok_or(CalibrationError::Empty)?;
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    let idx = |name: &str| {
-        cols.iter()
-            .position(|c| *c == name)
-            .ok_or(format!("line 1: column `{name}` missing"))
-    };
-    let names = [
-        "technique",
-        "memory_mib",
-        "touched_mib",
-        "wws_mib",
-        "dirty_pages_per_s",
-        "link_mbps",
-        "max_bandwidth_bytes_s",
-        "downtime_limit_ms",
-        "total_ms",
-        "downtime_ms",
-        "transferred_kib",
-        "rounds",
-    ];
-    let at: Vec<usize> = names.iter().map(|n| idx(n)).collect::<Result<_, _>>()?;
-    let mut out = Vec::new();
-    for (i, line) in lines {
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let get = |k: usize| -> Result<&str, String> {
-            f.get(at[k])
-                .copied()
-                .ok_or(format!("line {}: field `{}` missing", i + 1, names[k]))
-        };
-        let num = |k: usize| -> Result<f64, String> {
-            let s = get(k)?;
-            s.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or(format!(
-                    "line {}: field `{}`: not a number: {s:?}",
-                    i + 1,
-                    names[k]
-                ))
-        };
-        let technique = Technique::from_name(get(0)?)
-            .ok_or(format!("line {}: field `technique`: unknown", i + 1))?;
-        out.push(Measurement {
-            technique,
-            memory_mib: num(1)?,
-            touched_mib: num(2)?,
-            wws_mib: num(3)?,
-            dirty_pages_per_s: num(4)?,
-            link_mbps: num(5)?,
-            max_bandwidth_bytes_s: num(6)?,
-            downtime_limit_ms: num(7)?,
-            total_ms: num(8)?,
-            downtime_ms: num(9)?,
-            transferred_kib: num(10)?,
-            rounds: num(11)? as u32,
-        });
-    }
-    Ok(out)
+    let at: Vec<usize> = COLUMNS
+        .iter()
+        .map(|&column| {
+            cols.iter()
+                .position(|c| *c == column)
+                .ok_or(CalibrationError::MissingColumn {
+                    line: header_index + 1,
+                    column,
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    lines
+        .map(|(i, line)| {
+            Row {
+                line: i + 1,
+                fields: line.split(',').map(str::trim).collect(),
+                at: &at,
+            }
+            .measurement()
+        })
+        .collect()
 }
 
 /// Writes measurements as the CSV [`read_csv`] reads.

@@ -2,7 +2,9 @@
 //! so the accuracy claim is checked on every run, without QEMU.
 
 use promig_migrate::Calibration;
-use promig_migrate::calibration::{FITTED, START, cross_validated_errors, errors, fit, read_csv};
+use promig_migrate::calibration::{
+    CalibrationError, FITTED, START, cross_validated_errors, errors, fit, read_csv,
+};
 
 fn sweep() -> Vec<promig_migrate::calibration::Measurement> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/calibration/sweep.csv");
@@ -67,7 +69,56 @@ fn malformed_sweep_rows_are_named() {
     let bad = "technique,memory_mib,touched_mib,wws_mib,dirty_pages_per_s,link_mbps,max_bandwidth_bytes_s,downtime_limit_ms,total_ms,downtime_ms,transferred_kib,rounds\nprecopy,128,49,48,x,0,1e9,300,10,1,1,2\n";
     let e = read_csv(bad).unwrap_err();
     assert!(
-        e.contains("line 2") && e.contains("dirty_pages_per_s"),
-        "{e}"
+        matches!(
+            &e,
+            CalibrationError::NotANumber { line: 2, field: "dirty_pages_per_s", value, .. } if value == "x"
+        ),
+        "{e:?}"
     );
+    let message = e.to_string();
+    assert!(
+        message.contains("line 2") && message.contains("dirty_pages_per_s"),
+        "{message}"
+    );
+    // The parser's own error stays reachable as the source.
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+#[test]
+fn missing_columns_and_unknown_techniques_are_named() {
+    let header = "technique,memory_mib,touched_mib,wws_mib,dirty_pages_per_s,link_mbps,max_bandwidth_bytes_s,downtime_limit_ms,total_ms,downtime_ms,transferred_kib,rounds";
+    assert_eq!(read_csv("# only a comment\n"), Err(CalibrationError::Empty));
+    let no_rounds = header.replace(",rounds", "");
+    assert_eq!(
+        read_csv(&format!("# sweep\n{no_rounds}\n")),
+        Err(CalibrationError::MissingColumn {
+            line: 2,
+            column: "rounds"
+        })
+    );
+    let teleport = format!("{header}\nteleport,128,49,48,0,0,1e9,300,10,1,1,2\n");
+    assert_eq!(
+        read_csv(&teleport),
+        Err(CalibrationError::UnknownTechnique {
+            line: 2,
+            value: "teleport".into()
+        })
+    );
+    let short = format!("{header}\nprecopy,128,49\n");
+    assert_eq!(
+        read_csv(&short),
+        Err(CalibrationError::MissingField {
+            line: 2,
+            field: "wws_mib"
+        })
+    );
+    let infinite = format!("{header}\nprecopy,128,49,48,inf,0,1e9,300,10,1,1,2\n");
+    assert!(matches!(
+        read_csv(&infinite),
+        Err(CalibrationError::NotFinite {
+            line: 2,
+            field: "dirty_pages_per_s",
+            ..
+        })
+    ));
 }

@@ -284,8 +284,7 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
             };
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let runs = calibration::read_csv(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let runs = calibration::read_csv(&text).with_context(|| path.display().to_string())?;
             let fitted = calibration::fit(&runs, calibration::START);
             let before = calibration::errors(&runs, Calibration::default());
             let after = calibration::errors(&runs, fitted);

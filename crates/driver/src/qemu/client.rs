@@ -5,6 +5,7 @@
 //! us route replies by id and fan events out to listeners, with timeouts, without extra layers.
 
 use crate::error::DriverError;
+use crate::qemu::run_state::RunState;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -48,8 +49,8 @@ impl QmpClient {
         let stream = loop {
             match UnixStream::connect(path).await {
                 Ok(s) => break s,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    let _ = e;
+                // QEMU creates the socket a few milliseconds after it starts: retry until `wait`.
+                Err(_) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 Err(e) => {
@@ -71,9 +72,10 @@ impl QmpClient {
             })?
             .map_err(|e| DriverError::io(format!("{vm}: reading QMP greeting"), e))?
             .ok_or_else(|| DriverError::Closed { vm: vm.into() })?;
-        let g: Value = serde_json::from_str(&greeting).map_err(|e| DriverError::Protocol {
+        let g: Value = serde_json::from_str(&greeting).map_err(|source| DriverError::Json {
             vm: vm.into(),
-            message: format!("greeting is not JSON: {e}"),
+            what: "the QMP greeting",
+            source,
         })?;
         if g.get("QMP").is_none() {
             return Err(DriverError::Protocol {
@@ -186,8 +188,8 @@ impl QmpClient {
     }
 
     /// The VM's run state (`running`, `paused`, `postmigrate`, `inmigrate`...).
-    pub async fn status(&self) -> Result<String, DriverError> {
+    pub async fn status(&self) -> Result<RunState, DriverError> {
         let r = self.execute("query-status", Value::Null).await?;
-        Ok(r["status"].as_str().unwrap_or("unknown").to_string())
+        Ok(RunState::parse(r["status"].as_str().unwrap_or("unknown")))
     }
 }

@@ -4,6 +4,7 @@ use crate::error::DriverError;
 use crate::qemu::client::QmpClient;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
@@ -28,8 +29,9 @@ pub struct VmOptions {
 pub struct QemuVm {
     /// Its options.
     pub options: VmOptions,
-    /// The QMP session.
-    pub qmp: QmpClient,
+    /// The QMP session, shared: a migration's supervising task holds it while the caller keeps
+    /// using it (status checks, events).
+    pub qmp: Arc<QmpClient>,
     child: Child,
     serial: PathBuf,
 }
@@ -101,7 +103,7 @@ impl QemuVm {
         let qmp = QmpClient::connect(&socket, &options.name, Duration::from_secs(10)).await?;
         Ok(QemuVm {
             options,
-            qmp,
+            qmp: Arc::new(qmp),
             child,
             serial,
         })

@@ -6,8 +6,10 @@ pub mod guest;
 pub mod netns;
 pub mod sweep;
 
+use crate::driver::MigrationRequest;
 use crate::error::DriverError;
 use crate::qemu::vm::{QemuVm, VmOptions};
+use crate::qemu::{QemuDriver, QemuEndpoints};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -67,5 +69,16 @@ impl Pair {
             link,
             listen_ip: ip,
         })
+    }
+
+    /// The two processes as the QEMU driver needs them.
+    pub fn endpoints(&self) -> QemuEndpoints {
+        QemuEndpoints::between(&self.src, &self.dst, self.listen_ip)
+    }
+
+    /// Registers this pair with `driver` for `request` (its VM and destination names), so that
+    /// `driver.start(request)` migrates this pair's guest.
+    pub fn prepare(&self, driver: &QemuDriver, request: &MigrationRequest) {
+        driver.prepare(&request.vm, &request.destination, self.endpoints());
     }
 }

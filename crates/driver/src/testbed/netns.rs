@@ -37,14 +37,11 @@ fn run(args: &[&str]) -> Result<(), DriverError> {
             )
         })?;
     if !out.status.success() {
-        return Err(DriverError::io(
-            format!(
-                "{} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-            std::io::Error::other("command failed"),
-        ));
+        return Err(DriverError::ExternalCommand {
+            command: args.join(" "),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }

@@ -2,8 +2,10 @@
 
 use super::Pair;
 use super::guest::GuestParams;
+use crate::driver::{DeadlineAction, Driver, MigrationRequest};
 use crate::error::DriverError;
-use crate::qemu::migration::{DeadlineAction, MigrationRequest, migrate};
+use crate::qemu::QemuDriver;
+use crate::status::MigrationStatus;
 use promig_migrate::calibration::Measurement;
 use promig_migrate::{Technique, TechniqueParams};
 use std::time::Duration;
@@ -66,17 +68,20 @@ pub async fn run_point(p: Point) -> Result<Option<Measurement>, DriverError> {
     // Let the guest boot and fill its region.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let req = MigrationRequest {
+        vm: "guest".into(),
+        destination: "destination".into(),
         params: TechniqueParams {
             max_bandwidth_bps: p.max_bandwidth_bytes_s * 8.0,
             ..TechniqueParams::of(p.technique)
         },
         deadline: Duration::from_secs(15),
         on_deadline: DeadlineAction::Cancel,
-        listen_ip: pair.listen_ip,
-        poll: Duration::from_millis(20),
     };
-    let out = migrate(&pair.src, &pair.dst, &req, None).await?;
-    if out.status != "completed" {
+    // 20 ms polls: sub-second migrations still get several samples and a timely deadline.
+    let driver = QemuDriver::new().with_poll_interval(Duration::from_millis(20));
+    pair.prepare(&driver, &req);
+    let out = driver.start(req.clone()).await?.outcome().await?;
+    if out.status != MigrationStatus::Completed {
         return Ok(None);
     }
     Ok(Some(Measurement {
