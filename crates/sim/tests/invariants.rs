@@ -189,3 +189,27 @@ fn per_step_outcomes_are_never_negative_and_add_up_to_the_report() {
         assert_eq!(sum.migrations, total.migrations);
     }
 }
+
+#[test]
+fn vms_that_cannot_be_restarted_wait_without_piling_up_retries() {
+    // Two 4 GiB hosts, twelve 1 GiB VMs (placeable with Nova's 1.5 overcommit), one failure:
+    // half the VMs have nowhere to go for the rest of the day.
+    let mut world = synthetic::world(2, 12, 288, 1, faults(1, 0, 0));
+    for h in &mut world.hosts {
+        h.memory_mib = 4096.0;
+    }
+    for v in &mut world.vms {
+        v.memory_mib = 1024.0;
+    }
+    let world = Arc::new(world);
+    let mut p = promig_policy::by_name("none", 1).unwrap();
+    let mut sim = Simulator::new(world, SimConfig::nfv(1, 288), p.as_mut()).unwrap();
+    let mut most = 0;
+    while sim.step(p.as_mut()) {
+        most = most.max(sim.pending_events());
+        assert!(most < 100, "{most} events queued: retries pile up");
+    }
+    let r = sim.report();
+    assert_eq!(r.failures_struck, 1);
+    assert!(r.vms_crashed >= 6, "{}", r.vms_crashed);
+}

@@ -388,6 +388,12 @@ impl Simulator {
         self.finished
     }
 
+    /// Events waiting in the queue: bounded by the data centre's size in a healthy run (a
+    /// growing count is a leak of retries, which the tests watch for).
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     fn push(&mut self, time: f64, kind: EventKind) {
         self.seq += 1;
         self.events.push(Event {
