@@ -240,8 +240,9 @@ impl ScenarioFile {
         let file: ScenarioFile = toml::from_str(text).map_err(|e| {
             let (line, field) = match e.span() {
                 Some(span) => {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    (line, key_on_line(text, line))
+                    let start = span.start.min(text.len());
+                    let line = text[..start].matches('\n').count() + 1;
+                    (line, key_at(text, start).unwrap_or_else(|| key_on_line(text, line)))
                 }
                 None => (1, String::from("?")),
             };
@@ -257,78 +258,215 @@ impl ScenarioFile {
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ModelError> {
-        let err = |field: &str, msg: String| {
-            ModelError::parse(path, line_of_key(text, field), field, msg)
-        };
-        if self.steps == 0 {
-            return Err(err("steps", "must be at least 1".into()));
-        }
-        if self.datacenter.host_types.is_empty() {
-            return Err(err("host_types", "at least one host type is needed".into()));
-        }
-        for h in &self.datacenter.host_types {
-            h.power.curve().map_err(|e| err("power", e.to_string()))?;
-            if h.cores == 0 || h.mips_per_core <= 0.0 || h.memory_mib <= 0.0 {
-                return Err(err(
-                    "cores",
-                    "host cores, mips_per_core and memory_mib must be positive".into(),
-                ));
+        let c = Checker::new(text, path);
+        c.count("steps", self.steps as f64, 1.0, MAX_STEPS as f64)?;
+        let dc = &self.datacenter;
+        match &dc.topology {
+            TopologyConfig::LeafSpine {
+                racks,
+                hosts_per_rack,
+                spines,
+                fabric_gbps,
+            } => {
+                let t = "datacenter.topology";
+                c.count(&format!("{t}.racks"), f64::from(*racks), 1.0, MAX_HOSTS as f64)?;
+                c.count(
+                    &format!("{t}.hosts_per_rack"),
+                    f64::from(*hosts_per_rack),
+                    1.0,
+                    MAX_HOSTS as f64,
+                )?;
+                c.count(&format!("{t}.spines"), f64::from(*spines), 1.0, 1024.0)?;
+                c.count(
+                    &format!("{t}.hosts_per_rack"),
+                    f64::from(*racks) * f64::from(*hosts_per_rack),
+                    1.0,
+                    MAX_HOSTS as f64,
+                )
+                .map_err(|_| {
+                    c.error(
+                        &format!("{t}.racks"),
+                        format!("racks x hosts_per_rack is over the {MAX_HOSTS} hosts supported"),
+                    )
+                })?;
+                c.positive(&format!("{t}.fabric_gbps"), *fabric_gbps)?;
+            }
+            TopologyConfig::Graphml { hosts_per_site, .. } => {
+                c.count(
+                    "datacenter.topology.hosts_per_site",
+                    f64::from(*hosts_per_site),
+                    1.0,
+                    MAX_HOSTS as f64,
+                )?;
             }
         }
-        if self.datacenter.host_nic_gbps <= 0.0 {
-            return Err(err("host_nic_gbps", "must be positive".into()));
+        c.positive("datacenter.host_nic_gbps", dc.host_nic_gbps)?;
+        if dc.host_types.is_empty() {
+            return Err(c.error("datacenter.host_types", "at least one host type is needed".into()));
         }
-        if self.workload.vm_types.is_empty() {
-            return Err(err("vm_types", "at least one VM type is needed".into()));
+        for (i, h) in dc.host_types.iter().enumerate() {
+            let at = format!("datacenter.host_types[{i}]");
+            h.power
+                .curve()
+                .map_err(|e| c.error(&format!("{at}.power"), e.to_string()))?;
+            c.count(&format!("{at}.cores"), f64::from(h.cores), 1.0, 1e6)?;
+            c.positive(&format!("{at}.mips_per_core"), h.mips_per_core)?;
+            c.positive(&format!("{at}.memory_mib"), h.memory_mib)?;
         }
-        for v in &self.workload.vm_types {
-            if v.vcpus == 0 || v.mips_per_vcpu <= 0.0 || v.memory_mib <= 0.0 {
-                return Err(err(
-                    "vcpus",
-                    "VM vcpus, mips_per_vcpu and memory_mib must be positive".into(),
-                ));
-            }
+        let wl = &self.workload;
+        if let Some(n) = wl.vms {
+            c.count("workload.vms", n as f64, 1.0, MAX_VMS as f64)?;
         }
-        if self.workload.vms == Some(0) {
-            return Err(err("vms", "must be at least 1".into()));
+        if wl.vm_types.is_empty() {
+            return Err(c.error("workload.vm_types", "at least one VM type is needed".into()));
         }
-        for c in &self.chains {
-            for v in &c.vnfs {
-                if v.packets_per_s < 0.0 || !v.packets_per_s.is_finite() {
-                    return Err(err(
-                        "packets_per_s",
-                        format!("VNF {:?}: must be a non-negative number", v.name),
-                    ));
-                }
-                if v.qos.max_loss_rate < 0.0 || v.qos.max_loss_rate > 1.0 {
-                    return Err(err(
-                        "max_loss_rate",
-                        format!("VNF {:?}: must be in 0..=1", v.name),
-                    ));
-                }
+        for (i, v) in wl.vm_types.iter().enumerate() {
+            let at = format!("workload.vm_types[{i}]");
+            c.count(&format!("{at}.vcpus"), f64::from(v.vcpus), 1.0, 1e6)?;
+            c.positive(&format!("{at}.mips_per_vcpu"), v.mips_per_vcpu)?;
+            c.positive(&format!("{at}.memory_mib"), v.memory_mib)?;
+        }
+        for (ci, chain) in self.chains.iter().enumerate() {
+            for (vi, v) in chain.vnfs.iter().enumerate() {
+                let at = format!("chains[{ci}].vnfs[{vi}]");
+                c.count(&format!("{at}.instances"), f64::from(v.instances), 1.0, MAX_VMS as f64)?;
+                c.non_negative(&format!("{at}.packets_per_s"), v.packets_per_s)?;
+                c.non_negative(&format!("{at}.base_latency_ms"), v.base_latency_ms)?;
+                c.non_negative(&format!("{at}.qos.max_downtime_ms"), v.qos.max_downtime_ms)?;
+                c.fraction(&format!("{at}.qos.max_loss_rate"), v.qos.max_loss_rate)?;
+                c.positive(&format!("{at}.qos.max_latency_ms"), v.qos.max_latency_ms)?;
             }
         }
         let f = &self.faults;
-        if !(0.0..=1.0).contains(&f.degradation_capacity) {
-            return Err(err("degradation_capacity", "must be in 0..=1".into()));
+        c.positive("faults.lead_time.median_s", f.lead_time.median_s)?;
+        c.non_negative("faults.lead_time.sigma", f.lead_time.sigma)?;
+        c.non_negative("faults.lead_time.min_s", f.lead_time.min_s)?;
+        c.non_negative("faults.leak_mib_per_min", f.leak_mib_per_min)?;
+        c.fraction("faults.degradation_capacity", f.degradation_capacity)?;
+        c.non_negative("faults.degradation_s", f.degradation_s)?;
+        c.fraction("faults.surge_level", f.surge_level)?;
+        c.positive("faults.surge_ramp_s", f.surge_ramp_s)?;
+        c.non_negative("faults.surge_hold_s", f.surge_hold_s)?;
+        if let Some(r) = &f.replay {
+            c.positive("faults.replay.time_scale", r.time_scale)?;
         }
-        if !(0.0..=1.0).contains(&f.surge_level) {
-            return Err(err("surge_level", "must be in 0..=1".into()));
-        }
-        if !(f.surge_ramp_s > 0.0 && f.surge_hold_s >= 0.0) {
-            return Err(err(
-                "surge_ramp_s",
-                "surge ramp must be positive and hold non-negative".into(),
-            ));
-        }
-        if f.lead_time.median_s <= 0.0 || f.lead_time.sigma < 0.0 {
-            return Err(err(
-                "median_s",
-                "lead time median must be positive and sigma non-negative".into(),
-            ));
+        let r = &self.recovery;
+        c.non_negative("recovery.detection_delay_s", r.detection_delay_s)?;
+        c.non_negative("recovery.boot_s", r.boot_s)?;
+        if let Some(repair) = r.repair_s {
+            c.non_negative("recovery.repair_s", repair)?;
         }
         Ok(())
     }
+}
+
+/// Most hosts a scenario may describe: far above any PoP, low enough that a typo (`racks =
+/// 4294967295`) is an error, not an attempt to allocate terabytes.
+pub const MAX_HOSTS: usize = 1_000_000;
+/// Most VMs a scenario may ask for.
+pub const MAX_VMS: usize = 10_000_000;
+/// Most 5-minute steps (about 9.5 years).
+pub const MAX_STEPS: usize = 1_000_000;
+
+/// Checks numbers of a parsed scenario and names the exact line and key of a bad one, found in
+/// the document's spans (so the second host type's field is reported at its own line, and a
+/// key written inline in `{ ... }` at the line it is on).
+struct Checker<'t> {
+    text: &'t str,
+    path: &'t Path,
+    doc: Option<toml::Spanned<toml::de::DeTable<'t>>>,
+}
+
+impl<'t> Checker<'t> {
+    fn new(text: &'t str, path: &'t Path) -> Self {
+        Checker {
+            text,
+            path,
+            doc: toml::de::DeTable::parse(text).ok(),
+        }
+    }
+
+    /// Line of the deepest part of `dotted` (`a.b[2].c`) written in the file; a key left to its
+    /// default is reported where its table is.
+    fn line(&self, dotted: &str) -> usize {
+        let Some(doc) = &self.doc else { return 1 };
+        let mut offset = doc.span().start;
+        let mut table = Some(doc.get_ref());
+        for part in dotted.split('.') {
+            let (key, index) = match part.split_once('[') {
+                Some((k, i)) => (k, i.trim_end_matches(']').parse::<usize>().ok()),
+                None => (part, None),
+            };
+            let Some(t) = table else { break };
+            let Some((k, v)) = t.iter().find(|(k, _)| k.get_ref().as_ref() == key) else {
+                break;
+            };
+            offset = k.span().start;
+            let mut value = v;
+            if let Some(i) = index {
+                let toml::de::DeValue::Array(items) = v.get_ref() else { break };
+                let Some(item) = items.get(i) else { break };
+                offset = item.span().start;
+                value = item;
+            }
+            table = match value.get_ref() {
+                toml::de::DeValue::Table(t) => Some(t),
+                _ => None,
+            };
+        }
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    fn error(&self, dotted: &str, message: String) -> ModelError {
+        let field = dotted.rsplit('.').next().unwrap_or(dotted);
+        let field = field.split('[').next().unwrap_or(field);
+        ModelError::parse(self.path, self.line(dotted), field, format!("{dotted}: {message}"))
+    }
+
+    fn check(&self, dotted: &str, x: f64, ok: bool, what: &str) -> Result<(), ModelError> {
+        if ok && x.is_finite() {
+            Ok(())
+        } else {
+            Err(self.error(dotted, format!("must be {what}, got {x}")))
+        }
+    }
+
+    fn positive(&self, dotted: &str, x: f64) -> Result<(), ModelError> {
+        self.check(dotted, x, x > 0.0 && x < 1e15, "a positive number")
+    }
+
+    fn non_negative(&self, dotted: &str, x: f64) -> Result<(), ModelError> {
+        self.check(dotted, x, (0.0..1e15).contains(&x), "a non-negative number")
+    }
+
+    fn fraction(&self, dotted: &str, x: f64) -> Result<(), ModelError> {
+        self.check(dotted, x, (0.0..=1.0).contains(&x), "in 0..=1")
+    }
+
+    fn count(&self, dotted: &str, x: f64, min: f64, max: f64) -> Result<(), ModelError> {
+        self.check(dotted, x, (min..=max).contains(&x), &format!("in {min}..={max}"))
+    }
+}
+
+/// The key an error span points at: the key itself (`key = ...` starting there) or the key whose
+/// value starts there (`key = <span>`), so errors inside an inline table name the right one.
+fn key_at(text: &str, start: usize) -> Option<String> {
+    let is_key = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let here: String = text[start..].chars().take_while(|&c| is_key(c)).collect();
+    if !here.is_empty() && text[start + here.len()..].trim_start().starts_with('=') {
+        return Some(here);
+    }
+    let before = text[..start].trim_end();
+    let before = before.strip_suffix('=')?.trim_end();
+    let key: String = before
+        .chars()
+        .rev()
+        .take_while(|&c| is_key(c))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    (!key.is_empty()).then_some(key)
 }
 
 /// The key assigned on a 1-based line (`key = ...`), for error messages.
@@ -338,17 +476,6 @@ fn key_on_line(text: &str, line: usize) -> String {
         Some((k, _)) => k.trim().trim_matches('"').to_string(),
         None => l.trim().trim_matches(|c| c == '[' || c == ']').to_string(),
     }
-}
-
-/// First line on which `key` is assigned (1 when it is not written, i.e. a default was used).
-fn line_of_key(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.starts_with(key) && l[key.len()..].trim_start().starts_with('=')
-        })
-        .map(|i| i + 1)
-        .unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -409,5 +536,71 @@ memory_mib = 1024
             e.contains("s.toml:9: field `power`") && e.contains("toaster"),
             "{e}"
         );
+    }
+
+    fn error_of(text: &str) -> String {
+        ScenarioFile::parse(text, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn nan_infinite_negative_and_huge_numbers_are_refused_at_their_line() {
+        for (from, to, line, field) in [
+            ("fabric_gbps = 40", "fabric_gbps = -5", 4, "fabric_gbps"),
+            ("fabric_gbps = 40", "fabric_gbps = 0", 4, "fabric_gbps"),
+            ("fabric_gbps = 40", "fabric_gbps = nan", 4, "fabric_gbps"),
+            ("racks = 2", "racks = 4294967295", 4, "racks"),
+            ("mips_per_core = 2660", "mips_per_core = inf", 7, "mips_per_core"),
+            ("memory_mib = 4096", "memory_mib = -4096", 8, "memory_mib"),
+            ("memory_mib = 1024", "memory_mib = nan", 16, "memory_mib"),
+            ("mips_per_vcpu = 1000", "mips_per_vcpu = -1", 15, "mips_per_vcpu"),
+        ] {
+            let e = error_of(&MINIMAL.replace(from, to));
+            assert!(
+                e.contains(&format!("s.toml:{line}: field `{field}`")),
+                "{to}: {e}"
+            );
+        }
+        for (extra, field) in [
+            ("steps = 0\n", "steps"),
+            ("steps = 1000000000\n", "steps"),
+        ] {
+            let e = error_of(&format!("{extra}{MINIMAL}"));
+            assert!(e.contains(&format!("s.toml:1: field `{field}`")), "{e}");
+        }
+        for (section, field) in [
+            ("[recovery]\ndetection_delay_s = -60\n", "detection_delay_s"),
+            ("[recovery]\nboot_s = nan\n", "boot_s"),
+            ("[faults]\nleak_mib_per_min = -1\n", "leak_mib_per_min"),
+            ("[faults.lead_time]\nmedian_s = 0\nsigma = 0.5\nmin_s = 1\n", "median_s"),
+        ] {
+            let e = error_of(&format!("{MINIMAL}{section}"));
+            assert!(e.contains(&format!("field `{field}`")), "{section}: {e}");
+            assert!(!e.contains(":1: "), "{section} reported at line 1: {e}");
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_right_entry_and_key() {
+        // A second host type's bad field is reported at its own line, not the first one's.
+        let two = format!(
+            "{MINIMAL}[[datacenter.host_types]]\ncores = 4\nmips_per_core = -1\nmemory_mib = 8\npower = \"hp-ml110-g4\"\n"
+        );
+        let line = two.lines().position(|l| l == "mips_per_core = -1").unwrap() + 1;
+        let e = error_of(&two);
+        assert!(e.contains(&format!("s.toml:{line}: field `mips_per_core`")), "{e}");
+        assert!(e.contains("host_types[1]"), "{e}");
+        // A VNF written inline: the line it is on, and the key at fault.
+        let inline = format!(
+            "{MINIMAL}[[chains]]\nname = \"c\"\nvnfs = [\n  {{ name = \"fw\", packets_per_s = 100 }},\n  {{ name = \"lb\", packets_per_s = -3 }},\n]\n"
+        );
+        let line = inline.lines().position(|l| l.contains("\"lb\"")).unwrap() + 1;
+        let e = error_of(&inline);
+        assert!(e.contains(&format!("s.toml:{line}: field `packets_per_s`")), "{e}");
+        // A wrong type inside an inline table names that key, not the first on the line.
+        let typed = inline.replace("packets_per_s = -3", "packets_per_s = \"x\"");
+        let e = error_of(&typed);
+        assert!(e.contains(&format!("s.toml:{line}: field `packets_per_s`")), "{e}");
     }
 }
