@@ -12,6 +12,16 @@ use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
 
+/// A trace folder inside the data folder (`planetlab/20110322`) and its format: another
+/// workload to replay in place of the scenario's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traces {
+    /// Folder, relative to the data folder.
+    pub dir: String,
+    /// Its format.
+    pub format: promig_model::trace::TraceFormat,
+}
+
 /// Horizon of the hardware labels: a crash within the next 30 minutes.
 pub const HORIZON_S: f64 = 1800.0;
 /// Corrected errors per hour at which an operator's static alert fires (the reactive detector).
@@ -26,11 +36,12 @@ fn world(
     data: &Path,
     seed: u64,
     training: bool,
-    traces: Option<&str>,
+    traces: Option<&Traces>,
 ) -> Result<(Arc<World>, SimConfig), EvalError> {
     let mut file = scenario::default_scenario()?;
     if let Some(t) = traces {
-        file.workload.traces = t.into();
+        let dir = promig_model::data::inside(data, &t.dir)?;
+        file = file.with_traces(&dir.to_string_lossy(), t.format);
     }
     if training {
         file.faults = FaultsConfig {
@@ -82,7 +93,7 @@ pub fn replay(
     seed: u64,
     training: bool,
     hardware: Option<HardwareModel>,
-    traces: Option<&str>,
+    traces: Option<&Traces>,
 ) -> Result<Replay, EvalError> {
     let (world, cfg) = world(data, seed, training, traces)?;
     let mut policy = promig_policy::by_name("none", seed)?;
@@ -339,7 +350,7 @@ pub fn evaluate(
     data: &Path,
     seeds: std::ops::RangeInclusive<u64>,
     model: HardwareModel,
-    traces: Option<&str>,
+    traces: Option<&Traces>,
 ) -> Result<EvalReport, EvalError> {
     let (first, last) = (*seeds.start(), *seeds.end());
     let mut hw_flags = Vec::new();
@@ -475,7 +486,7 @@ pub fn evaluate(
         overload: TraceOverload {
             traces: format!(
                 "default scenario{}",
-                traces.map_or(String::new(), |t| format!(" on {t}"))
+                traces.map_or(String::new(), |t| format!(" on {}", t.dir))
             ),
             predictor: classification(overload_pairs.into_iter()),
             reactive: classification(reactive_pairs.into_iter()),

@@ -36,6 +36,39 @@ pub fn dir(explicit: Option<&Path>) -> Result<PathBuf, ModelError> {
     }
 }
 
+/// `relative` inside the data folder `data`: a path taken from input (a flag, a label file, later
+/// an API call) may name a data set, never an arbitrary folder. Absolute paths, `..` and links
+/// leading out of the folder are refused.
+pub fn inside(data: &Path, relative: &str) -> Result<PathBuf, ModelError> {
+    let rel = Path::new(relative);
+    let plain = !relative.is_empty()
+        && rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    let refuse = |why: &str| {
+        ModelError::invalid(
+            relative,
+            format!(
+                "{why}; give a folder inside the data folder {}",
+                data.display()
+            ),
+        )
+    };
+    if !plain {
+        return Err(refuse(
+            "not a plain relative path (no absolute path, no ..)",
+        ));
+    }
+    let joined = data.join(rel);
+    let (Ok(root), Ok(target)) = (data.canonicalize(), joined.canonicalize()) else {
+        return Err(refuse("does not exist"));
+    };
+    if !target.starts_with(&root) {
+        return Err(refuse("leads out of the data folder"));
+    }
+    Ok(target)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +81,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("/no/such/folder") && e.contains("--data"), "{e}");
+    }
+
+    #[test]
+    fn paths_from_input_stay_inside_the_data_folder() {
+        let data = dir(None).unwrap();
+        assert!(inside(&data, "planetlab/20110303").is_ok());
+        for bad in [
+            "/etc",
+            "../../..",
+            "planetlab/../../main",
+            "",
+            "no-such-set",
+        ] {
+            let e = inside(&data, bad).unwrap_err().to_string();
+            assert!(e.contains("data folder"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -36,6 +36,13 @@ pub struct ScenarioFile {
     /// How the platform recovers VMs of a crashed host.
     #[serde(default)]
     pub recovery: RecoveryConfig,
+    /// The file it was read from, for errors found when the world is built.
+    #[serde(skip)]
+    pub source: PathBuf,
+    /// Scale the chains' instance counts down to the VMs the traces offer instead of refusing
+    /// (set when the traces were swapped on the command line, not written in the file).
+    #[serde(skip)]
+    pub fit_chains: bool,
 }
 
 fn default_steps() -> usize {
@@ -242,14 +249,29 @@ impl ScenarioFile {
                 Some(span) => {
                     let start = span.start.min(text.len());
                     let line = text[..start].matches('\n').count() + 1;
-                    (line, key_at(text, start).unwrap_or_else(|| key_on_line(text, line)))
+                    (
+                        line,
+                        key_at(text, start).unwrap_or_else(|| key_on_line(text, line)),
+                    )
                 }
                 None => (1, String::from("?")),
             };
             ModelError::parse(path, line, &field, e.message().replace('\n', " "))
         })?;
         file.validate(text, path)?;
+        let mut file = file;
+        file.source = path.to_path_buf();
         Ok(file)
+    }
+
+    /// The same scenario replaying another trace folder of another format: `--traces DIR
+    /// --format F`. `workload.vms` becomes an upper bound (a smaller folder runs all it offers)
+    /// and the chains are sized to the VMs there are.
+    pub fn with_traces(mut self, traces: &str, format: TraceFormat) -> Self {
+        self.workload.traces = traces.to_string();
+        self.workload.format = format;
+        self.fit_chains = true;
+        self
     }
 
     /// Folder relative paths in the file are resolved against.
@@ -269,7 +291,12 @@ impl ScenarioFile {
                 fabric_gbps,
             } => {
                 let t = "datacenter.topology";
-                c.count(&format!("{t}.racks"), f64::from(*racks), 1.0, MAX_HOSTS as f64)?;
+                c.count(
+                    &format!("{t}.racks"),
+                    f64::from(*racks),
+                    1.0,
+                    MAX_HOSTS as f64,
+                )?;
                 c.count(
                     &format!("{t}.hosts_per_rack"),
                     f64::from(*hosts_per_rack),
@@ -302,7 +329,10 @@ impl ScenarioFile {
         }
         c.positive("datacenter.host_nic_gbps", dc.host_nic_gbps)?;
         if dc.host_types.is_empty() {
-            return Err(c.error("datacenter.host_types", "at least one host type is needed".into()));
+            return Err(c.error(
+                "datacenter.host_types",
+                "at least one host type is needed".into(),
+            ));
         }
         for (i, h) in dc.host_types.iter().enumerate() {
             let at = format!("datacenter.host_types[{i}]");
@@ -329,7 +359,12 @@ impl ScenarioFile {
         for (ci, chain) in self.chains.iter().enumerate() {
             for (vi, v) in chain.vnfs.iter().enumerate() {
                 let at = format!("chains[{ci}].vnfs[{vi}]");
-                c.count(&format!("{at}.instances"), f64::from(v.instances), 1.0, MAX_VMS as f64)?;
+                c.count(
+                    &format!("{at}.instances"),
+                    f64::from(v.instances),
+                    1.0,
+                    MAX_VMS as f64,
+                )?;
                 c.non_negative(&format!("{at}.packets_per_s"), v.packets_per_s)?;
                 c.non_negative(&format!("{at}.base_latency_ms"), v.base_latency_ms)?;
                 c.non_negative(&format!("{at}.qos.max_downtime_ms"), v.qos.max_downtime_ms)?;
@@ -404,7 +439,9 @@ impl<'t> Checker<'t> {
             offset = k.span().start;
             let mut value = v;
             if let Some(i) = index {
-                let toml::de::DeValue::Array(items) = v.get_ref() else { break };
+                let toml::de::DeValue::Array(items) = v.get_ref() else {
+                    break;
+                };
                 let Some(item) = items.get(i) else { break };
                 offset = item.span().start;
                 value = item;
@@ -414,13 +451,21 @@ impl<'t> Checker<'t> {
                 _ => None,
             };
         }
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     fn error(&self, dotted: &str, message: String) -> ModelError {
         let field = dotted.rsplit('.').next().unwrap_or(dotted);
         let field = field.split('[').next().unwrap_or(field);
-        ModelError::parse(self.path, self.line(dotted), field, format!("{dotted}: {message}"))
+        ModelError::parse(
+            self.path,
+            self.line(dotted),
+            field,
+            format!("{dotted}: {message}"),
+        )
     }
 
     fn check(&self, dotted: &str, x: f64, ok: bool, what: &str) -> Result<(), ModelError> {
@@ -444,7 +489,12 @@ impl<'t> Checker<'t> {
     }
 
     fn count(&self, dotted: &str, x: f64, min: f64, max: f64) -> Result<(), ModelError> {
-        self.check(dotted, x, (min..=max).contains(&x), &format!("in {min}..={max}"))
+        self.check(
+            dotted,
+            x,
+            (min..=max).contains(&x),
+            &format!("in {min}..={max}"),
+        )
     }
 }
 
@@ -551,10 +601,20 @@ memory_mib = 1024
             ("fabric_gbps = 40", "fabric_gbps = 0", 4, "fabric_gbps"),
             ("fabric_gbps = 40", "fabric_gbps = nan", 4, "fabric_gbps"),
             ("racks = 2", "racks = 4294967295", 4, "racks"),
-            ("mips_per_core = 2660", "mips_per_core = inf", 7, "mips_per_core"),
+            (
+                "mips_per_core = 2660",
+                "mips_per_core = inf",
+                7,
+                "mips_per_core",
+            ),
             ("memory_mib = 4096", "memory_mib = -4096", 8, "memory_mib"),
             ("memory_mib = 1024", "memory_mib = nan", 16, "memory_mib"),
-            ("mips_per_vcpu = 1000", "mips_per_vcpu = -1", 15, "mips_per_vcpu"),
+            (
+                "mips_per_vcpu = 1000",
+                "mips_per_vcpu = -1",
+                15,
+                "mips_per_vcpu",
+            ),
         ] {
             let e = error_of(&MINIMAL.replace(from, to));
             assert!(
@@ -562,10 +622,7 @@ memory_mib = 1024
                 "{to}: {e}"
             );
         }
-        for (extra, field) in [
-            ("steps = 0\n", "steps"),
-            ("steps = 1000000000\n", "steps"),
-        ] {
+        for (extra, field) in [("steps = 0\n", "steps"), ("steps = 1000000000\n", "steps")] {
             let e = error_of(&format!("{extra}{MINIMAL}"));
             assert!(e.contains(&format!("s.toml:1: field `{field}`")), "{e}");
         }
@@ -573,7 +630,10 @@ memory_mib = 1024
             ("[recovery]\ndetection_delay_s = -60\n", "detection_delay_s"),
             ("[recovery]\nboot_s = nan\n", "boot_s"),
             ("[faults]\nleak_mib_per_min = -1\n", "leak_mib_per_min"),
-            ("[faults.lead_time]\nmedian_s = 0\nsigma = 0.5\nmin_s = 1\n", "median_s"),
+            (
+                "[faults.lead_time]\nmedian_s = 0\nsigma = 0.5\nmin_s = 1\n",
+                "median_s",
+            ),
         ] {
             let e = error_of(&format!("{MINIMAL}{section}"));
             assert!(e.contains(&format!("field `{field}`")), "{section}: {e}");
@@ -589,7 +649,10 @@ memory_mib = 1024
         );
         let line = two.lines().position(|l| l == "mips_per_core = -1").unwrap() + 1;
         let e = error_of(&two);
-        assert!(e.contains(&format!("s.toml:{line}: field `mips_per_core`")), "{e}");
+        assert!(
+            e.contains(&format!("s.toml:{line}: field `mips_per_core`")),
+            "{e}"
+        );
         assert!(e.contains("host_types[1]"), "{e}");
         // A VNF written inline: the line it is on, and the key at fault.
         let inline = format!(
@@ -597,10 +660,16 @@ memory_mib = 1024
         );
         let line = inline.lines().position(|l| l.contains("\"lb\"")).unwrap() + 1;
         let e = error_of(&inline);
-        assert!(e.contains(&format!("s.toml:{line}: field `packets_per_s`")), "{e}");
+        assert!(
+            e.contains(&format!("s.toml:{line}: field `packets_per_s`")),
+            "{e}"
+        );
         // A wrong type inside an inline table names that key, not the first on the line.
         let typed = inline.replace("packets_per_s = -3", "packets_per_s = \"x\"");
         let e = error_of(&typed);
-        assert!(e.contains(&format!("s.toml:{line}: field `packets_per_s`")), "{e}");
+        assert!(
+            e.contains(&format!("s.toml:{line}: field `packets_per_s`")),
+            "{e}"
+        );
     }
 }

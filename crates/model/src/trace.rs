@@ -43,6 +43,13 @@ impl Trace {
 pub struct TraceSet {
     /// The traces, sorted by file name so every machine assigns them to VMs the same way.
     pub traces: Vec<Trace>,
+    /// Rows dropped because they repeated the previous row's timestamp (Bitbrains; the first
+    /// sample of a repeated instant is kept), so a report can say how much was left out.
+    #[serde(default)]
+    pub duplicates_dropped: usize,
+    /// Trace files the folder holds (before a VM limit took the first ones).
+    #[serde(default)]
+    pub files_available: usize,
 }
 
 /// Which real data set a folder holds.
@@ -55,6 +62,31 @@ pub enum TraceFormat {
     Google,
     /// Bitbrains GWA-T-12 (fastStorage / Rnd).
     Bitbrains,
+}
+
+impl TraceFormat {
+    /// Every format, for help texts.
+    pub const ALL: [TraceFormat; 3] = [
+        TraceFormat::Planetlab,
+        TraceFormat::Google,
+        TraceFormat::Bitbrains,
+    ];
+
+    /// Name on the command line and in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TraceFormat::Planetlab => "planetlab",
+            TraceFormat::Google => "google",
+            TraceFormat::Bitbrains => "bitbrains",
+        }
+    }
+
+    /// Parses a command-line name (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+    }
 }
 
 /// Order in which a folder's trace files become VMs 0, 1, 2...
@@ -83,21 +115,30 @@ impl TraceSet {
         order: FileOrder,
     ) -> Result<Self, ModelError> {
         let mut files = list_files(dir, order)?;
+        let files_available = files.len();
         if let Some(n) = limit {
             files.truncate(n);
         }
+        let mut duplicates_dropped = 0;
         let traces = files
             .iter()
             .map(|f| match format {
                 TraceFormat::Planetlab => load_planetlab_file(f),
                 TraceFormat::Google => load_google_file(f),
-                TraceFormat::Bitbrains => load_bitbrains_file(f),
+                TraceFormat::Bitbrains => load_bitbrains_counted(f).map(|(t, dropped)| {
+                    duplicates_dropped += dropped;
+                    t
+                }),
             })
             .collect::<Result<Vec<_>, _>>()?;
         if traces.is_empty() {
             return Err(ModelError::invalid(dir, "no trace files in this folder"));
         }
-        Ok(TraceSet { traces })
+        Ok(TraceSet {
+            traces,
+            duplicates_dropped,
+            files_available,
+        })
     }
 
     /// Number of traces.
@@ -128,8 +169,13 @@ fn list_files(dir: &Path, order: FileOrder) -> Result<Vec<PathBuf>, ModelError> 
     Ok(files)
 }
 
+/// A file's text, without the byte-order mark some tools (Excel, PowerShell) put in front.
 fn read(path: &Path) -> Result<String, ModelError> {
-    std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 fn file_name(path: &Path) -> String {
@@ -141,7 +187,12 @@ fn file_name(path: &Path) -> String {
 /// Parses a percentage in [0, 100] and returns it as a fraction.
 fn percent(path: &Path, line: usize, field: &str, s: &str) -> Result<f64, ModelError> {
     let v: f64 = s.trim().parse().map_err(|_| {
-        ModelError::parse(path, line, field, format!("not a number: {:?}", s.trim()))
+        ModelError::parse(
+            path,
+            line,
+            field,
+            format!("not a number: {:?}", crate::error::excerpt(s)),
+        )
     })?;
     if !v.is_finite() || !(0.0..=100.0).contains(&v) {
         return Err(ModelError::parse(
@@ -157,7 +208,12 @@ fn percent(path: &Path, line: usize, field: &str, s: &str) -> Result<f64, ModelE
 /// Parses a non-negative percentage that may exceed 100 and returns it as a fraction clamped to 1.
 fn over_percent(path: &Path, line: usize, field: &str, s: &str) -> Result<f64, ModelError> {
     let v: f64 = s.trim().parse().map_err(|_| {
-        ModelError::parse(path, line, field, format!("not a number: {:?}", s.trim()))
+        ModelError::parse(
+            path,
+            line,
+            field,
+            format!("not a number: {:?}", crate::error::excerpt(s)),
+        )
     })?;
     if !v.is_finite() || v < 0.0 {
         return Err(ModelError::parse(
@@ -235,6 +291,11 @@ pub fn load_google_file(path: &Path) -> Result<Trace, ModelError> {
 
 /// Bitbrains GWA-T-12: header row, then `;\t`-separated rows (timestamp in seconds).
 pub fn load_bitbrains_file(path: &Path) -> Result<Trace, ModelError> {
+    load_bitbrains_counted(path).map(|(t, _)| t)
+}
+
+/// [`load_bitbrains_file`], also returning how many rows repeated a timestamp and were dropped.
+pub fn load_bitbrains_counted(path: &Path) -> Result<(Trace, usize), ModelError> {
     const FIELDS: [&str; 11] = [
         "timestamp",
         "cpu_cores",
@@ -251,6 +312,7 @@ pub fn load_bitbrains_file(path: &Path) -> Result<Trace, ModelError> {
     let text = read(path)?;
     let (mut cpu, mut mem, mut net) = (Vec::new(), Vec::new(), Vec::new());
     let mut last_ts = f64::NEG_INFINITY;
+    let mut dropped = 0;
     for (i, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
             continue;
@@ -274,7 +336,10 @@ pub fn load_bitbrains_file(path: &Path) -> Result<Trace, ModelError> {
                         path,
                         i + 1,
                         FIELDS[k],
-                        format!("not a non-negative number: {:?}", cols[k]),
+                        format!(
+                            "not a non-negative number: {:?}",
+                            crate::error::excerpt(cols[k])
+                        ),
                     )
                 })
         };
@@ -283,6 +348,7 @@ pub fn load_bitbrains_file(path: &Path) -> Result<Trace, ModelError> {
         // 20.csv:117-118): the first row of the interval stands, as a collector keeps the first
         // sample of a duplicate. Going back in time is still an error.
         if ts == last_ts {
+            dropped += 1;
             continue;
         }
         if ts < last_ts {
@@ -312,12 +378,15 @@ pub fn load_bitbrains_file(path: &Path) -> Result<Trace, ModelError> {
             "file holds no sample",
         ));
     }
-    Ok(Trace {
-        name: file_name(path),
-        cpu,
-        memory: Some(mem),
-        net_kbps: Some(net),
-    })
+    Ok((
+        Trace {
+            name: file_name(path),
+            cpu,
+            memory: Some(mem),
+            net_kbps: Some(net),
+        },
+        dropped,
+    ))
 }
 
 #[cfg(test)]

@@ -77,6 +77,13 @@ struct SimulateArgs {
     /// parameters in order (`thr-mmt-0.75`); `promig policies` lists them.
     #[arg(long, value_delimiter = ',')]
     policy: Vec<String>,
+    /// Replay this trace folder (inside the data folder, e.g. google-vms) instead of the
+    /// scenario's; the chains are sized to the VMs it offers.
+    #[arg(long, conflicts_with = "cloudsim")]
+    traces: Option<String>,
+    /// Format of --traces: planetlab, google or bitbrains.
+    #[arg(long, default_value = "planetlab", requires = "traces")]
+    format: String,
     /// Seed (overrides the scenario's).
     #[arg(long)]
     seed: Option<u64>,
@@ -129,6 +136,14 @@ pub(crate) fn data_dir(flag: Option<&Path>) -> Result<PathBuf> {
     Ok(promig_model::data::dir(flag)?)
 }
 
+/// A `--traces DIR --format F` pair, checked.
+pub(crate) fn trace_choice(dir: String, format: &str) -> Result<promig_eval::prediction::Traces> {
+    let format = promig_model::trace::TraceFormat::from_name(format).with_context(|| {
+        format!("--format: unknown trace format {format:?} (planetlab, google, bitbrains)")
+    })?;
+    Ok(promig_eval::prediction::Traces { dir, format })
+}
+
 /// A built world plus the run settings, ready to simulate with any policy.
 struct Setup {
     world: Arc<World>,
@@ -150,10 +165,15 @@ fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
             default_policies: vec!["lr-mmt-1.2".into()],
         });
     }
-    let (file, base) = match &args.scenario {
+    let (mut file, base) = match &args.scenario {
         Some(path) => (ScenarioFile::load(path)?, ScenarioFile::base_dir(path)),
         None => (scenario::default_scenario()?, data_dir(data)?),
     };
+    if let Some(dir) = &args.traces {
+        let t = trace_choice(dir.clone(), &args.format)?;
+        let path = promig_model::data::inside(&data_dir(data)?, &t.dir)?;
+        file = file.with_traces(&path.to_string_lossy(), t.format);
+    }
     let world = scenario::build_world(&file, &base)?;
     let config = SimConfig::nfv(
         args.seed.unwrap_or(file.seed),
@@ -218,6 +238,10 @@ fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
     let started = Instant::now();
     for p in &policies {
         reports.push(run_policy(&s.world, &s.config, p, !args.json)?);
+    }
+    // What was adapted to make the run possible goes to stderr, so JSON stays clean.
+    for note in &s.world.notes {
+        eprintln!("note: {note}");
     }
     if args.json {
         let text = if reports.len() == 1 {

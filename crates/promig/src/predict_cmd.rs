@@ -40,10 +40,14 @@ pub enum PredictCommand {
         /// First and last evaluation seed (disjoint from the training seeds).
         #[arg(long, num_args = 2, default_values_t = [101, 110])]
         seeds: Vec<u64>,
-        /// Replay this trace folder (relative to the shared data, e.g. planetlab/20110322)
-        /// instead of the scenario's day, to test on a day the model was not trained on.
+        /// Replay this trace folder (inside the data folder, e.g. planetlab/20110322 or
+        /// bitbrains-rnd-2013-08) instead of the scenario's day, to test on a workload the model
+        /// was not trained on; the chains are sized to the VMs it offers.
         #[arg(long)]
         traces: Option<String>,
+        /// Format of --traces: planetlab, google or bitbrains.
+        #[arg(long, default_value = "planetlab", requires = "traces")]
+        format: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -167,13 +171,17 @@ pub fn run(cmd: PredictCommand, data: Option<&Path>) -> Result<()> {
         PredictCommand::Eval {
             seeds: s,
             traces,
+            format,
             json,
         } => {
+            let traces = traces
+                .map(|dir| crate::trace_choice(dir, &format))
+                .transpose()?;
             let report = prediction::evaluate(
                 &data,
                 seeds(&s)?,
                 HardwareModel::builtin()?,
-                traces.as_deref(),
+                traces.as_ref(),
             )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

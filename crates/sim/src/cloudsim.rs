@@ -32,13 +32,11 @@ pub fn planetlab_world_ordered(
     order: FileOrder,
 ) -> Result<World, SimError> {
     let mut set = TraceSet::load_ordered(day_dir, TraceFormat::Planetlab, None, order)?;
-    for (i, t) in set.traces.iter().enumerate() {
+    for t in &set.traces {
         if t.cpu.len() < 288 {
-            return Err(SimError::Setup(format!(
-                "{}: trace {} has {} samples; a CloudSim day needs 288",
-                day_dir.display(),
-                i,
-                t.cpu.len()
+            return Err(SimError::Model(promig_model::ModelError::invalid(
+                day_dir.join(&t.name),
+                format!("{} samples; a CloudSim day needs 288", t.cpu.len()),
             )));
         }
     }
@@ -113,5 +111,6 @@ pub fn world_from_traces(name: String, traces: Vec<promig_model::Trace>, n_hosts
         recovery: RecoveryConfig::default(),
         // No scenario file and no relative paths to resolve in CloudSim mode.
         base_dir: std::path::PathBuf::from("."),
+        notes: Vec::new(),
     }
 }

@@ -3,7 +3,7 @@
 use crate::SimError;
 use crate::world::World;
 use promig_model::scenario::{PowerConfig, ScenarioFile, TopologyConfig};
-use promig_model::{ChainSpec, HostSpec, Topology, TraceSet, VmSpec, VnfSpec};
+use promig_model::{ChainSpec, HostSpec, ModelError, Topology, TraceSet, VmSpec, VnfSpec};
 use std::path::Path;
 
 /// The built-in scenario `promig simulate` runs with no arguments.
@@ -61,7 +61,36 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
         host_type.push(t);
     }
     let wl = &file.workload;
-    let traces = TraceSet::load(&base_dir.join(&wl.traces), wl.format, wl.vms)?.traces;
+    let mut notes = Vec::new();
+    let trace_dir = base_dir.join(&wl.traces);
+    let set = TraceSet::load(&trace_dir, wl.format, wl.vms)?;
+    if let Some(n) = wl.vms.filter(|&n| n > set.files_available) {
+        if file.fit_chains {
+            notes.push(format!(
+                "{} holds {} trace files, fewer than the {n} VMs asked for: all of them run",
+                trace_dir.display(),
+                set.files_available
+            ));
+        } else {
+            return Err(ModelError::invalid(
+                &file.source,
+                format!(
+                    "workload.vms = {n} but {} holds {} trace files",
+                    trace_dir.display(),
+                    set.files_available
+                ),
+            )
+            .into());
+        }
+    }
+    if set.duplicates_dropped > 0 {
+        notes.push(format!(
+            "{} rows repeating the previous timestamp were dropped from {} (the first sample of each instant is kept)",
+            set.duplicates_dropped,
+            trace_dir.display()
+        ));
+    }
+    let traces = set.traces;
     let n = traces.len();
     let per_type = n.div_ceil(wl.vm_types.len()).max(1);
     let mut vms: Vec<VmSpec> = traces
@@ -88,17 +117,44 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
         .flat_map(|c| &c.vnfs)
         .map(|v| v.instances as usize)
         .sum();
+    // Instances per VNF, scaled down to the VMs available when the traces were swapped.
+    let mut instances: Vec<Vec<u32>> = file
+        .chains
+        .iter()
+        .map(|c| c.vnfs.iter().map(|v| v.instances).collect())
+        .collect();
+    let mut total_instances = total_instances;
+    if total_instances > vms.len() && file.fit_chains {
+        let vnf_count: usize = instances.iter().map(Vec::len).sum();
+        if vnf_count <= vms.len() {
+            let scale = vms.len() as f64 / total_instances as f64;
+            for n in instances.iter_mut().flatten() {
+                *n = ((f64::from(*n) * scale).floor() as u32).max(1);
+            }
+            let scaled: usize = instances.iter().flatten().map(|&n| n as usize).sum();
+            notes.push(format!(
+                "the chains asked for {total_instances} VNF instances; the traces offer {} VMs, so they run {scaled}",
+                vms.len()
+            ));
+            total_instances = scaled;
+        }
+    }
     if total_instances > vms.len() {
-        return Err(SimError::Setup(format!(
-            "the chains need {total_instances} VNF instances but the workload has only {} VMs",
-            vms.len()
-        )));
+        return Err(ModelError::invalid(
+            &file.source,
+            format!(
+                "the chains need {total_instances} VNF instances but the workload has only {} VMs \
+                 (lower the chains' instances, or raise workload.vms)",
+                vms.len()
+            ),
+        )
+        .into());
     }
     let stride = vms.len().checked_div(total_instances).unwrap_or(1);
     let mut next_vm = 0;
-    for c in &file.chains {
+    for (ci, c) in file.chains.iter().enumerate() {
         let mut members = Vec::new();
-        for v in &c.vnfs {
+        for (vi, v) in c.vnfs.iter().enumerate() {
             let idx = vnfs.len();
             vnfs.push(VnfSpec {
                 name: format!("{}/{}", c.name, v.name),
@@ -106,7 +162,7 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
                 packets_per_s: v.packets_per_s,
                 base_latency_ms: v.base_latency_ms,
             });
-            for _ in 0..v.instances {
+            for _ in 0..instances[ci][vi] {
                 vms[next_vm].vnf = Some(idx);
                 next_vm += stride.max(1);
             }
@@ -129,5 +185,6 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
         faults: file.faults.clone(),
         recovery: file.recovery.clone(),
         base_dir: base_dir.to_path_buf(),
+        notes,
     })
 }

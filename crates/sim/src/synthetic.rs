@@ -84,5 +84,6 @@ pub fn world(hosts: usize, vms: usize, steps: usize, seed: u64, faults: FaultsCo
         faults,
         recovery: RecoveryConfig::default(),
         base_dir: std::path::PathBuf::from("."),
+        notes: Vec::new(),
     }
 }

@@ -29,6 +29,9 @@ pub struct World {
     pub recovery: RecoveryConfig,
     /// Folder the scenario came from (relative fault-replay paths resolve against it).
     pub base_dir: std::path::PathBuf,
+    /// What was adapted while building it (chains scaled to the VMs available, duplicate trace
+    /// rows dropped...), for the user to read next to the results.
+    pub notes: Vec<String>,
 }
 
 impl World {
