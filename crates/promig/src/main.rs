@@ -152,6 +152,12 @@ struct Setup {
 }
 
 fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
+    let max_hosts = promig_model::scenario::MAX_HOSTS;
+    anyhow::ensure!(
+        (1..=max_hosts).contains(&args.hosts),
+        "--hosts: {} is outside 1..={max_hosts}",
+        args.hosts
+    );
     if let Some(day) = &args.cloudsim {
         let world = promig_sim::cloudsim::planetlab_world(day, args.hosts)
             .with_context(|| format!("loading the PlanetLab day {}", day.display()))?;

@@ -74,3 +74,31 @@ impl SimConfig {
         self.steps as f64 * self.interval_s
     }
 }
+
+impl SimConfig {
+    /// Refuses settings no run can honour (zero or absurdly many steps, a non-positive interval,
+    /// NaN anywhere), so a bad flag is an error naming it rather than a panic or a hang later.
+    pub fn validate(&self) -> Result<(), crate::SimError> {
+        let bad = |field: &'static str, message: String| {
+            Err(crate::SimError::Config { field, message })
+        };
+        let max = promig_model::scenario::MAX_STEPS;
+        if !(1..=max).contains(&self.steps) {
+            return bad("steps", format!("{} is outside 1..={max}", self.steps));
+        }
+        if !(self.interval_s.is_finite() && self.interval_s > 0.0) {
+            return bad("interval_s", format!("{} is not a positive number", self.interval_s));
+        }
+        if !(self.memory_overcommit.is_finite() && self.memory_overcommit >= 1.0) {
+            return bad(
+                "memory_overcommit",
+                format!("{} is not a number >= 1", self.memory_overcommit),
+            );
+        }
+        let share = self.migration_link_share;
+        if !(share.is_finite() && share > 0.0 && share <= 1.0) {
+            return bad("migration_link_share", format!("{share} is outside (0, 1]"));
+        }
+        Ok(())
+    }
+}

@@ -15,6 +15,14 @@ pub enum SimError {
     /// A host type's power curve is unusable.
     #[error(transparent)]
     PowerCurve(#[from] promig_model::scenario::PowerCurveError),
+    /// A run setting is out of range.
+    #[error("{field}: {message}")]
+    Config {
+        /// The setting (`steps`, `interval_s`...).
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The scenario cannot be simulated as described.
     #[error("{0}")]
     Setup(String),

@@ -248,6 +248,14 @@ impl Simulator {
         cfg: SimConfig,
         policy: &mut dyn Policy,
     ) -> Result<Self, crate::SimError> {
+        cfg.validate()?;
+        if world.hosts.is_empty() || world.hosts.len() > promig_model::scenario::MAX_HOSTS {
+            return Err(crate::SimError::Setup(format!(
+                "{} hosts: a data centre needs 1..={}",
+                world.hosts.len(),
+                promig_model::scenario::MAX_HOSTS
+            )));
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let plan = if cfg.mode == Mode::Nfv {
             faults::plan(&world, &cfg, &mut rng)?
