@@ -36,6 +36,86 @@ pub struct MigrationInput {
     pub touched_mib: Option<f64>,
 }
 
+/// Largest guest a migration input may describe (1 PiB): beyond any real VM, small enough that
+/// byte counts stay far from overflow.
+pub const MAX_MEMORY_MIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// Fastest path a migration input may describe (10 Tbit/s).
+pub const MAX_BANDWIDTH_BPS: f64 = 1e13;
+
+/// A migration input out of range, named by field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field} = {value:?}: must be {expected}")]
+pub struct InputError {
+    /// The field (`memory_mib`, `latency_ms`...).
+    pub field: &'static str,
+    /// The value given.
+    pub value: f64,
+    /// The accepted range, in words.
+    pub expected: &'static str,
+}
+
+impl MigrationInput {
+    /// Checks every field is finite and in range, so a model is only asked about a migration
+    /// that can exist (NaN, infinite or negative inputs would give nonsense, not an error).
+    pub fn validate(&self) -> Result<(), InputError> {
+        let check = |field, value: f64, ok: bool, expected| {
+            if ok && value.is_finite() {
+                Ok(())
+            } else {
+                Err(InputError {
+                    field,
+                    value,
+                    expected,
+                })
+            }
+        };
+        let m = self.memory_mib;
+        check(
+            "memory_mib",
+            m,
+            m > 0.0 && m <= MAX_MEMORY_MIB,
+            "in (0, 1 PiB]",
+        )?;
+        let d = self.dirty_pages_per_s;
+        check(
+            "dirty_pages_per_s",
+            d,
+            (0.0..=1e12).contains(&d),
+            "in 0..=1e12",
+        )?;
+        let w = self.wws_mib;
+        check(
+            "wws_mib",
+            w,
+            (0.0..=MAX_MEMORY_MIB).contains(&w),
+            "in 0..=1 PiB",
+        )?;
+        let b = self.bandwidth_bps;
+        check(
+            "bandwidth_bps",
+            b,
+            b > 0.0 && b <= MAX_BANDWIDTH_BPS,
+            "in (0, 10 Tbit/s]",
+        )?;
+        let l = self.latency_ms;
+        check(
+            "latency_ms",
+            l,
+            (0.0..=60_000.0).contains(&l),
+            "in 0..=60000",
+        )?;
+        if let Some(t) = self.touched_mib {
+            check(
+                "touched_mib",
+                t,
+                (0.0..=MAX_MEMORY_MIB).contains(&t),
+                "in 0..=1 PiB",
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// What a model predicts about one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MigrationEstimate {

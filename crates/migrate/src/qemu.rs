@@ -12,6 +12,10 @@ use crate::{MIB, MigrationEstimate, MigrationInput, MigrationModel, PAGE_BYTES};
 pub use promig_model::Technique;
 use serde::{Deserialize, Serialize};
 
+/// Rounds after which a migration that has not converged is given up on (QEMU itself has no
+/// limit; this keeps the model total on any input).
+const MAX_ROUNDS: u32 = 100_000;
+
 /// Nova's downtime ramp (`live_migration_downtime`, `_steps`, `_delay`): start with a small
 /// downtime limit and raise it in steps, so short pauses are tried before long ones.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -170,6 +174,23 @@ impl QemuModel {
 
     /// Runs the model and returns all figures.
     pub fn detail(&self, input: &MigrationInput) -> Detail {
+        // A migration that cannot exist (NaN, infinite, negative or absurd sizes) never
+        // converges; answering that keeps the model total instead of panicking or looping.
+        if input.validate().is_err() {
+            return Detail {
+                estimate: MigrationEstimate {
+                    total_s: f64::INFINITY,
+                    downtime_s: f64::INFINITY,
+                    transferred_bytes: 0.0,
+                    rounds: 0,
+                    converged: false,
+                },
+                max_throttle: 0.0,
+                throttled_cpu_s: 0.0,
+                compression_cpu_s: 0.0,
+                postcopy_s: 0.0,
+            };
+        }
         let p = &self.params;
         let c = &self.calibration;
         let link = input.bandwidth_bps.max(1.0) / 8.0 * c.link_efficiency;
@@ -295,7 +316,9 @@ impl QemuModel {
             }
             let can_change =
                 p.ramp.is_some() || p.technique == Technique::AutoConverge && throttle < 0.99;
-            if (stalled >= 3 && !can_change) || t > p.timeout_s {
+            // Bounded whatever the input: a NaN or infinite clock (absurd sizes) ends it too.
+            let out_of_time = !(t <= p.timeout_s) || rounds >= MAX_ROUNDS;
+            if (stalled >= 3 && !can_change) || out_of_time {
                 return Detail {
                     estimate: MigrationEstimate {
                         total_s: f64::INFINITY,

@@ -35,27 +35,22 @@ pub struct MigrationArgs {
 
 impl MigrationArgs {
     fn input(&self) -> Result<MigrationInput> {
-        for (name, v) in [
-            ("--memory-mib", self.memory_mib),
-            ("--bandwidth-mbps", self.bandwidth_mbps),
-        ] {
-            anyhow::ensure!(
-                v.is_finite() && v > 0.0,
-                "{name} must be a positive number, got {v}"
-            );
-        }
-        anyhow::ensure!(
-            self.dirty_pages_per_s.is_finite() && self.dirty_pages_per_s >= 0.0,
-            "--dirty-pages-per-s must be a non-negative number"
-        );
-        Ok(MigrationInput {
+        let input = MigrationInput {
             memory_mib: self.memory_mib,
             dirty_pages_per_s: self.dirty_pages_per_s,
             wws_mib: self.wws_mib.unwrap_or(self.memory_mib),
             bandwidth_bps: self.bandwidth_mbps * 1e6,
             latency_ms: self.latency_ms,
             touched_mib: self.touched_mib,
-        })
+        };
+        input.validate().map_err(|e| {
+            let flag = match e.field {
+                "bandwidth_bps" => "--bandwidth-mbps".to_string(),
+                f => format!("--{}", f.replace('_', "-")),
+            };
+            anyhow::anyhow!("{flag}: {e}")
+        })?;
+        Ok(input)
     }
 }
 
@@ -191,12 +186,12 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
                 format!("--technique {technique:?}: expected precopy, auto-converge, xbzrle, compress or postcopy")
             })?;
             anyhow::ensure!(
-                max_bandwidth_mib_s > 0.0,
-                "--max-bandwidth-mib-s must be positive"
+                max_bandwidth_mib_s.is_finite() && max_bandwidth_mib_s > 0.0,
+                "--max-bandwidth-mib-s must be a positive number, got {max_bandwidth_mib_s}"
             );
             anyhow::ensure!(
-                downtime_limit_ms >= 0.0,
-                "--downtime-limit-ms must not be negative"
+                downtime_limit_ms.is_finite() && (0.0..=3_600_000.0).contains(&downtime_limit_ms),
+                "--downtime-limit-ms must be in 0..=3600000, got {downtime_limit_ms}"
             );
             let model = QemuModel {
                 params: TechniqueParams {
@@ -225,6 +220,16 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
             json,
         } => {
             let input = migration.input()?;
+            if let Some(d) = deadline_s {
+                anyhow::ensure!(
+                    d.is_finite() && d > 0.0,
+                    "--deadline-s must be a positive number, got {d}"
+                );
+            }
+            anyhow::ensure!(
+                max_downtime_ms.is_finite() && max_downtime_ms > 0.0,
+                "--max-downtime-ms must be a positive number, got {max_downtime_ms}"
+            );
             let risk = match risk.as_str() {
                 "conservative" => RiskPolicy::Conservative,
                 "balanced" => RiskPolicy::Balanced,

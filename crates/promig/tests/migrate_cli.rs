@@ -108,3 +108,70 @@ fn plan_picks_postcopy_only_when_needed() {
     let (ok, _, err) = plan_heavy_dirtier(&["--risk", "conservative", "--no-throttle"]);
     assert!(!ok && err.contains("no technique"), "{err}");
 }
+
+#[test]
+fn absurd_migration_flags_are_refused_naming_the_flag() {
+    for (args, flag) in [
+        (
+            vec![
+                "--memory-mib",
+                "1e303",
+                "--bandwidth-mbps",
+                "1000",
+                "--nova-ramp",
+            ],
+            "--memory-mib",
+        ),
+        (
+            vec![
+                "--memory-mib",
+                "4096",
+                "--bandwidth-mbps",
+                "1000",
+                "--latency-ms",
+                "NaN",
+            ],
+            "--latency-ms",
+        ),
+        (
+            vec!["--memory-mib", "4096", "--bandwidth-mbps", "-5"],
+            "--bandwidth-mbps",
+        ),
+        (
+            vec![
+                "--memory-mib",
+                "4096",
+                "--bandwidth-mbps",
+                "1000",
+                "--max-bandwidth-mib-s",
+                "inf",
+            ],
+            "--max-bandwidth-mib-s",
+        ),
+    ] {
+        let mut full = vec!["migrate", "estimate"];
+        full.extend(&args);
+        let (ok, _, err) = common::promig(&full);
+        assert!(!ok && err.contains(flag), "{args:?}: {err}");
+    }
+    let (ok, _, err) = common::promig(&[
+        "migrate",
+        "plan",
+        "--memory-mib",
+        "1e303",
+        "--bandwidth-mbps",
+        "1000",
+    ]);
+    assert!(!ok && err.contains("--memory-mib"), "{err}");
+    let (ok, _, err) = common::promig(&[
+        "migrate",
+        "plan",
+        "--memory-mib",
+        "4096",
+        "--bandwidth-mbps",
+        "1000",
+        "--deadline-s",
+        "nan",
+    ]);
+    assert!(!ok && err.contains("--deadline-s"), "{err}");
+}

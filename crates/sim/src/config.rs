@@ -79,15 +79,17 @@ impl SimConfig {
     /// Refuses settings no run can honour (zero or absurdly many steps, a non-positive interval,
     /// NaN anywhere), so a bad flag is an error naming it rather than a panic or a hang later.
     pub fn validate(&self) -> Result<(), crate::SimError> {
-        let bad = |field: &'static str, message: String| {
-            Err(crate::SimError::Config { field, message })
-        };
+        let bad =
+            |field: &'static str, message: String| Err(crate::SimError::Config { field, message });
         let max = promig_model::scenario::MAX_STEPS;
         if !(1..=max).contains(&self.steps) {
             return bad("steps", format!("{} is outside 1..={max}", self.steps));
         }
         if !(self.interval_s.is_finite() && self.interval_s > 0.0) {
-            return bad("interval_s", format!("{} is not a positive number", self.interval_s));
+            return bad(
+                "interval_s",
+                format!("{} is not a positive number", self.interval_s),
+            );
         }
         if !(self.memory_overcommit.is_finite() && self.memory_overcommit >= 1.0) {
             return bad(
