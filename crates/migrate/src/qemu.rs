@@ -317,7 +317,7 @@ impl QemuModel {
             let can_change =
                 p.ramp.is_some() || p.technique == Technique::AutoConverge && throttle < 0.99;
             // Bounded whatever the input: a NaN or infinite clock (absurd sizes) ends it too.
-            let out_of_time = !(t <= p.timeout_s) || rounds >= MAX_ROUNDS;
+            let out_of_time = t.is_nan() || t > p.timeout_s || rounds >= MAX_ROUNDS;
             if (stalled >= 3 && !can_change) || out_of_time {
                 return Detail {
                     estimate: MigrationEstimate {
