@@ -41,6 +41,9 @@ pub struct Topology {
     pub host_rack: Vec<u32>,
     /// Name of each host, used in reports.
     pub host_names: Vec<String>,
+    /// What was adapted while importing (sites left out because no link reaches them), for the
+    /// user to read next to the results.
+    pub notes: Vec<String>,
 }
 
 /// Speed of light in fibre, for latency from distance: about 5 microseconds per km.
@@ -102,6 +105,7 @@ impl Topology {
             host_nodes,
             host_rack,
             host_names,
+            notes: Vec::new(),
         }
     }
 
@@ -167,8 +171,16 @@ impl Topology {
                     }),
                 }
             };
-            let lat = parse_f(data_of(n, &k_lat), "Latitude")?;
-            let lon = parse_f(data_of(n, &k_lon), "Longitude")?;
+            let lat = parse_f(data_of(n, &k_lat), "Latitude")?.filter(|v| v.is_finite());
+            let lon = parse_f(data_of(n, &k_lon), "Longitude")?.filter(|v| v.is_finite());
+            if by_id.contains_key(id) {
+                return Err(ModelError::parse(
+                    path,
+                    line_of(n),
+                    "node.id",
+                    format!("duplicate node id {:?}", crate::error::excerpt(id)),
+                ));
+            }
             let idx = graph.add_node(NodeKind::Site { name });
             by_id.insert(id.to_string(), idx);
             coords.push(lat.zip(lon));
@@ -190,14 +202,18 @@ impl Topology {
                 continue; // self-loops carry no traffic between sites
             }
             let bandwidth_bps = match data_of(e, &k_speed) {
-                Some(s) => s.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or_else(|| {
-                    ModelError::parse(
-                        path,
-                        line_of(e),
-                        "LinkSpeedRaw",
-                        format!("not a positive number: {s:?}"),
-                    )
-                })?,
+                Some(s) => s
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| *v > 0.0 && v.is_finite())
+                    .ok_or_else(|| {
+                        ModelError::parse(
+                            path,
+                            line_of(e),
+                            "LinkSpeedRaw",
+                            format!("not a positive number: {s:?}"),
+                        )
+                    })?,
                 None => DEFAULT_WAN_BPS,
             };
             let latency_ms = match (coords[a.index()], coords[b.index()]) {
@@ -215,12 +231,50 @@ impl Topology {
                 },
             );
         }
-        let sites: Vec<NodeIndex> = by_id
+        // Hosts go only on the largest set of sites linked to each other (the first such set on
+        // a tie): VMs cannot migrate between sites no link joins. 18 Topology Zoo networks
+        // are disconnected; the sites left out are named in a note.
+        let mut components = petgraph::unionfind::UnionFind::<usize>::new(graph.node_count());
+        for e in graph.edge_indices() {
+            if let Some((a, b)) = graph.edge_endpoints(e) {
+                components.union(a.index(), b.index());
+            }
+        }
+        let all_sites: Vec<NodeIndex> = by_id
             .values()
             .copied()
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
+        let mut size = std::collections::BTreeMap::<usize, usize>::new();
+        for s in &all_sites {
+            *size.entry(components.find(s.index())).or_default() += 1;
+        }
+        let largest = all_sites
+            .iter()
+            .map(|s| components.find(s.index()))
+            .max_by_key(|&c| (size[&c], std::cmp::Reverse(c)))
+            .expect("at least one node, checked above");
+        let (sites, left_out): (Vec<NodeIndex>, Vec<NodeIndex>) = all_sites
+            .into_iter()
+            .partition(|s| components.find(s.index()) == largest);
+        let mut notes = Vec::new();
+        if !left_out.is_empty() {
+            let names: Vec<String> = left_out
+                .iter()
+                .map(|&n| match &graph[n] {
+                    NodeKind::Site { name } => name.clone(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            notes.push(format!(
+                "{}: the network is disconnected; hosts placed on its largest connected part ({} sites), {} sites left out: {}",
+                path.display(),
+                sites.len(),
+                names.len(),
+                names.join(", ")
+            ));
+        }
         let mut host_nodes = Vec::new();
         let mut host_rack = Vec::new();
         let mut host_names = Vec::new();
@@ -250,6 +304,7 @@ impl Topology {
             host_nodes,
             host_rack,
             host_names,
+            notes,
         })
     }
 

@@ -64,3 +64,52 @@ fn topology_zoo_imports_with_latency_from_coordinates() {
             > 0
     );
 }
+
+#[test]
+fn every_zoo_network_loads_with_all_hosts_reachable() {
+    let dir = data("topology-zoo");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "graphml"))
+        .collect();
+    files.sort();
+    let (mut loaded, mut disconnected) = (0, 0);
+    for f in &files {
+        let Ok(t) = Topology::from_graphml(f, 1, 10e9) else {
+            continue; // a malformed file is refused with its line; counted below
+        };
+        loaded += 1;
+        disconnected += usize::from(!t.notes.is_empty());
+        for h in 1..t.hosts() {
+            assert!(
+                t.path(0, h).is_some(),
+                "{}: host {h} unreachable from host 0",
+                f.display()
+            );
+        }
+    }
+    assert!(
+        loaded * 10 >= files.len() * 9,
+        "{loaded} of {} load",
+        files.len()
+    );
+    assert!(
+        disconnected >= 10,
+        "the Zoo has disconnected networks; {disconnected} noted"
+    );
+}
+
+#[test]
+fn duplicate_graphml_node_ids_are_refused_with_their_line() {
+    let path = std::env::temp_dir().join(format!("promig-dup-{}.graphml", std::process::id()));
+    std::fs::write(
+        &path,
+        "<graphml>\n<graph>\n<node id=\"a\"/>\n<node id=\"b\"/>\n<node id=\"a\"/>\n<edge source=\"a\" target=\"b\"/>\n</graph>\n</graphml>\n",
+    )
+    .unwrap();
+    let e = Topology::from_graphml(&path, 1, 10e9)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":5:") && e.contains("duplicate node id"), "{e}");
+}

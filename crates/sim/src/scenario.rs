@@ -61,7 +61,7 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
         host_type.push(t);
     }
     let wl = &file.workload;
-    let mut notes = Vec::new();
+    let mut notes = topology.notes.clone();
     let trace_dir = base_dir.join(&wl.traces);
     let set = TraceSet::load(&trace_dir, wl.format, wl.vms)?;
     if let Some(n) = wl.vms.filter(|&n| n > set.files_available) {
