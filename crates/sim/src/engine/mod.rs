@@ -522,6 +522,13 @@ impl Simulator {
         if t >= self.cfg.horizon_s() {
             let horizon = self.cfg.horizon_s();
             self.process_events_until(horizon, policy);
+            if self.cfg.mode == Mode::Nfv {
+                // The last interval runs to the horizon: N steps simulate N intervals. (CloudSim
+                // stops accounting at its last decision point, 86,100.1 s of a day, and its mode
+                // keeps that to reproduce the published figures.)
+                self.update_all(horizon);
+                self.now = horizon;
+            }
             self.finished = true;
             return false;
         }
