@@ -1,10 +1,14 @@
 //! `promig telemetry ...`: drive a telemetry source into the store and report what it delivered
-//! and what was refused, per source, with the ingest rate. The live Prometheus sources are
-//! exercised by the telemetry crate's tests against a real node_exporter and Prometheus server.
+//! and what was refused, per source, with the ingest rate. `scrape` polls live exporters for a
+//! quick check of a deployment; the Prometheus sources are also exercised by the telemetry
+//! crate's tests against a real node_exporter and Prometheus server.
 
 use anyhow::{Context, Result};
 use promig_model::TraceSet;
 use promig_model::trace::TraceFormat;
+use promig_telemetry::sources::prometheus::{
+    ScrapeConfig, ScrapeSource, ScrapeTarget, TargetStatus,
+};
 use promig_telemetry::sources::replay::TraceReplay;
 use promig_telemetry::{IngestStats, Source, Store};
 use serde::Serialize;
@@ -41,6 +45,27 @@ pub enum TelemetryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Scrape live exporters (each series labelled with its target's `instance`).
+    Scrape {
+        /// `host:port` of an exporter; repeat for several.
+        #[arg(long = "target", required = true)]
+        targets: Vec<String>,
+        /// The metrics page.
+        #[arg(long, default_value = "/metrics")]
+        path: String,
+        /// Scrapes of each target.
+        #[arg(long, default_value_t = 1)]
+        polls: u32,
+        /// Time between two scrapes, ms.
+        #[arg(long, default_value_t = 15_000)]
+        interval_ms: u64,
+        /// Time a scrape may take, ms.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What one source delivered.
@@ -52,6 +77,8 @@ struct SourceReport {
     stats: IngestStats,
     seconds: f64,
     samples_per_s: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<TargetStatus>,
 }
 
 fn drain(source: &mut dyn Source, store: &mut Store) -> Result<SourceReport> {
@@ -65,6 +92,38 @@ fn drain(source: &mut dyn Source, store: &mut Store) -> Result<SourceReport> {
         stats: source.stats().clone(),
         seconds,
         samples_per_s: offered as f64 / seconds.max(1e-9),
+        targets: Vec::new(),
+    })
+}
+
+/// Polls a scrape source `polls` times, one interval apart, stamping samples with the wall clock.
+fn scrape(
+    source: &mut ScrapeSource,
+    store: &mut Store,
+    polls: u32,
+    interval_ms: u64,
+) -> Result<SourceReport> {
+    let start = Instant::now();
+    let mut offered = 0;
+    for i in 0..polls {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(interval_ms));
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("the system clock is before 1970")?
+            .as_millis() as i64;
+        offered += source.poll(store, now_ms)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(SourceReport {
+        source: source.name().to_string(),
+        series: store.len(),
+        offered,
+        stats: source.stats().clone(),
+        seconds,
+        samples_per_s: offered as f64 / seconds.max(1e-9),
+        targets: source.targets().to_vec(),
     })
 }
 
@@ -129,6 +188,36 @@ pub fn run(cmd: TelemetryCommand, data: Option<&std::path::Path>) -> Result<()> 
                 promig_sim::telemetry::SimulatorSource::new(world, cfg, policy, predictor)?;
             (drain(&mut source, &mut store)?, json)
         }
+        TelemetryCommand::Scrape {
+            targets,
+            path,
+            polls,
+            interval_ms,
+            timeout_ms,
+            json,
+        } => {
+            let targets = targets
+                .into_iter()
+                .map(|address| {
+                    let mut t = ScrapeTarget::new(address.clone());
+                    t.path.clone_from(&path);
+                    t.labels.insert("instance".into(), address);
+                    t
+                })
+                .collect();
+            let cfg = ScrapeConfig {
+                interval_ms,
+                timeout_ms,
+                ..ScrapeConfig::new(targets)
+            };
+            let mut source =
+                ScrapeSource::new(cfg).context("--target/--path/--interval-ms/--timeout-ms")?;
+            let mut store = Store::new(polls.max(1) as usize, 1_000_000);
+            (
+                scrape(&mut source, &mut store, polls.max(1), interval_ms)?,
+                json,
+            )
+        }
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -145,8 +234,21 @@ pub fn run(cmd: TelemetryCommand, data: Option<&std::path::Path>) -> Result<()> 
         report.samples_per_s / 1e6
     );
     println!(
-        "refused: non-finite {}, out of order {}, duplicate {}, unknown series {}",
-        s.non_finite, s.out_of_order, s.duplicate, s.unknown_series
+        "refused: non-finite {}, out of order {}, duplicate {}, unknown series {}, bad lines {}, oversized {}",
+        s.non_finite, s.out_of_order, s.duplicate, s.unknown_series, s.bad_lines, s.oversized
     );
+    for t in &report.targets {
+        println!(
+            "{}{}: {} scrapes, {} failed, {} samples accepted{}",
+            t.address,
+            t.path,
+            t.scrapes,
+            t.failures,
+            t.ingest.accepted,
+            t.last_error
+                .as_deref()
+                .map_or(String::new(), |e| format!(", last error: {e}"))
+        );
+    }
     Ok(())
 }

@@ -7,44 +7,13 @@ use crate::{SimConfig, SimError, Simulator, World};
 use promig_model::Observation;
 use promig_policy::Policy;
 use promig_predict::Predictor;
-use promig_telemetry::sources::replay::metric::{VM_CPU, VM_MEMORY};
+use promig_telemetry::schema::{HOST_METRICS, VM_METRICS};
 use promig_telemetry::sources::series_key;
 use promig_telemetry::{IngestStats, SeriesId, Source, Store, TelemetryError};
 use std::sync::Arc;
 
-/// Host metric names.
-pub mod metric {
-    /// Share of the host's CPU in use.
-    pub const HOST_CPU: &str = "promig_host_cpu_utilisation";
-    /// CPU demand over capacity (above 1: overloaded).
-    pub const HOST_DEMAND: &str = "promig_host_cpu_demand_ratio";
-    /// Memory in use over physical memory.
-    pub const HOST_MEMORY: &str = "promig_host_memory_utilisation";
-    /// Temperature, degrees Celsius.
-    pub const HOST_TEMPERATURE: &str = "promig_host_temperature_celsius";
-    /// Corrected memory errors per hour.
-    pub const HOST_CORRECTED_ERRORS: &str = "promig_host_corrected_errors_per_hour";
-    /// Mean VNF response time on the host, milliseconds.
-    pub const HOST_LATENCY: &str = "promig_host_vnf_latency_ms";
-    /// 1 while the host is up.
-    pub const HOST_UP: &str = "promig_host_up";
-    /// Bandwidth a migration leaving the host would get now, bit/s.
-    pub const HOST_MIGRATION_BPS: &str = "promig_host_migration_bandwidth_bps";
-    /// Pages a VM dirties per second (what decides a live migration's cost).
-    pub const VM_DIRTY_PAGES: &str = "promig_vm_dirty_pages_per_second";
-}
-
-const HOST_METRICS: [&str; 8] = [
-    metric::HOST_CPU,
-    metric::HOST_DEMAND,
-    metric::HOST_MEMORY,
-    metric::HOST_TEMPERATURE,
-    metric::HOST_CORRECTED_ERRORS,
-    metric::HOST_LATENCY,
-    metric::HOST_UP,
-    metric::HOST_MIGRATION_BPS,
-];
-const VM_METRICS: [&str; 3] = [VM_CPU, VM_MEMORY, metric::VM_DIRTY_PAGES];
+/// The metric names, re-exported from the telemetry schema where every source and reader meets.
+pub use promig_telemetry::schema as metric;
 
 /// Writes observations into a store; series are registered on first sight, so later exports
 /// allocate nothing.

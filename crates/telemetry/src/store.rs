@@ -25,6 +25,35 @@ pub struct IngestStats {
     pub oversized: u64,
 }
 
+impl IngestStats {
+    /// Everything refused, whatever the reason: what an operator alarms on.
+    pub fn refused(&self) -> u64 {
+        self.bad_lines
+            + self.non_finite
+            + self.out_of_order
+            + self.duplicate
+            + self.unknown_series
+            + self.oversized
+    }
+
+    /// Everything a source put before the store (`accepted + refused`), so the counters can be
+    /// checked against what [`crate::Source::poll`] returned: nothing is lost without a count.
+    pub fn offered(&self) -> u64 {
+        self.accepted + self.refused()
+    }
+
+    /// Adds another set of counters to this one (a source's total over its targets).
+    pub fn add(&mut self, other: &IngestStats) {
+        self.accepted += other.accepted;
+        self.bad_lines += other.bad_lines;
+        self.non_finite += other.non_finite;
+        self.out_of_order += other.out_of_order;
+        self.duplicate += other.duplicate;
+        self.unknown_series += other.unknown_series;
+        self.oversized += other.oversized;
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Ring {
     ts_ms: Box<[i64]>,
@@ -218,6 +247,34 @@ impl Store {
         })
     }
 
+    /// Newest sample of a series at or before `at_ms`: what a reader asking "what was true at
+    /// that time" wants even when later samples have arrived since.
+    pub fn latest_at(&self, id: SeriesId, at_ms: i64) -> Option<(i64, f64)> {
+        self.newest_first(id).find(|&(t, _)| t <= at_ms)
+    }
+
+    /// Samples of a series, newest first, without allocating (readers walk back only as far as
+    /// they need, e.g. a VM's utilisation history).
+    pub fn newest_first(&self, id: SeriesId) -> impl Iterator<Item = (i64, f64)> + '_ {
+        let r = &self.rings[id as usize];
+        let cap = r.ts_ms.len();
+        (0..r.len).map(move |i| {
+            // head - 1 - i, wrapped into the ring.
+            let k = (r.head + cap - 1 - i) % cap;
+            (r.ts_ms[k], r.values[k])
+        })
+    }
+
+    /// Number of samples a series holds now (at most the capacity per series).
+    pub fn sample_count(&self, id: SeriesId) -> usize {
+        self.rings[id as usize].len
+    }
+
+    /// Samples each series can hold.
+    pub fn capacity_per_series(&self) -> usize {
+        self.capacity_per_series
+    }
+
     /// Number of series.
     pub fn len(&self) -> usize {
         self.rings.len()
@@ -286,6 +343,11 @@ mod tests {
         s.append(id, 2, 9.0, &mut st);
         s.append(id, 5, f64::NAN, &mut st);
         assert_eq!(s.samples(id), vec![(2, 2.0), (3, 3.0), (4, 4.0)]);
+        let back: Vec<_> = s.newest_first(id).collect();
+        assert_eq!(back, vec![(4, 4.0), (3, 3.0), (2, 2.0)]);
+        assert_eq!(s.latest_at(id, 3), Some((3, 3.0)));
+        assert_eq!(s.latest_at(id, 1), None);
+        assert_eq!(s.sample_count(id), 3);
         assert_eq!(
             (st.accepted, st.duplicate, st.out_of_order, st.non_finite),
             (4, 1, 1, 1)

@@ -2,8 +2,9 @@
 //! Needs `prometheus-node-exporter` (apt-get install -y --no-install-recommends
 //! prometheus-node-exporter); `PROMIG_SKIP_NODE_EXPORTER=1` skips locally, CI never sets it.
 
-use promig_telemetry::sources::prometheus::scrape;
-use promig_telemetry::{IngestStats, Store};
+use promig_telemetry::schema::node_exporter;
+use promig_telemetry::sources::prometheus::{ScrapeConfig, ScrapeSource, ScrapeTarget, scrape};
+use promig_telemetry::{IngestStats, Source, Store};
 use std::time::Duration;
 
 mod common;
@@ -89,4 +90,55 @@ async fn scrapes_a_real_node_exporter_twice() {
     );
     assert_eq!(store.len(), before);
     let _ = child.kill().await;
+}
+
+/// The scrape source against a real exporter: its names are the schema's, its label is added.
+#[test]
+fn a_scrape_source_reads_the_schema_names_from_a_real_node_exporter() {
+    if std::env::var("PROMIG_SKIP_NODE_EXPORTER").is_ok_and(|v| v == "1") {
+        return;
+    }
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = std::process::Command::new("prometheus-node-exporter")
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus-node-exporter missing: apt-get install -y --no-install-recommends prometheus-node-exporter");
+    let mut target = ScrapeTarget::new(addr.clone());
+    target.labels.insert("host".into(), "local".into());
+    let mut cfg = ScrapeConfig::new(vec![target]);
+    (cfg.interval_ms, cfg.timeout_ms) = (1_000, 1_000);
+    let mut source = ScrapeSource::new(cfg).unwrap();
+    let mut store = Store::new(8, 100_000);
+    // Until it listens: one poll per interval, failures counted, never fatal.
+    let mut t = 0;
+    while !source.targets()[0].up {
+        t += 1_000;
+        assert!(
+            t < 100_000,
+            "node_exporter never answered: {:?}",
+            source.targets()
+        );
+        source.poll(&mut store, t).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(source.stats().bad_lines, 0, "{:?}", source.stats());
+    for name in [
+        node_exporter::CPU_SECONDS_TOTAL,
+        node_exporter::MEMORY_AVAILABLE_BYTES,
+        node_exporter::MEMORY_TOTAL_BYTES,
+        node_exporter::NETWORK_TRANSMIT_BYTES_TOTAL,
+        node_exporter::NETWORK_RECEIVE_BYTES_TOTAL,
+        node_exporter::LOAD1,
+        node_exporter::BOOT_TIME_SECONDS,
+    ] {
+        let found = (0..store.len() as u32).any(|id| {
+            let key = store.name(id);
+            key.starts_with(&format!("{name}{{")) && key.ends_with(r#"host="local"}"#)
+        });
+        assert!(found, "{name} with host=\"local\" not scraped");
+    }
 }

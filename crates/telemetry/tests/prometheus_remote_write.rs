@@ -2,13 +2,19 @@
 //! all on loopback. Needs the Debian packages `prometheus` and `prometheus-node-exporter`;
 //! `PROMIG_SKIP_PROMETHEUS=1` skips locally, CI never sets it.
 
-use promig_telemetry::Store;
-use promig_telemetry::sources::prometheus::remote_write::Receiver;
-use std::sync::{Arc, Mutex};
+use promig_telemetry::sources::prometheus::RemoteWriteSource;
+use promig_telemetry::sources::prometheus::remote_write::RemoteWriteStats;
+use promig_telemetry::{Source, Store};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::free_port;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 fn spawn(program: &str, args: &[String]) -> tokio::process::Child {
     tokio::process::Command::new(program)
@@ -25,14 +31,13 @@ async fn prometheus_streams_node_exporter_metrics_into_promig() {
     if std::env::var("PROMIG_SKIP_PROMETHEUS").is_ok_and(|v| v == "1") {
         return;
     }
-    let store = Arc::new(Mutex::new(Store::new(64, 100_000)));
-    let receiver = Receiver::new(Arc::clone(&store));
-    let stats = Arc::clone(&receiver.stats);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let rw_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, receiver.router()).await.unwrap();
-    });
+    // The receiver serves on its own thread; this test is the loop that owns the store.
+    let mut store = Store::new(64, 100_000);
+    let mut source = RemoteWriteSource::new(
+        toml::from_str(r#"listen = "127.0.0.1:0""#).expect("a valid remote-write config"),
+    )
+    .unwrap();
+    let rw_url = source.url();
 
     let node = format!("127.0.0.1:{}", free_port());
     let _node = spawn(
@@ -43,7 +48,7 @@ async fn prometheus_streams_node_exporter_metrics_into_promig() {
     let dir = std::env::temp_dir().join(format!("promig-prom-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{node}']\nremote_write:\n  - url: http://{rw_addr}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n"
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{node}']\nremote_write:\n  - url: {rw_url}\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n"
     );
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
     let _prom = spawn(
@@ -58,35 +63,39 @@ async fn prometheus_streams_node_exporter_metrics_into_promig() {
     let key = format!(r#"up{{instance="{node}",job="node"}}"#);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        // Prometheus stamps samples with its own clock, which is ours: poll up to now.
+        source.poll(&mut store, now_ms()).unwrap();
+        let s = &store;
+        let cpu = (0..s.len() as u32).find(|&id| {
+            let n = s.name(id);
+            n.starts_with("node_cpu_seconds_total{")
+                && n.contains(r#"mode="idle""#)
+                && n.contains(&node)
+        });
+        if let (Some(up), Some(cpu)) = (s.find(&key), cpu)
+            && s.samples(cpu).len() >= 2
         {
-            let s = store.lock().unwrap();
-            let cpu = (0..s.len() as u32).find(|&id| {
-                let n = s.name(id);
-                n.starts_with("node_cpu_seconds_total{")
-                    && n.contains(r#"mode="idle""#)
-                    && n.contains(&node)
-            });
-            if let (Some(up), Some(cpu)) = (s.find(&key), cpu)
-                && s.samples(cpu).len() >= 2
-            {
-                assert_eq!(s.latest(up).unwrap().1, 1.0);
-                let samples = s.samples(cpu);
-                assert!(
-                    samples[1].0 > samples[0].0 && samples[1].1 >= samples[0].1,
-                    "{samples:?}"
-                );
-                break;
-            }
+            assert_eq!(s.latest(up).unwrap().1, 1.0);
+            let samples = s.samples(cpu);
+            assert!(
+                samples[1].0 > samples[0].0 && samples[1].1 >= samples[0].1,
+                "{samples:?}"
+            );
+            break;
         }
         assert!(
             Instant::now() < deadline,
-            "no node_exporter samples arrived via remote-write: {:?}",
-            stats.lock().unwrap()
+            "no node_exporter samples arrived via remote-write: {:?} {:?}",
+            source.stats(),
+            source.receiver_stats()
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let st = stats.lock().unwrap().clone();
+    let st = source.stats().clone();
     assert!(st.accepted > 500, "{st:?}");
     assert_eq!(st.bad_lines, 0, "{st:?}");
+    let rw: RemoteWriteStats = source.receiver_stats();
+    assert_eq!((rw.bad_requests, rw.oversized_requests), (0, 0), "{rw:?}");
+    assert!(rw.batches_queued > 0, "{rw:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

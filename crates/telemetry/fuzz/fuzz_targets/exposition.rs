@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use promig_telemetry::sources::prometheus::ingest_text;
+use promig_telemetry::sources::prometheus::{ingest_text, ingest_text_labelled};
 use promig_telemetry::{IngestStats, Store};
 
 fuzz_target!(|data: &[u8]| {
@@ -12,6 +12,9 @@ fuzz_target!(|data: &[u8]| {
     ingest_text(&mut store, b"up 1 100\nnode_load1{host=\"a\"} 0.5 100\n", 100, &mut stats);
     let before: Vec<_> = (0..store.len() as u32).map(|id| store.samples(id)).collect();
     ingest_text(&mut store, data, 100, &mut stats);
+    // The scrape source's path, with a target label added to every key.
+    let mut key = Vec::new();
+    ingest_text_labelled(&mut store, data, 100, b"host=\"h\"", &mut key, &mut stats);
     for id in 0..store.len() as u32 {
         let s = store.samples(id);
         assert!(s.iter().all(|(_, v)| v.is_finite()));

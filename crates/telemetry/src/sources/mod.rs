@@ -1,6 +1,14 @@
 //! Telemetry sources, one module (or folder) each, behind one trait so the collector, the
 //! simulator and later the controller drive them all the same way.
+//!
+//! - [`replay`]: trace files replayed as if an exporter reported them.
+//! - [`prometheus`]: exporters scraped over HTTP, and Prometheus remote-write pushes.
+//! - the simulator (in the `sim` crate, which sits above this one).
+//!
+//! `conformance` checks what every implementation must do; each source's tests call it.
 
+#[doc(hidden)]
+pub mod conformance;
 pub mod prometheus;
 pub mod replay;
 

@@ -1,21 +1,13 @@
 //! Trace replay: the data sets in `../shared/data` (PlanetLab, Google, Bitbrains), loaded by the
 //! model crate, fed into the store as if an exporter reported one sample per VM and metric every
 //! trace interval. Experiments and tests then read telemetry through the same store a live
-//! deployment fills.
+//! deployment fills. Series are the schema's VM series ([`crate::schema::VM_CPU`], ...), labelled
+//! with the trace's name (`vm`) and the replay's (`source`).
 
 use super::{Source, series_key};
+use crate::schema::{self, label};
 use crate::{IngestStats, SeriesId, Store, TelemetryError};
 use promig_model::Trace;
-
-/// Metric names a replay exposes (the simulator's stream uses the same ones for VMs).
-pub mod metric {
-    /// CPU utilisation of a VM, 0..=1 of its vCPUs.
-    pub const VM_CPU: &str = "promig_vm_cpu_utilisation";
-    /// Memory in use as a fraction of the VM's memory.
-    pub const VM_MEMORY: &str = "promig_vm_memory_utilisation";
-    /// Network throughput of a VM in kbit/s.
-    pub const VM_NETWORK_KBPS: &str = "promig_vm_network_kbps";
-}
 
 /// One trace's metric, with its series in the store.
 #[derive(Debug, Clone)]
@@ -59,7 +51,7 @@ impl TraceReplay {
         let mut stats = IngestStats::default();
         let mut feeds = Vec::new();
         for (i, t) in traces.iter().enumerate() {
-            let labels = [("vm", t.name.as_str()), ("source", name)];
+            let labels = [(label::VM, t.name.as_str()), (label::SOURCE, name)];
             let mut add = |metric: &str, which: Column| match store
                 .series(series_key(metric, &labels).as_bytes())
             {
@@ -70,12 +62,12 @@ impl TraceReplay {
                 }),
                 None => stats.unknown_series += 1,
             };
-            add(metric::VM_CPU, Column::Cpu);
+            add(schema::VM_CPU, Column::Cpu);
             if t.memory.is_some() {
-                add(metric::VM_MEMORY, Column::Memory);
+                add(schema::VM_MEMORY, Column::Memory);
             }
             if t.net_kbps.is_some() {
-                add(metric::VM_NETWORK_KBPS, Column::Network);
+                add(schema::VM_NETWORK_KBPS, Column::Network);
             }
         }
         let len = traces.iter().map(Trace::len).max().unwrap_or(0);
@@ -160,7 +152,7 @@ mod tests {
         assert!(r.finished());
         let a = store
             .find(&series_key(
-                metric::VM_CPU,
+                schema::VM_CPU,
                 &[("vm", "a"), ("source", "test")],
             ))
             .unwrap();

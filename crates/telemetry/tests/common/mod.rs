@@ -8,3 +8,77 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Posts a remote-write body over plain HTTP/1.1 (as Prometheus does: snappy, protobuf) and
+/// returns the status code.
+#[allow(dead_code)] // not every test binary posts
+pub fn post_remote_write(url_addr: std::net::SocketAddr, path: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(url_addr).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {url_addr}\r\nContent-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    sock.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    sock.read_to_end(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer[9..12]).parse().unwrap()
+}
+
+/// A loopback HTTP server answering `GET /metrics` with `text` (exposition format) until the
+/// returned guard is dropped; the port it listens on.
+#[allow(dead_code)] // not every test binary serves
+pub fn serve_metrics(text: &'static str) -> (u16, ServerGuard) {
+    use axum::http::header::CONTENT_TYPE;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || async move {
+                    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+                }),
+            );
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    (
+        port,
+        ServerGuard {
+            stop: Some(stop),
+            thread: Some(thread),
+        },
+    )
+}
+
+/// Stops the server of [`serve_metrics`] when dropped.
+#[allow(dead_code)]
+pub struct ServerGuard {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

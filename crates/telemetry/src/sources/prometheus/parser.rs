@@ -10,14 +10,7 @@ use crate::store::{IngestStats, Store};
 /// `default_ts_ms` (the scrape time). Malformed lines are counted in `stats` and skipped; nothing
 /// already stored is touched.
 pub fn ingest_text(store: &mut Store, body: &[u8], default_ts_ms: i64, stats: &mut IngestStats) {
-    for line in memchr::memchr_iter(b'\n', body)
-        .chain(std::iter::once(body.len()))
-        .scan(0usize, |start, end| {
-            let line = &body[(*start).min(end)..end];
-            *start = end + 1;
-            Some(line)
-        })
-    {
+    for line in lines(body) {
         match parse_line(line) {
             Line::Skip => {}
             Line::Bad => stats.bad_lines += 1,
@@ -27,6 +20,93 @@ pub fn ingest_text(store: &mut Store, body: &[u8], default_ts_ms: i64, stats: &m
             },
         }
     }
+}
+
+/// As [`ingest_text`], with `extra_labels` (rendered `a="x",b="y"`, see [`render_labels`])
+/// appended to every series' labels: what tells apart two exporters that expose the same names.
+/// `key` is a buffer reused across calls so that only a series' first appearance allocates.
+pub fn ingest_text_labelled(
+    store: &mut Store,
+    body: &[u8],
+    default_ts_ms: i64,
+    extra_labels: &[u8],
+    key: &mut Vec<u8>,
+    stats: &mut IngestStats,
+) {
+    if extra_labels.is_empty() {
+        return ingest_text(store, body, default_ts_ms, stats);
+    }
+    for line in lines(body) {
+        match parse_line(line) {
+            Line::Skip => {}
+            Line::Bad => stats.bad_lines += 1,
+            Line::Sample {
+                key: exposed,
+                value,
+                ts_ms,
+            } => {
+                with_labels(exposed, extra_labels, key);
+                match store.series(key) {
+                    Some(id) => store.append(id, ts_ms.unwrap_or(default_ts_ms), value, stats),
+                    None => stats.unknown_series += 1,
+                }
+            }
+        }
+    }
+}
+
+/// Renders labels as they appear inside a series key's braces (`a="x",b="y"`, values escaped as
+/// in the exposition format), in the order given.
+pub fn render_labels<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, (name, value)) in labels.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        for &b in value.as_bytes() {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                _ => out.push(b),
+            }
+        }
+        out.push(b'"');
+    }
+    out
+}
+
+/// `exposed` (a key as parsed: `name` or `name{...}`) with `extra` appended inside its braces.
+fn with_labels(exposed: &[u8], extra: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    match exposed.strip_suffix(b"}") {
+        Some(open) => {
+            out.extend_from_slice(open);
+            // `name{}` and a trailing comma (`name{a="x",}`) are valid and need no separator.
+            if !matches!(open.last(), Some(b'{') | Some(b',')) {
+                out.push(b',');
+            }
+        }
+        None => {
+            out.extend_from_slice(exposed);
+            out.push(b'{');
+        }
+    }
+    out.extend_from_slice(extra);
+    out.push(b'}');
+}
+
+/// The lines of a body, without their newlines.
+fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    memchr::memchr_iter(b'\n', body)
+        .chain(std::iter::once(body.len()))
+        .scan(0usize, move |start, end| {
+            let line = &body[(*start).min(end)..end];
+            *start = end + 1;
+            Some(line)
+        })
 }
 
 /// One parsed line.
@@ -265,5 +345,28 @@ mod tests {
         assert_eq!(st.non_finite, 1);
         assert_eq!(st.bad_lines, 1);
         assert_eq!(st.out_of_order, 1); // a@5 after a@10
+    }
+
+    #[test]
+    fn extra_labels_go_inside_the_braces_of_every_form() {
+        let extra = render_labels([("host", "h\"1"), ("dc", "x")]);
+        assert_eq!(extra, br#"host="h\"1",dc="x""#);
+        let mut s = Store::new(8, 100);
+        let mut st = IngestStats::default();
+        let mut key = Vec::new();
+        let body = b"a 1\nb{} 2\nc{m=\"q\"} 3\nd{m=\"q\",} 4\n";
+        ingest_text_labelled(&mut s, body, 10, &extra, &mut key, &mut st);
+        assert_eq!(st.accepted, 4, "{st:?}");
+        for k in [
+            r#"a{host="h\"1",dc="x"}"#,
+            r#"b{host="h\"1",dc="x"}"#,
+            r#"c{m="q",host="h\"1",dc="x"}"#,
+            r#"d{m="q",host="h\"1",dc="x"}"#,
+        ] {
+            assert!(s.find(k).is_some(), "{k} missing");
+        }
+        // Without extra labels the keys are the exposed ones.
+        ingest_text_labelled(&mut s, b"a 1", 20, b"", &mut key, &mut st);
+        assert!(s.find("a").is_some());
     }
 }
