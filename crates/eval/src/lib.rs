@@ -4,6 +4,7 @@
 //! simulator. The coming `promig evaluate` and the RL agent's evaluation live here too.
 
 pub mod error;
+pub mod evacuation;
 pub mod fidelity;
 pub mod prediction;
 pub mod run;

@@ -63,9 +63,29 @@ impl ProactiveGreedy {
         }
     }
 
+    /// Hardware risk of `h` (0 without predictions).
+    fn hardware_risk(obs: &Observation, h: usize) -> f64 {
+        obs.risks.get(h).map_or(0.0, |r| r.hardware)
+    }
+
+    /// Whether `h` may receive a VM: up, not alarming for hardware, not under a recent alarm,
+    /// and (except when the VM would otherwise die with its host) not at risk of another
+    /// breach. Hardware precursors count from half the bound: a host already showing them
+    /// is the last place to move a VM to.
+    fn acceptable(&self, obs: &Observation, h: usize, from: usize, evacuate: bool) -> bool {
+        h != from
+            && obs.hosts[h].up
+            && !self.suspect(obs, h)
+            && Self::hardware_risk(obs, h) < self.risk_bound / 2.0
+            && (evacuate || Self::risk(obs, h) < self.risk_bound)
+    }
+
     /// Best destination for `vm` leaving `from`: feasible, not risky, lowest downtime + risk.
-    /// An evacuation (the source is about to fail) accepts any destination with CPU to spare:
-    /// a slower VNF is better than a dead one.
+    ///
+    /// An evacuation (the source is about to fail) relaxes what a crash would make worse: any
+    /// destination whose memory holds the VM will do, even one predicted to overload or already
+    /// busy (the scheduler then shares its CPU), because a slower VNF is better than a dead one.
+    /// Among those it prefers the least overloaded after the move, then the lowest downtime.
     fn destination(
         &self,
         obs: &Observation,
@@ -73,19 +93,10 @@ impl ProactiveGreedy {
         from: usize,
         evacuate: bool,
     ) -> Option<usize> {
-        let limit = if evacuate {
-            1.0
-        } else {
-            self.destination_limit
-        };
         let v = &obs.vms[vm];
         let mut best: Option<(f64, usize)> = None;
         for (h, host) in obs.hosts.iter().enumerate() {
-            if h == from
-                || !host.up
-                || Self::risk(obs, h) >= self.risk_bound
-                || self.suspect(obs, h)
-            {
+            if !self.acceptable(obs, h, from, evacuate) {
                 continue;
             }
             let w = &self.work.hosts[h];
@@ -93,7 +104,7 @@ impl ProactiveGreedy {
                 continue;
             }
             let rho_after = (w.requested_mips + v.requested_mips) / host.total_mips;
-            if rho_after > limit {
+            if !evacuate && rho_after > self.destination_limit {
                 continue;
             }
             // Every VNF instance on the destination, and the one arriving, must keep its latency
@@ -119,9 +130,13 @@ impl ProactiveGreedy {
                 touched_mib: None,
             });
             let downtime = if est.converged { est.downtime_s } else { 10.0 };
-            // Prefer a loaded host slightly over an empty one at equal cost (keeps hosts off).
-            let score =
-                downtime + Self::risk(obs, h) + 0.01 * (1.0 - w.requested_mips / host.total_mips);
+            // Overload after the move weighs most (a second per 10 % over capacity), then
+            // downtime and risk; at equal cost a loaded host beats an empty one (keeps hosts off).
+            let overload = (rho_after - self.destination_limit).max(0.0) * 10.0;
+            let score = overload
+                + downtime
+                + Self::risk(obs, h)
+                + 0.01 * (1.0 - w.requested_mips / host.total_mips);
             if best.is_none_or(|(b, _)| score < b) {
                 best = Some((score, h));
             }
@@ -215,7 +230,10 @@ impl Policy for ProactiveGreedy {
         // Spread, but never onto a host the predictor distrusts.
         let mut safe = obs.clone();
         for (h, host) in safe.hosts.iter_mut().enumerate() {
-            if Self::risk(obs, h) >= self.risk_bound || self.suspect(obs, h) {
+            if Self::risk(obs, h) >= self.risk_bound
+                || self.suspect(obs, h)
+                || Self::hardware_risk(obs, h) >= self.risk_bound / 2.0
+            {
                 host.up = false;
             }
         }

@@ -1,6 +1,7 @@
 //! `promig`: the command-line entry point. Parses arguments, wires the pipeline's crates together
 //! and prints; all logic lives in the library crates.
 
+mod evaluate_cmd;
 mod fidelity;
 mod migrate_cmd;
 mod predict_cmd;
@@ -60,6 +61,11 @@ enum Command {
     },
     /// List the policies with their parameters, defaults and what they need.
     Policies,
+    /// Score policies over many seeds and every real trace set.
+    Evaluate {
+        #[command(subcommand)]
+        command: evaluate_cmd::EvaluateCommand,
+    },
 }
 
 #[derive(clap::Args)]
@@ -120,6 +126,7 @@ fn main() {
             print!("{}", Registry::builtin().help());
             Ok(())
         }
+        Command::Evaluate { command } => evaluate_cmd::run(command, data.as_deref()),
         Command::Migrate { command } => migrate_cmd::run(command),
         Command::Predict { command } => predict_cmd::run(command, data.as_deref()),
         Command::Telemetry { command } => telemetry_cmd::run(command, data.as_deref()),
