@@ -217,8 +217,7 @@ impl Policy for ProactiveGreedy {
                     break;
                 }
                 if let Some(to) = self.destination(obs, vm, h, evacuate) {
-                    self.work.destroy(obs, h, vm);
-                    self.work.create(obs, to, vm);
+                    self.work.plan_migration(obs, h, to, vm);
                     out.push(Decision::migrate(vm, to));
                 }
             }

@@ -90,8 +90,7 @@ impl Policy for Reactive {
                     break;
                 }
                 if let Some(to) = least_loaded(obs, &self.work, vm, self.destination_limit, h) {
-                    self.work.destroy(obs, h, vm);
-                    self.work.create(obs, to, vm);
+                    self.work.plan_migration(obs, h, to, vm);
                     out.push(Decision::migrate(vm, to));
                     if latency_breach && !still_cpu && !still_mem {
                         break; // one VM off a slow host per interval: see whether it helped

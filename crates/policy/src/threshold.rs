@@ -79,8 +79,7 @@ impl Policy for Threshold {
                 let Some(to) = least_loaded(obs, &self.work, vm, self.cpu_threshold, h) else {
                     break;
                 };
-                self.work.destroy(obs, h, vm);
-                self.work.create(obs, to, vm);
+                self.work.plan_migration(obs, h, to, vm);
                 out.push(Decision::migrate(vm, to));
             }
         }

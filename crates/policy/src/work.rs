@@ -12,6 +12,10 @@ pub struct HostWork {
     pub vms: Vec<usize>,
     /// VMs migrating in.
     pub migrating_in: Vec<usize>,
+    /// VMs this round's plan moves away: they no longer load the host's CPU in the plan, but
+    /// their memory stays reserved here until their migration ends, as in the simulator and
+    /// in Nova, so a plan never counts on memory that is not free yet.
+    pub leaving: Vec<usize>,
     /// CPU the host would use with this VM set, counting migrating-in VMs in full
     /// (what CloudSim's power-aware placement looks at).
     pub util_mips: f64,
@@ -46,6 +50,7 @@ impl Work {
             w.vms.extend_from_slice(&view.vms);
             w.migrating_in.clear();
             w.migrating_in.extend_from_slice(&view.migrating_in);
+            w.leaving.clear();
         }
         for h in 0..obs.hosts.len() {
             self.refresh(obs, h);
@@ -67,6 +72,14 @@ impl Work {
         self.refresh(obs, host);
     }
 
+    /// Plans a live migration of `vm` from `from` to `to`: the destination takes its load and
+    /// memory at once, the source is relieved of its load but keeps its memory reserved.
+    pub fn plan_migration(&mut self, obs: &Observation, from: usize, to: usize, vm: usize) {
+        self.hosts[from].leaving.push(vm);
+        self.destroy(obs, from, vm);
+        self.create(obs, to, vm);
+    }
+
     /// Recomputes a host's derived figures from its VM set. Always from scratch: incremental
     /// add/subtract of floats leaves residues that would break the zero-tail test of the history.
     pub fn refresh(&mut self, obs: &Observation, host: usize) {
@@ -85,6 +98,7 @@ impl Work {
             .vms
             .iter()
             .chain(&w.migrating_in)
+            .chain(&w.leaving)
             .map(|&v| obs.vms[v].memory_reserved_mib)
             .sum();
         w.nic_reserved_bps = w
