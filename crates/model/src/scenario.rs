@@ -223,6 +223,10 @@ pub struct RecoveryConfig {
     pub boot_s: f64,
     /// Time until a crashed host is repaired and usable again (never, when absent).
     pub repair_s: Option<f64>,
+    /// Time to power a switched-off (empty) host back on when a VM to restart fits nowhere
+    /// else: IPMI power-on, firmware and hypervisor boot, nova-compute reporting in. Absent:
+    /// sleeping hosts stay off and the VM waits for room.
+    pub power_on_s: Option<f64>,
 }
 
 impl Default for RecoveryConfig {
@@ -231,6 +235,7 @@ impl Default for RecoveryConfig {
             detection_delay_s: 60.0,
             boot_s: 45.0,
             repair_s: Some(4.0 * 3600.0),
+            power_on_s: Some(180.0),
         }
     }
 }
@@ -390,6 +395,9 @@ impl ScenarioFile {
         c.non_negative("recovery.boot_s", r.boot_s)?;
         if let Some(repair) = r.repair_s {
             c.non_negative("recovery.repair_s", repair)?;
+        }
+        if let Some(power_on) = r.power_on_s {
+            c.non_negative("recovery.power_on_s", power_on)?;
         }
         Ok(())
     }

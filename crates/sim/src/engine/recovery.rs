@@ -86,17 +86,19 @@ impl Simulator {
                 VmStatus::Down { since } => since,
                 _ => t,
             };
-            match host.filter(|&h| self.hosts[h].up && self.memory_fits(h, vm)) {
-                Some(h) => {
+            let chosen = host
+                .filter(|&h| self.hosts[h].up && self.memory_fits(h, vm))
+                .map(|h| (h, 0.0))
+                .or_else(|| self.sleeping_host_for(vm).map(|h| (h, self.power_on_s())));
+            match chosen {
+                Some((h, power_on_s)) => {
+                    let until = t + power_on_s + boot;
                     self.vms[vm].host = Some(h);
-                    self.vms[vm].status = VmStatus::Booting {
-                        since,
-                        until: t + boot,
-                    };
+                    self.vms[vm].status = VmStatus::Booting { since, until };
                     self.vms[vm].memory_used_mib = self.base_memory(vm, self.next_step);
                     self.vms[vm].leak = None; // the restart clears the leaking process
                     self.hosts[h].vms.push(vm);
-                    self.push(t + boot, EventKind::BootDone { vm });
+                    self.push(until, EventKind::BootDone { vm });
                 }
                 None => {
                     // Nowhere to go now: try again next interval.
@@ -110,6 +112,22 @@ impl Simulator {
         if retry {
             self.push(t + self.cfg.interval_s, EventKind::Restart);
         }
+    }
+
+    /// A switched-off host (up, empty, drawing nothing) the platform can power on for `vm` when
+    /// the policy found no running host with room: the lowest-numbered one whose memory holds
+    /// it. None when powering on is disabled or no host sleeps.
+    fn sleeping_host_for(&self, vm: usize) -> Option<usize> {
+        self.world.recovery.power_on_s?;
+        (0..self.hosts.len()).find(|&h| {
+            let hs = &self.hosts[h];
+            hs.up && hs.vms.is_empty() && hs.migrating_in.is_empty() && self.memory_fits(h, vm)
+        })
+    }
+
+    /// How long powering a sleeping host on takes (0 when disabled).
+    fn power_on_s(&self) -> f64 {
+        self.world.recovery.power_on_s.unwrap_or(0.0)
     }
 
     pub(super) fn base_memory(&self, vm: usize, step: usize) -> f64 {
