@@ -18,7 +18,6 @@ use crate::work::Work;
 use promig_model::{Decision, Observation};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Overload detector + VM selection + PABFD placement + underload consolidation.
@@ -54,20 +53,24 @@ impl DynamicConsolidation {
 #[derive(Debug, Clone, Default)]
 struct Pools {
     active: Vec<usize>,
-    idle_by_type: BTreeMap<usize, std::collections::BTreeSet<usize>>,
+    /// By host type: its idle hosts in ascending order (sorted vectors: a type holds hundreds
+    /// of hosts and a round re-files them all, where tree nodes cost an allocation each).
+    idle_by_type: Vec<Vec<usize>>,
     is_active: Vec<bool>,
 }
 
 impl Pools {
     fn build(&mut self, obs: &Observation, work: &Work) {
         self.active.clear();
-        self.idle_by_type.clear();
+        for pool in &mut self.idle_by_type {
+            pool.clear();
+        }
         self.is_active.clear();
         for (h, view) in obs.hosts.iter().enumerate() {
             let idle = Self::interchangeable_idle(obs, work, h);
             self.is_active.push(!idle);
             if idle {
-                self.idle_by_type.entry(view.type_id).or_default().insert(h);
+                self.idle_pool(view.type_id).push(h); // hosts come in ascending order
             } else if view.up {
                 self.active.push(h);
             }
@@ -85,6 +88,14 @@ impl Pools {
             && view.memory_reserved_mib == 0.0
     }
 
+    /// The idle pool of host type `t`, created on first use.
+    fn idle_pool(&mut self, t: usize) -> &mut Vec<usize> {
+        if self.idle_by_type.len() <= t {
+            self.idle_by_type.resize_with(t + 1, Vec::new);
+        }
+        &mut self.idle_by_type[t]
+    }
+
     /// Re-files host `h` after its tentative VM set changed.
     fn update(&mut self, obs: &Observation, work: &Work, h: usize) {
         let idle = Self::interchangeable_idle(obs, work, h);
@@ -97,10 +108,14 @@ impl Pools {
             if let Ok(pos) = self.active.binary_search(&h) {
                 self.active.remove(pos);
             }
-            self.idle_by_type.entry(t).or_default().insert(h);
+            let pool = self.idle_pool(t);
+            if let Err(pos) = pool.binary_search(&h) {
+                pool.insert(pos, h);
+            }
         } else {
-            if let Some(pool) = self.idle_by_type.get_mut(&t) {
-                pool.remove(&h);
+            let pool = self.idle_pool(t);
+            if let Ok(pos) = pool.binary_search(&h) {
+                pool.remove(pos);
             }
             if let Err(pos) = self.active.binary_search(&h) {
                 self.active.insert(pos, h);
@@ -179,7 +194,7 @@ impl DynamicConsolidation {
             consider(h, &mut best);
         }
         if allow_idle {
-            for pool in self.pools.idle_by_type.values() {
+            for pool in &self.pools.idle_by_type {
                 if let Some(&h) = pool.iter().find(|&&h| !excluded[h]) {
                     consider(h, &mut best);
                 }

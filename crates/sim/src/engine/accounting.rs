@@ -222,7 +222,12 @@ impl Simulator {
         } else {
             (0.0, 0.0)
         };
-        let load = if running { self.cpu_demand(vm, t) } else { 0.0 };
+        // The load only prices VNF traffic (NFV mode); CloudSim's accounting never reads it.
+        let load = if running && nfv {
+            self.cpu_demand(vm, t)
+        } else {
+            0.0
+        };
         let v = &mut self.vms[vm];
         v.requested_mips = req;
         v.allocated_mips = alloc;

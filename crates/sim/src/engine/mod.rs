@@ -585,11 +585,27 @@ impl Simulator {
         let t = batch[0].time;
         if self.cfg.mode == Mode::CloudSim {
             // CloudSim updates every host at every migration event; its figures depend on it.
+            // After the completions only the hosts they touched can change: the others were
+            // just updated at this same instant with the same VMs, and updating them again
+            // accrues nothing and recomputes the same state, so they are skipped (exactly).
             self.update_all(t);
+            let mut touched: Vec<usize> = Vec::new();
+            for &id in &valid {
+                if let Some(m) = self.migrations[id].as_ref() {
+                    touched.push(m.from);
+                    touched.push(m.to);
+                    touched.extend_from_slice(&m.also_to);
+                }
+            }
             for id in valid {
                 self.complete_migration(id, t);
             }
-            self.update_all(t);
+            touched.sort_unstable();
+            touched.dedup();
+            for &h in &touched {
+                self.update_host(h, t);
+            }
+            self.retire_idle_vms();
             return;
         }
         // Elsewhere only the hosts a migration touches change: accounting is per host and exact
