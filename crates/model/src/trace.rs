@@ -141,6 +141,56 @@ impl TraceSet {
         })
     }
 
+    /// Loads the files of `dir` in the order `names` lists them: an order recorded once (as
+    /// CloudSim's VM types depend on it) instead of the file system's. The folder must hold
+    /// exactly those files; a missing or an extra one is an error naming it.
+    pub fn load_listed(
+        dir: &Path,
+        format: TraceFormat,
+        names: &[&str],
+    ) -> Result<Self, ModelError> {
+        let present = list_files(dir, FileOrder::Sorted)?;
+        let listed: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        if let Some(extra) = present
+            .iter()
+            .map(|p| file_name(p))
+            .find(|n| !listed.contains(n.as_str()))
+        {
+            return Err(ModelError::invalid(
+                dir.join(&extra),
+                "not in the recorded file order of this data set (the folder changed)",
+            ));
+        }
+        let mut traces = Vec::with_capacity(names.len());
+        let mut duplicates_dropped = 0;
+        for name in names {
+            let f = dir.join(name);
+            if !f.is_file() {
+                return Err(ModelError::invalid(
+                    &f,
+                    "listed in the recorded file order but missing",
+                ));
+            }
+            traces.push(match format {
+                TraceFormat::Planetlab => load_planetlab_file(&f)?,
+                TraceFormat::Google => load_google_file(&f)?,
+                TraceFormat::Bitbrains => {
+                    let (t, dropped) = load_bitbrains_counted(&f)?;
+                    duplicates_dropped += dropped;
+                    t
+                }
+            });
+        }
+        if traces.is_empty() {
+            return Err(ModelError::invalid(dir, "no trace files in this folder"));
+        }
+        Ok(TraceSet {
+            files_available: traces.len(),
+            traces,
+            duplicates_dropped,
+        })
+    }
+
     /// Number of traces.
     pub fn len(&self) -> usize {
         self.traces.len()

@@ -34,7 +34,7 @@ pub fn run(data: &Path, json: bool) -> Result<()> {
             );
         }
         println!(
-            "(promig first, CloudSim 3.0.3 in brackets; tolerances: energy 5 %, migrations 20 %, SLATAH 15 %)"
+            "(promig first, CloudSim 3.0.3 in brackets; tolerances: energy 1 %, migrations 4 %, SLATAH 6 %, PDM 0.01 points, SLAV 8 %)"
         );
     }
     let bad = rows.iter().filter(|r| !r.ok).count();

@@ -19,10 +19,41 @@ pub const VM_TYPES: [(f64, f64); 4] = [
     (500.0, 613.0),
 ];
 
+/// The order CloudSim's `File.listFiles()` gave the files of each PlanetLab day on the file
+/// system that reproduced its published table, recorded once (`cloudsim-order/DAY.txt`): VM i
+/// gets type i / ceil(n/4) by position, so the figures depend on it, and a recorded order makes
+/// them the same on every machine.
+const RECORDED_ORDERS: [(&str, &str); 5] = [
+    ("20110303", include_str!("../cloudsim-order/20110303.txt")),
+    ("20110306", include_str!("../cloudsim-order/20110306.txt")),
+    ("20110309", include_str!("../cloudsim-order/20110309.txt")),
+    ("20110322", include_str!("../cloudsim-order/20110322.txt")),
+    ("20110325", include_str!("../cloudsim-order/20110325.txt")),
+];
+
 /// Builds the world for one PlanetLab day folder (`hosts` overrides the host count, for scaling).
-/// Files become VMs in the order the file system lists them, as with CloudSim's `File.listFiles()`.
+/// Files become VMs in CloudSim's order: the recorded one for the five published days, else the
+/// order the file system lists them in (as `File.listFiles()` would; a note says so).
 pub fn planetlab_world(day_dir: &Path, hosts: usize) -> Result<World, SimError> {
-    planetlab_world_ordered(day_dir, hosts, FileOrder::Directory)
+    let day = day_dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match RECORDED_ORDERS.iter().find(|(d, _)| *d == day) {
+        Some((_, order)) => {
+            let names: Vec<&str> = order.lines().filter(|l| !l.is_empty()).collect();
+            let set = TraceSet::load_listed(day_dir, TraceFormat::Planetlab, &names)?;
+            world_from_day(day_dir, set, hosts)
+        }
+        None => {
+            let mut w = planetlab_world_ordered(day_dir, hosts, FileOrder::Directory)?;
+            w.notes.push(format!(
+                "{}: no recorded CloudSim file order for this day; VMs follow the file system's directory order",
+                day_dir.display()
+            ));
+            Ok(w)
+        }
+    }
 }
 
 /// [`planetlab_world`] with an explicit file order (`Sorted` is machine-independent).
@@ -31,7 +62,11 @@ pub fn planetlab_world_ordered(
     hosts: usize,
     order: FileOrder,
 ) -> Result<World, SimError> {
-    let mut set = TraceSet::load_ordered(day_dir, TraceFormat::Planetlab, None, order)?;
+    let set = TraceSet::load_ordered(day_dir, TraceFormat::Planetlab, None, order)?;
+    world_from_day(day_dir, set, hosts)
+}
+
+fn world_from_day(day_dir: &Path, mut set: TraceSet, hosts: usize) -> Result<World, SimError> {
     for t in &set.traces {
         if t.cpu.len() < 288 {
             return Err(SimError::Model(promig_model::ModelError::invalid(
