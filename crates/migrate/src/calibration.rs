@@ -108,7 +108,8 @@ pub struct Errors {
     pub downtime_mape: f64,
     /// Median absolute error of downtime where it is under 20 ms.
     pub small_downtime_abs_ms: f64,
-    /// Runs the model called non-converging but QEMU finished (or the reverse).
+    /// Runs QEMU finished that the model called non-converging (each also counted as an
+    /// infinite error in the medians above).
     pub convergence_mismatches: usize,
 }
 
@@ -139,7 +140,16 @@ pub fn errors_with(runs: &[Measurement], calibration_for: impl Fn(usize) -> Cali
     for (i, r) in runs.iter().enumerate() {
         let e = r.model(calibration_for(i)).estimate(&r.input());
         if !e.converged {
+            // QEMU finished this run (the sweep records completed migrations only): a model that
+            // says it never converges has missed completely. It counts as an error above any
+            // bound in every median, so a worse fit cannot look better by dropping its misses.
             mismatches += 1;
+            total.push(f64::INFINITY);
+            if r.downtime_ms < 20.0 {
+                small.push(f64::INFINITY);
+            } else {
+                down.push(f64::INFINITY);
+            }
             continue;
         }
         total.push((e.total_s * 1000.0 - r.total_ms).abs() / r.total_ms.max(1.0));
