@@ -1,10 +1,10 @@
 //! The model against the committed sweep of real QEMU migrations (`calibration/sweep.csv`),
 //! so the accuracy claim is checked on every run, without QEMU.
 
-use promig_migrate::{Calibration, MigrationModel};
 use promig_migrate::calibration::{
     CalibrationError, FITTED, START, cross_validated_errors, errors, fit, read_csv,
 };
+use promig_migrate::{Calibration, MigrationModel};
 
 fn sweep() -> Vec<promig_migrate::calibration::Measurement> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/calibration/sweep.csv");

@@ -26,8 +26,33 @@ fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() 
         ov["predictor"]["positives"].as_u64().unwrap() >= 100,
         "{ov}"
     );
-    let best = ov["best_recall_at_precision_70"][0].as_f64().unwrap();
-    assert!(best >= 0.8, "{ov}");
+    // At the threshold fixed on the validation seeds (not chosen on these): the target,
+    // recall >= 0.8 at precision >= 0.7.
+    let fixed = &ov["at_validation_threshold"];
+    assert!(fixed["precision"].as_f64().unwrap() >= 0.7, "{ov}");
+    assert!(fixed["recall"].as_f64().unwrap() >= 0.8, "{ov}");
+    // The real-trace figures the README prints, at the same fixed threshold.
+    let real = |name: &str| {
+        v["overload_real"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["traces"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"))["at_validation_threshold"]
+            .clone()
+    };
+    for (name, precision, recall) in [
+        ("google-vms static", 0.9, 0.9),
+        ("planetlab/20110306 static", 0.75, 0.78),
+        ("planetlab/20110325 static", 0.7, 0.7),
+    ] {
+        let c = real(name);
+        assert!(
+            c["precision"].as_f64().unwrap() >= precision
+                && c["recall"].as_f64().unwrap() >= recall,
+            "{name}: {c}"
+        );
+    }
     assert!(
         ov["predictor"]["recall"].as_f64().unwrap() >= ov["reactive"]["recall"].as_f64().unwrap(),
         "{ov}"
@@ -105,5 +130,19 @@ fn the_hardware_target_holds_on_a_trace_day_the_model_never_saw() {
             .as_str()
             .unwrap()
             .contains("20110325")
+    );
+}
+
+#[test]
+fn the_overload_threshold_is_the_one_the_validation_seeds_choose() {
+    let (ok, out, err) = promig(&["predict", "eval", "--seeds", "1", "10", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let chosen = v["overload"]["best_recall_at_precision_70"][1]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (chosen - promig_eval::prediction::OVERLOAD_THRESHOLD).abs() < 0.001,
+        "validation seeds choose P >= {chosen}; update OVERLOAD_THRESHOLD"
     );
 }
