@@ -150,20 +150,49 @@ fn surges_build_up_overloads_and_latency_breaches() {
     assert!(slatah > calm_slatah, "{slatah} vs {calm_slatah}");
 }
 
+/// Counts the decisions its inner policy returns at each step.
+struct Counting {
+    inner: Box<dyn promig_policy::Policy>,
+    decisions: u64,
+}
+
+impl promig_policy::Policy for Counting {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn decide(&mut self, obs: &promig_model::Observation) -> Vec<promig_model::Decision> {
+        let d = self.inner.decide(obs);
+        self.decisions += d.len() as u64;
+        d
+    }
+    fn place(&mut self, obs: &promig_model::Observation, vms: &[usize]) -> Vec<Option<usize>> {
+        self.inner.place(obs, vms)
+    }
+}
+
 #[test]
-fn per_step_outcomes_are_never_negative_and_add_up_to_the_report() {
+fn per_step_outcomes_match_what_happened_in_the_step() {
     for policy in ["none", "reactive", "lr-mmt-1.2"] {
         let world = Arc::new(synthetic::world(30, 90, 96, 5, faults(2, 2, 1)));
-        let mut p = promig_policy::by_name(policy, 5).unwrap();
-        let mut sim = Simulator::new(world, SimConfig::nfv(5, 96), p.as_mut()).unwrap();
-        let first = sim.report();
-        let mut last = first.clone();
-        let mut sum = promig_sim::Outcome::default();
-        while sim.step(p.as_mut()) {
+        let mut p = Counting {
+            inner: promig_policy::by_name(policy, 5).unwrap(),
+            decisions: 0,
+        };
+        let mut sim = Simulator::new(world, SimConfig::nfv(5, 96), &mut p).unwrap();
+        let mut last = sim.report();
+        let mut step = 0;
+        loop {
+            // A clone stepped alongside must see exactly the same step (the agent branches so).
+            let mut branch = sim.clone();
+            let mut branch_policy = Counting {
+                inner: promig_policy::by_name(policy, 5).unwrap(),
+                decisions: 0,
+            };
+            let decided_before = p.decisions;
+            let more = sim.step(&mut p);
             let now = sim.report();
             let o = now.outcome_since(&last);
             for (name, v) in [
-                ("elapsed", o.elapsed_s),
                 ("downtime", o.downtime_s),
                 ("lost", o.packets_lost),
                 ("offered", o.packets_offered),
@@ -172,21 +201,34 @@ fn per_step_outcomes_are_never_negative_and_add_up_to_the_report() {
             ] {
                 assert!(v >= -1e-9, "{policy}: {name} went down by {v}");
             }
-            sum.downtime_s += o.downtime_s;
-            sum.packets_lost += o.packets_lost;
-            sum.qos_violation_s += o.qos_violation_s;
-            sum.migrations += o.migrations;
+            // Each step covers one interval of simulated time, the last one up to the horizon.
+            assert!(
+                (o.elapsed_s - 300.0).abs() < 1e-6,
+                "{policy} step {step}: {o:?}"
+            );
+            // Every decision of the step was either started or refused, nothing else.
+            let refused = now.rejected_decisions - last.rejected_decisions;
+            assert_eq!(
+                o.migrations + refused,
+                p.decisions - decided_before,
+                "{policy} step {step}"
+            );
+            if policy == "none" {
+                branch.step(&mut branch_policy);
+                let b = branch.report().outcome_since(&last);
+                assert_eq!(
+                    format!("{b:?}"),
+                    format!("{o:?}"),
+                    "a clone diverged at step {step}"
+                );
+            }
             last = now;
+            step += 1;
+            if !more {
+                break;
+            }
         }
-        let end = sim.report();
-        let total = end.outcome_since(&first);
-        assert!((sum.downtime_s - total.downtime_s).abs() < 1e-6 * (1.0 + total.downtime_s));
-        assert!((sum.packets_lost - total.packets_lost).abs() <= 1e-6 * (1.0 + total.packets_lost));
-        assert!(
-            (sum.qos_violation_s - total.qos_violation_s).abs()
-                < 1e-6 * (1.0 + total.qos_violation_s)
-        );
-        assert_eq!(sum.migrations, total.migrations);
+        assert_eq!(step, 96, "{policy}: 96 steps simulate 96 intervals");
     }
 }
 
