@@ -43,6 +43,10 @@ pub struct EvacuationRow {
     pub failures: u64,
     /// Of those, how many found their host already empty.
     pub evacuated: u64,
+    /// Failures that gave a corrected-error precursor (the others no predictor can foresee).
+    pub with_precursor: u64,
+    /// Of those, how many found their host already empty.
+    pub evacuated_with_precursor: u64,
     /// VMs that went down with a failing host.
     pub vms_lost: u64,
     /// VNF downtime over all runs.
@@ -87,6 +91,12 @@ pub fn evacuation(
             row.runs += 1;
             row.failures += r.failures_struck;
             row.evacuated += r.failures_evacuated;
+            for f in &r.faults {
+                if f.cause == FaultCause::HardwareFailure && f.strike_s.is_some() && !f.silent {
+                    row.with_precursor += 1;
+                    row.evacuated_with_precursor += u64::from(f.vms_hit == 0);
+                }
+            }
             row.vms_lost += r
                 .faults
                 .iter()

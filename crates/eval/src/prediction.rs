@@ -182,6 +182,9 @@ pub struct EvalReport {
     pub host_days: f64,
     /// Hardware failures: predictor.
     pub hardware: AlarmStats,
+    /// Hardware failures: predictor at the bound proactive-greedy acts on
+    /// (`ProactiveGreedy::hardware_bound`): more warnings, more false alarms.
+    pub hardware_at_policy_bound: AlarmStats,
     /// Hardware failures: static threshold on the current corrected-error rate.
     pub hardware_reactive: AlarmStats,
     /// Hardware failures: random forest trained on the same seeds as the logistic model.
@@ -370,6 +373,8 @@ pub fn evaluate(
 ) -> Result<EvalReport, EvalError> {
     let (first, last) = (*seeds.start(), *seeds.end());
     let mut hw_flags = Vec::new();
+    let mut hw_policy_flags = Vec::new();
+    let policy_bound = promig_policy::proactive::ProactiveGreedy::default().hardware_bound;
     let mut hw_reactive = Vec::new();
     let mut hw_features = Vec::new();
     let mut hw_keys = Vec::new();
@@ -392,6 +397,7 @@ pub fn evaluate(
         for s in &run.samples {
             let t = s.time_s + offset;
             hw_flags.push((t, s.host, s.hardware_p >= 0.5));
+            hw_policy_flags.push((t, s.host, s.hardware_p >= policy_bound));
             hw_reactive.push((t, s.host, s.ce_now >= REACTIVE_CE_THRESHOLD));
             hw_features.push(s.features);
             hw_keys.push((t, s.host));
@@ -444,6 +450,14 @@ pub fn evaluate(
         host_days,
         hardware: alarm_stats(
             &hw_flags,
+            &hw_events,
+            300.0,
+            MIN_LEAD_S,
+            MATCH_WINDOW_S,
+            host_days,
+        ),
+        hardware_at_policy_bound: alarm_stats(
+            &hw_policy_flags,
             &hw_events,
             300.0,
             MIN_LEAD_S,

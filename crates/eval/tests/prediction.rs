@@ -31,6 +31,8 @@ fn failing_hosts_are_flagged_before_they_crash_and_the_longer_horizon_warns_earl
         promig_sim::Simulator::new(world, promig_sim::SimConfig::nfv(42, 288), policy.as_mut())
             .unwrap();
     let mut predictor = RiskPredictor::new(Some(HardwareModel::builtin().unwrap()), 3.0);
+    // The bound proactive-greedy acts on.
+    let bound = promig_policy::proactive::ProactiveGreedy::default().hardware_bound;
     // First time each host's hardware risk, and its 5- and 30-minute breach risk, crossed 0.5.
     let mut flagged: std::collections::BTreeMap<usize, f64> = Default::default();
     let mut within_5: std::collections::BTreeMap<usize, f64> = Default::default();
@@ -42,25 +44,27 @@ fn failing_hosts_are_flagged_before_they_crash_and_the_longer_horizon_warns_earl
             for iv in [r.cpu_demand, r.memory_use] {
                 assert!(iv[0] <= iv[1] && iv[1] <= iv[2], "{r:?}");
             }
-            if r.hardware >= 0.5 {
+            if r.hardware >= bound {
                 flagged.entry(h).or_insert(obs.time_s);
             }
-            if r.within[0] >= 0.5 {
+            if r.within[0] >= bound {
                 within_5.entry(h).or_insert(obs.time_s);
             }
-            if r.within[2] >= 0.5 {
+            if r.within[2] >= bound {
                 within_30.entry(h).or_insert(obs.time_s);
             }
         }
     }
-    // Every failing host is flagged before it crashes, most of them at least 10 minutes before
-    // (a precursor can start too late for that: the lead time is drawn per failure).
+    // Every failing host that gave a warning is flagged before it crashes, most of them at least
+    // 10 minutes before (a precursor can start too late for that: the lead time is drawn per
+    // failure); a silent failure gives nothing to flag.
     let report = sim.report();
     let crashes: Vec<_> = report
         .faults
         .iter()
-        .filter(|f| f.cause == promig_model::FaultCause::HardwareFailure)
+        .filter(|f| f.cause == promig_model::FaultCause::HardwareFailure && !f.silent)
         .collect();
+    assert!(!crashes.is_empty());
     let mut early = 0;
     for f in &crashes {
         let strike = f.strike_s.unwrap();

@@ -25,7 +25,7 @@ pub mod vnf;
 pub use builder::{HostShape, ObservationBuilder, VmShape};
 pub use decision::{Decision, DecisionId};
 pub use error::ModelError;
-pub use fault::{FaultCause, FaultRecord, FaultsConfig};
+pub use fault::{FaultCause, FaultRecord, FaultsConfig, PrecursorConfig};
 pub use host::HostSpec;
 pub use observation::{
     HISTORY_LEN, HORIZONS_S, HostId, HostRisk, HostView, Observation, VmId, VmView,

@@ -390,6 +390,23 @@ impl ScenarioFile {
         if let Some(r) = &f.replay {
             c.positive("faults.replay.time_scale", r.time_scale)?;
         }
+        let p = &f.precursors;
+        c.fraction(
+            "faults.precursors.silent_failure_share",
+            p.silent_failure_share,
+        )?;
+        c.fraction(
+            "faults.precursors.background_host_share",
+            p.background_host_share,
+        )?;
+        c.positive(
+            "faults.precursors.background_scale_per_h",
+            p.background_scale_per_h,
+        )?;
+        c.positive("faults.precursors.background_shape", p.background_shape)?;
+        c.positive("faults.precursors.peak_median_per_h", p.peak_median_per_h)?;
+        c.non_negative("faults.precursors.peak_sigma", p.peak_sigma)?;
+        c.non_negative("faults.precursors.heating_c", p.heating_c)?;
         let r = &self.recovery;
         c.non_negative("recovery.detection_delay_s", r.detection_delay_s)?;
         c.non_negative("recovery.boot_s", r.boot_s)?;

@@ -93,7 +93,7 @@ fn proactive_greedy_moves_nothing_onto_a_risky_host() {
 #[test]
 fn proactive_greedy_leaves_a_healthy_data_centre_alone() {
     let mut b = small_dc();
-    b.risk(0, hardware_alarm(0.1));
+    b.risk(0, hardware_alarm(0.005));
     assert!(policy("proactive-greedy").decide(&b.build()).is_empty());
     // Without predictions it has nothing to act on.
     assert!(

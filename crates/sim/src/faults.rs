@@ -19,6 +19,8 @@ pub struct CrashPlan {
     pub onset_s: f64,
     /// When the host crashes (false alarm: when the signs fade).
     pub crash_s: f64,
+    /// Peak corrected-error rate per hour its precursor reaches (0: a failure without warning).
+    pub peak_per_h: f64,
 }
 
 /// A memory leak in one VM.
@@ -95,6 +97,8 @@ pub struct FaultPlan {
     pub degradations: Vec<DegradePlan>,
     /// Traffic surges.
     pub surges: Vec<SurgePlan>,
+    /// Corrected errors per hour each host logs while healthy (0 for most; heavy-tailed).
+    pub ce_background_per_h: Vec<f64>,
 }
 
 /// Draws the plan. Hosts for failures and false alarms are distinct; every draw comes from `rng`.
@@ -123,6 +127,7 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
             host,
             onset_s,
             crash_s,
+            peak_per_h: 0.0, // drawn last, below
         });
     }
     for _ in 0..f.false_alarms {
@@ -133,6 +138,7 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
             host,
             onset_s,
             crash_s,
+            peak_per_h: 0.0,
         });
     }
     for _ in 0..f.degradations {
@@ -175,6 +181,7 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
                 host,
                 onset_s,
                 crash_s: t,
+                peak_per_h: 0.0,
             });
         }
     }
@@ -192,7 +199,36 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
             });
         }
     }
+    draw_precursors(&f.precursors, n_hosts, &mut out, rng)?;
     Ok(out)
+}
+
+/// The field-calibrated precursor draws (see `PrecursorConfig`): which failures are silent, how
+/// loud the others get, and which healthy hosts log corrected errors all day. Drawn after
+/// everything else, so the failures, leaks and surges of a seed stay where they were.
+fn draw_precursors(
+    p: &promig_model::PrecursorConfig,
+    n_hosts: usize,
+    out: &mut FaultPlan,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), SimError> {
+    let peak = LogNormal::new(p.peak_median_per_h.ln(), p.peak_sigma)
+        .map_err(|e| SimError::Setup(format!("faults.precursors: {e}")))?;
+    for c in &mut out.crashes {
+        let silent = rng.random_range(0.0..1.0) < p.silent_failure_share;
+        let loudness = peak.sample(rng);
+        c.peak_per_h = if silent { 0.0 } else { loudness };
+    }
+    out.ce_background_per_h = (0..n_hosts)
+        .map(|_| {
+            let erring = rng.random_range(0.0..1.0) < p.background_host_share;
+            // Pareto by inversion; capped so one host cannot log more than a few thousand an hour.
+            let u: f64 = rng.random_range(f64::EPSILON..1.0);
+            let rate = p.background_scale_per_h / u.powf(1.0 / p.background_shape);
+            if erring { rate.min(5_000.0) } else { 0.0 }
+        })
+        .collect();
+    Ok(())
 }
 
 /// Failure times (in simulated seconds) with their rack and enclosure, from the Alpine or Campaign

@@ -421,6 +421,7 @@ impl Simulator {
             strike_s: None,
             vnf_vms_hit: 0,
             vms_hit: 0,
+            silent: false,
         });
         self.records.len() - 1
     }
@@ -429,6 +430,7 @@ impl Simulator {
         let plan = self.plan.clone();
         for f in &plan.crashes {
             let record = self.open_record(FaultCause::HardwareFailure, f.host, f.onset_s);
+            self.records[record].silent = f.peak_per_h == 0.0;
             self.push(
                 f.crash_s,
                 EventKind::Crash {

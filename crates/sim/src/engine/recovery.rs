@@ -246,6 +246,7 @@ impl Simulator {
             onset_s: onset,
             strike_s: Some(t),
             vnf_vms_hit: u32::from(self.world.vms[vm].vnf.is_some()),
+            silent: false,
             vms_hit: 1,
         });
         if let Some(id) = self.vms[vm].migration {
@@ -268,6 +269,7 @@ impl Simulator {
                 .iter()
                 .filter(|&&v| self.world.vms[v].vnf.is_some())
                 .count() as u32,
+            silent: false,
             vms_hit: vms.len() as u32,
         });
     }
@@ -321,12 +323,20 @@ impl Simulator {
             };
             let mut temp = 40.0 + 25.0 * util + noise;
             let mut errors = base_errors;
-            // A degrading DIMM: corrected errors accelerate and the host warms up until it fails.
+            // A healthy host with a weak cell logs corrected errors all day, at a rate that is
+            // heavy-tailed across hosts (field studies: most errors come from a few machines).
+            let background = self.plan.ce_background_per_h.get(h).copied().unwrap_or(0.0);
+            if background > 0.0 {
+                errors += background * self.rng.random_range(0.5..1.5);
+            }
+            // A degrading DIMM: corrected errors accelerate towards its peak rate and the host
+            // warms a little until it fails; a silent failure (peak 0) shows nothing.
             for p in &self.plan.crashes {
-                if p.host == h && t >= p.onset_s && t < p.crash_s {
+                if p.host == h && t >= p.onset_s && t < p.crash_s && p.peak_per_h > 0.0 {
                     let progress = (t - p.onset_s) / (p.crash_s - p.onset_s).max(1.0);
-                    temp += 8.0 * progress;
-                    errors += (2.0 + 60.0 * progress * progress) * self.rng.random_range(0.5..1.5);
+                    temp += self.world.faults.precursors.heating_c * progress;
+                    let rate = p.peak_per_h * (0.03 + progress * progress);
+                    errors += rate * self.rng.random_range(0.5..1.5);
                 }
             }
             // A false alarm: a burst of corrected errors (a transient, e.g. a particle strike or a
