@@ -144,3 +144,115 @@ fn short_and_disordered_series_are_refused_naming_the_line() {
     let e = load_err("junk", &junk, labels);
     assert!(e.contains("line 2") && e.len() < 300, "{e}");
 }
+
+#[test]
+fn a_window_holds_the_rows_between_its_bounds_as_in_nab() {
+    // Bounds between rows: the rows from 05:05 to 06:00, not the first row after 06:03.
+    let dir = folder(
+        "between",
+        &series(),
+        r#"{"s/x.csv": [["2014-02-14 05:02:00", "2014-02-14 06:03:00"]]}"#,
+    );
+    assert_eq!(nab::load(&dir).unwrap()[0].windows, vec![(61, 72)]);
+    let empty = load_err(
+        "empty-window",
+        &series(),
+        r#"{"s/x.csv": [["2014-02-14 05:01:00", "2014-02-14 05:04:00"]]}"#,
+    );
+    assert!(
+        empty.contains("holds no row") && empty.contains("s/x.csv"),
+        "{empty}"
+    );
+}
+
+/// The throw-away folder with a result file for detector `det` holding `csv`.
+fn with_results(tag: &str, csv: &str) -> (PathBuf, Vec<nab::NabSeries>) {
+    let dir = folder(tag, &series(), r#"{"s/x.csv": []}"#);
+    std::fs::create_dir_all(dir.join("results/det/s")).unwrap();
+    std::fs::write(dir.join("results/det/s/det_x.csv"), csv).unwrap();
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::write(
+        dir.join("config/thresholds.json"),
+        r#"{"det": {"standard": {"score": 1.0, "threshold": 0.5}}}"#,
+    )
+    .unwrap();
+    let s = nab::load(&dir).unwrap();
+    (dir, s)
+}
+
+/// A result file for `series()` with the given anomaly score per row.
+fn results(score: impl Fn(usize) -> String) -> String {
+    let mut s = String::from("timestamp,value,anomaly_score,label\n");
+    for i in 0..100 {
+        let (h, m) = (i * 5 / 60, i * 5 % 60);
+        s.push_str(&format!("2014-02-14 {h:02}:{m:02}:00,1,{},0\n", score(i)));
+    }
+    s
+}
+
+#[test]
+fn nab_result_files_are_read_by_column_and_checked_row_by_row() {
+    let (dir, s) = with_results("results-ok", &results(|i| format!("{}", i as f64 / 100.0)));
+    let scores = nab::load_results(&dir, "det", &s).unwrap();
+    assert_eq!(scores[0].len(), 100);
+    let threshold = nab::load_threshold(&dir, "det", &nab::Profile::STANDARD).unwrap();
+    // NAB's rule: at or above the threshold.
+    let d = nab::detections_at(&scores[0], threshold);
+    assert!(!d[49] && d[50] && d[99]);
+
+    let missing = nab::load_threshold(&dir, "det", &nab::Profile::REWARD_LOW_FP_RATE)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("thresholds.json") && missing.contains("reward_low_FP_rate"),
+        "{missing}"
+    );
+
+    let short: String = results(|_| "0".into())
+        .lines()
+        .take(50)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (dir, s) = with_results("results-short", &short);
+    let e = nab::load_results(&dir, "det", &s).unwrap_err().to_string();
+    assert!(e.contains("det_x.csv") && e.contains("49 rows"), "{e}");
+
+    let shifted = results(|_| "0".into()).replacen("2014-02-14 00:05:00", "2014-02-14 00:06:00", 1);
+    let (dir, s) = with_results("results-shifted", &shifted);
+    let e = nab::load_results(&dir, "det", &s).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("not row 2"), "{e}");
+
+    let junk = results(|i| if i == 7 { "x".repeat(500) } else { "0".into() });
+    let (dir, s) = with_results("results-junk", &junk);
+    let e = nab::load_results(&dir, "det", &s).unwrap_err().to_string();
+    assert!(
+        e.contains("line 9") && e.contains("anomaly_score") && e.len() < 300,
+        "{e}"
+    );
+
+    let no_column = results(|_| "0".into()).replacen("anomaly_score", "score", 1);
+    let (dir, s) = with_results("results-nocol", &no_column);
+    let e = nab::load_results(&dir, "det", &s).unwrap_err().to_string();
+    assert!(e.contains("no `anomaly_score` column"), "{e}");
+}
+
+#[test]
+fn detector_names_cannot_leave_the_results_folder() {
+    let (dir, s) = with_results("results-escape", &results(|_| "0".into()));
+    for name in ["", "..", "../det", "det/../det", "/etc", "a/b"] {
+        let e = nab::load_results(&dir, name, &s).unwrap_err().to_string();
+        assert!(e.contains("not a plain name"), "{name:?}: {e}");
+    }
+    let e = nab::load_results(&dir, "other", &s)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("other_x.csv") && e.contains("s/x.csv"), "{e}");
+    // A result file that is a link out of the NAB folder is refused, its target never read.
+    #[cfg(unix)]
+    {
+        std::fs::create_dir_all(dir.join("results/link/s")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("results/link/s/link_x.csv")).unwrap();
+        let e = nab::load_results(&dir, "link", &s).unwrap_err().to_string();
+        assert!(e.contains("leads out") && !e.contains("root:"), "{e}");
+    }
+}

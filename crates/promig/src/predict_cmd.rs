@@ -28,8 +28,9 @@ pub enum PredictCommand {
         #[arg(long, num_args = 2, default_values_t = [1, 10])]
         seeds: Vec<u64>,
     },
-    /// Score the forecast detector and a static-threshold detector on the NAB's labelled real series
-    /// (DATA/nab: its data/ and labels/).
+    /// Score our detectors and NAB's four published ones (their result files and thresholds) on the
+    /// NAB's labelled real series (DATA/nab: data/, labels/, results/, config/), all with the same
+    /// scorer, checked against NAB's own scores.
     Nab {
         /// Print JSON.
         #[arg(long)]
@@ -108,66 +109,7 @@ pub fn run(cmd: PredictCommand, data: Option<&Path>) -> Result<()> {
             );
             Ok(())
         }
-        PredictCommand::Nab { json } => {
-            use promig_predict::nab;
-            let series = nab::load(&data.join("nab"))?;
-            let mut rows = Vec::new();
-            for (label, detect) in [
-                (
-                    "new extreme",
-                    nab::detect_new_extreme as fn(&[f64]) -> Vec<bool>,
-                ),
-                ("forecast (Holt)", nab::detect_forecast),
-                ("likelihood z>3.7", |v: &[f64]| {
-                    nab::detect_likelihood(v, 3.7)
-                }),
-                ("likelihood z>5", |v: &[f64]| nab::detect_likelihood(v, 5.0)),
-                ("static threshold", nab::detect_threshold),
-            ] {
-                let mut by_cat: std::collections::BTreeMap<String, nab::NabScore> =
-                    Default::default();
-                let mut total = nab::NabScore::default();
-                for s in &series {
-                    let sc = nab::score(s, &detect(&s.values));
-                    let cat = s.name.split('/').next().unwrap_or("").to_string();
-                    by_cat.entry(cat).or_default().add(&sc);
-                    total.add(&sc);
-                }
-                by_cat.insert("all".into(), total);
-                rows.push((label, by_cat));
-            }
-            if json {
-                let v: Vec<_> = rows
-                    .iter()
-                    .map(|(l, m)| serde_json::json!({"detector": l, "scores": m.iter().map(|(k, s)| (k.clone(), serde_json::json!({"score": s.normalized(), "detail": s}))).collect::<serde_json::Map<_, _>>()}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                println!(
-                    "NAB ({} series, standard profile; 100 = perfect, 0 = never fires)",
-                    series.len()
-                );
-                println!(
-                    "{:<18} {:<20} {:>7} {:>8} {:>13} {:>9} {:>7}",
-                    "detector", "series", "score", "windows", "by start", "detected", "FAs"
-                );
-                for (l, m) in &rows {
-                    for (cat, s) in m {
-                        println!(
-                            "{:<18} {:<20} {:>7.1} {:>8} {:>13} {:>9} {:>7}",
-                            l,
-                            cat,
-                            s.normalized(),
-                            s.windows,
-                            s.flagged_by_start,
-                            s.detected,
-                            s.false_alarms
-                        );
-                    }
-                }
-            }
-            Ok(())
-        }
+        PredictCommand::Nab { json } => nab_table(&data, json),
         PredictCommand::Eval {
             seeds: s,
             traces,
@@ -191,6 +133,92 @@ pub fn run(cmd: PredictCommand, data: Option<&Path>) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `promig predict nab`: one table, our detectors then NAB's, standard profile.
+fn nab_table(data: &Path, json: bool) -> Result<()> {
+    use promig_predict::nab::{self, Profile};
+    let dir = promig_model::data::inside(data, "nab")?;
+    let series = nab::load(&dir)?;
+    let profile = Profile::STANDARD;
+    type Detector = fn(&[f64]) -> Vec<bool>;
+    let ours: [(&str, Detector); 4] = [
+        ("new extreme", nab::detect_new_extreme),
+        ("forecast (Holt)", nab::detect_forecast),
+        ("likelihood z>5", |v: &[f64]| nab::detect_likelihood(v, 5.0)),
+        ("static threshold", nab::detect_threshold),
+    ];
+    // (name, source, NAB's threshold, scores per category)
+    let mut rows = Vec::new();
+    for (label, detect) in ours {
+        let detections: Vec<Vec<bool>> = series.iter().map(|s| detect(&s.values)).collect();
+        let scores = nab::score_corpus(&series, &detections, &profile);
+        rows.push((label, "promig", None, scores));
+    }
+    for (name, label) in nab::NAB_DETECTORS {
+        let threshold = nab::load_threshold(&dir, name, &profile)?;
+        let detections: Vec<Vec<bool>> = nab::load_results(&dir, name, &series)?
+            .iter()
+            .map(|a| nab::detections_at(a, threshold))
+            .collect();
+        let scores = nab::score_corpus(&series, &detections, &profile);
+        rows.push((label, "NAB result file", Some(threshold), scores));
+    }
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(label, source, threshold, by_category)| {
+                let scores: serde_json::Map<_, _> = by_category
+                    .iter()
+                    .map(|(k, s)| {
+                        (
+                            k.clone(),
+                            serde_json::json!({"score": s.normalized(), "detail": s}),
+                        )
+                    })
+                    .collect();
+                serde_json::json!({
+                    "detector": label,
+                    "source": source,
+                    "threshold": threshold,
+                    "scores": scores,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let windows = rows
+        .first()
+        .and_then(|r| r.3.get("all"))
+        .map_or(0, |s| s.windows);
+    println!(
+        "NAB: {} series, {windows} windows, {} profile; 100 = perfect, 0 = never fires; the scorer \
+         gives NAB's own scores for NAB's detectors",
+        series.len(),
+        profile.name
+    );
+    let categories: Vec<&String> = rows
+        .first()
+        .map(|r| r.3.keys().filter(|k| *k != "all").collect())
+        .unwrap_or_default();
+    print!("{:<24} {:>6}", "detector", "score");
+    for c in &categories {
+        print!(" {:>18}", c.as_str());
+    }
+    println!(" {:>9} {:>9} {:>6}", "by start", "detected", "FAs");
+    for (label, _, _, by_category) in &rows {
+        let all = &by_category["all"];
+        print!("{label:<24} {:>6.1}", all.normalized());
+        for c in &categories {
+            print!(" {:>18.1}", by_category[*c].normalized());
+        }
+        println!(
+            " {:>9} {:>9} {:>6}",
+            all.flagged_by_start, all.detected, all.false_alarms
+        );
+    }
+    Ok(())
 }
 
 fn mins(v: Option<f64>) -> String {

@@ -113,7 +113,8 @@ fn proactive_greedy_evacuates_hosts_before_they_fail() {
 }
 
 #[test]
-fn on_nab_the_new_extreme_detector_beats_the_static_threshold() {
+fn on_nab_the_new_extreme_detector_beats_the_static_threshold_and_nabs_detectors_score_as_nab_scores_them()
+ {
     let (ok, out, err) = promig(&["predict", "nab", "--json"]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -128,6 +129,18 @@ fn on_nab_the_new_extreme_detector_beats_the_static_threshold() {
     };
     let (novel, fixed) = (score("new extreme"), score("static threshold"));
     assert!(novel > fixed + 5.0, "{novel} vs {fixed}");
+    // NAB's own detectors, from their result files, score what NAB's scorer gives them on these
+    // 22 series (the sums of their S(t)_standard columns, normalised; see
+    // crates/predict/tests/nab_against_nab.rs).
+    for (name, nab) in [
+        ("numenta HTM (NAB)", 65.552),
+        ("twitterADVec (NAB)", 29.106),
+        ("windowedGaussian (NAB)", 22.378),
+        ("randomCutForest (NAB)", 52.596),
+    ] {
+        let got = score(name);
+        assert!((got - nab).abs() < 0.001, "{name}: {got} vs NAB's {nab}");
+    }
 }
 
 #[test]
