@@ -84,8 +84,13 @@ struct SourceReport {
 fn drain(source: &mut dyn Source, store: &mut Store) -> Result<SourceReport> {
     let start = Instant::now();
     let offered = source.poll(store, i64::MAX)?;
+    Ok(report(source, store, offered, start))
+}
+
+/// What `source` delivered into `store` since `start`.
+fn report(source: &dyn Source, store: &Store, offered: u64, start: Instant) -> SourceReport {
     let seconds = start.elapsed().as_secs_f64();
-    Ok(SourceReport {
+    SourceReport {
         source: source.name().to_string(),
         series: store.len(),
         offered,
@@ -93,7 +98,7 @@ fn drain(source: &mut dyn Source, store: &mut Store) -> Result<SourceReport> {
         seconds,
         samples_per_s: offered as f64 / seconds.max(1e-9),
         targets: Vec::new(),
-    })
+    }
 }
 
 /// Polls a scrape source `polls` times, one interval apart, stamping samples with the wall clock.
@@ -115,15 +120,9 @@ fn scrape(
             .as_millis() as i64;
         offered += source.poll(store, now_ms)?;
     }
-    let seconds = start.elapsed().as_secs_f64();
     Ok(SourceReport {
-        source: source.name().to_string(),
-        series: store.len(),
-        offered,
-        stats: source.stats().clone(),
-        seconds,
-        samples_per_s: offered as f64 / seconds.max(1e-9),
         targets: source.targets().to_vec(),
+        ..report(source, store, offered, start)
     })
 }
 

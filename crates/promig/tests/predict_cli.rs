@@ -4,6 +4,19 @@
 mod common;
 use common::promig;
 
+/// Harmonic mean of an alarm's precision and recall: the balance a learned model must win.
+fn f1(s: &serde_json::Value) -> f64 {
+    let (p, r) = (
+        s["precision"].as_f64().unwrap(),
+        s["recall"].as_f64().unwrap(),
+    );
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
+}
+
 #[test]
 fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() {
     let (ok, out, err) = promig(&["predict", "eval", "--seeds", "101", "110", "--json"]);
@@ -13,17 +26,6 @@ fn hardware_failures_are_flagged_early_with_few_false_alarms_on_held_out_days() 
     // healthy hosts log corrected errors with a heavy tail): the learned model beats the static
     // "CE >= 20/h" alarm on balance (F1) with a tenth of its false alarms or fewer, and at the
     // bound proactive-greedy acts on it warns of most failures that can be warned of.
-    let f1 = |s: &serde_json::Value| {
-        let (p, r) = (
-            s["precision"].as_f64().unwrap(),
-            s["recall"].as_f64().unwrap(),
-        );
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
-    };
     let fa = |s: &serde_json::Value| s["false_alarms_per_100_host_days"].as_f64().unwrap();
     let (hw, fixed, acted) = (
         &v["hardware"],
@@ -155,17 +157,6 @@ fn the_learned_hardware_model_beats_the_static_alarm_on_a_day_it_never_saw() {
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     // The same balance holds on a day the model was never trained on.
-    let f1 = |s: &serde_json::Value| {
-        let (p, r) = (
-            s["precision"].as_f64().unwrap(),
-            s["recall"].as_f64().unwrap(),
-        );
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
-    };
     let (hw, fixed) = (&v["hardware"], &v["hardware_reactive"]);
     assert!(f1(hw) > f1(fixed), "learned {hw} vs static {fixed}");
     assert!(
