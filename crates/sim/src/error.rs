@@ -6,12 +6,6 @@ pub enum SimError {
     /// A scenario, trace or topology file is wrong.
     #[error(transparent)]
     Model(#[from] promig_model::ModelError),
-    /// A predictor could not be built or trained.
-    #[error(transparent)]
-    Predict(#[from] promig_predict::PredictError),
-    /// A policy name is unknown.
-    #[error(transparent)]
-    Policy(#[from] promig_policy::PolicyError),
     /// A host type's power curve is unusable.
     #[error(transparent)]
     PowerCurve(#[from] promig_model::scenario::PowerCurveError),
