@@ -45,7 +45,9 @@ impl PowerCurve {
         let tenths = u * 10.0;
         let lo = tenths as usize;
         let frac = tenths - lo as f64;
-        if !(1e-9..=1.0 - 1e-9).contains(&frac) && u % 0.1 == 0.0 {
+        if !(1e-9..=1.0 - 1e-9).contains(&frac)
+            && (is_multiple_of_tenth(u, lo) || is_multiple_of_tenth(u, lo + 1))
+        {
             return self.watts[tenths as usize];
         }
         let hi = if frac == 0.0 { lo } else { lo + 1 };
@@ -59,9 +61,53 @@ impl PowerCurve {
     }
 }
 
+/// The double nearest 0.1 split into a high part of 26 significant bits and the exact rest, so
+/// `k * TENTH_HI` and `k * TENTH_LO` are exact for small integers k.
+const TENTH_HI: f64 = f64::from_bits(0.1f64.to_bits() & !((1u64 << 27) - 1));
+const TENTH_LO: f64 = 0.1 - TENTH_HI;
+
+/// Whether `u` is exactly `k` times the double nearest 0.1, i.e. CloudSim's `u % 0.1 == 0` for
+/// that k, without `fmod` (a slow software loop, called for every host at every event). Exact:
+/// `u - k * TENTH_HI` has no rounding error (Sterbenz: both are within a factor of 2 for k >= 1)
+/// and neither has `k * TENTH_LO`, so equality holds exactly when u = k x 0.1 in real arithmetic.
+fn is_multiple_of_tenth(u: f64, k: usize) -> bool {
+    if k == 0 || k > 10 {
+        return false;
+    }
+    let k = k as f64;
+    u - k * TENTH_HI == k * TENTH_LO
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_multiple_test_agrees_with_fmod() {
+        let mut xs = Vec::new();
+        for k in 1..=10u32 {
+            let exact = f64::from(k) * 0.1;
+            let mut x = exact;
+            let mut y = exact;
+            for _ in 0..4 {
+                xs.push(x);
+                xs.push(y);
+                x = x.next_up();
+                y = y.next_down();
+            }
+            xs.push(f64::from(k) / 10.0);
+        }
+        let mut z: u64 = 12345;
+        for _ in 0..10_000 {
+            z = z.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            xs.push((z >> 11) as f64 / (1u64 << 53) as f64);
+        }
+        for u in xs {
+            let lo = (u * 10.0) as usize;
+            let ours = is_multiple_of_tenth(u, lo) || is_multiple_of_tenth(u, lo + 1);
+            assert_eq!(ours, u > 0.0 && u % 0.1 == 0.0, "{u:e}");
+        }
+    }
 
     #[test]
     fn interpolates_between_points() {

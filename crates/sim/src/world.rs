@@ -43,12 +43,14 @@ impl World {
         // `t_s % interval_s == 0.0` (CloudSim's test) without fmod, a slow libm loop on the
         // hottest path: an exact multiple divides to an integer that multiplies back exactly.
         let i1 = pos as usize; // floor: times are non-negative
+        // Within the trace no wrap is needed; an integer division per lookup is not free.
+        let wrap = |i: usize| if i < n { i } else { i % n };
         if i1 as f64 == pos && i1 as f64 * interval_s == t_s {
-            return trace.cpu[i1 % n];
+            return trace.cpu[wrap(i1)];
         }
         let i2 = if i1 as f64 == pos { i1 } else { i1 + 1 }; // ceil
-        let u1 = trace.cpu[i1 % n];
-        let u2 = trace.cpu[i2 % n];
+        let u1 = trace.cpu[wrap(i1)];
+        let u2 = trace.cpu[wrap(i2)];
         let delta = (u2 - u1) / ((i2 - i1) as f64 * interval_s);
         u1 + delta * (t_s - i1 as f64 * interval_s)
     }
