@@ -36,6 +36,27 @@ pub fn post_remote_write(url_addr: std::net::SocketAddr, path: &str, body: &[u8]
     String::from_utf8_lossy(&answer[9..12]).parse().unwrap()
 }
 
+/// Whether the local opt-out `var` (`PROMIG_SKIP_...=1`) is set; if so, says on stderr which
+/// test it skips and why, so a run that "passed" without the tool cannot pass for one that ran.
+/// `.ci/run` refuses to run with any such variable set.
+#[allow(dead_code)] // not every test binary has an opt-out
+pub fn skip_requested(var: &str, needs: &str) -> bool {
+    if !std::env::var(var).is_ok_and(|v| v == "1") {
+        return false;
+    }
+    // libtest names each test's thread after the test.
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    // Straight to the process's stderr rather than `eprintln!`: libtest captures the macros'
+    // output and shows it only for failing tests (or with --nocapture), and a skip passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {var}=1 is set, so it ran without {needs}"
+    );
+    true
+}
+
 /// Everything a store holds, series by series (values as bits, so NaN equals NaN): two equal
 /// snapshots mean the same series, in the same order, with the same samples.
 #[allow(dead_code)] // not every test binary compares stores
