@@ -1,6 +1,7 @@
 //! Scraping a real Prometheus node_exporter started on a loopback port.
 //! Needs `prometheus-node-exporter` (apt-get install -y --no-install-recommends
-//! prometheus-node-exporter); `PROMIG_SKIP_NODE_EXPORTER=1` skips locally, CI never sets it.
+//! prometheus-node-exporter); `PROMIG_SKIP_NODE_EXPORTER=1` skips locally (saying so on stderr);
+//! `.ci/run` refuses to run with it set.
 
 use promig_telemetry::schema::node_exporter;
 use promig_telemetry::sources::prometheus::{ScrapeConfig, ScrapeSource, ScrapeTarget, scrape};
@@ -8,11 +9,11 @@ use promig_telemetry::{IngestStats, Source, Store};
 use std::time::Duration;
 
 mod common;
-use common::free_port;
+use common::{free_port, skip_requested};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_a_real_node_exporter_twice() {
-    if std::env::var("PROMIG_SKIP_NODE_EXPORTER").is_ok_and(|v| v == "1") {
+    if skip_requested("PROMIG_SKIP_NODE_EXPORTER", "a real node_exporter") {
         return;
     }
     let port = free_port();
@@ -95,7 +96,7 @@ async fn scrapes_a_real_node_exporter_twice() {
 /// The scrape source against a real exporter: its names are the schema's, its label is added.
 #[test]
 fn a_scrape_source_reads_the_schema_names_from_a_real_node_exporter() {
-    if std::env::var("PROMIG_SKIP_NODE_EXPORTER").is_ok_and(|v| v == "1") {
+    if skip_requested("PROMIG_SKIP_NODE_EXPORTER", "a real node_exporter") {
         return;
     }
     let addr = format!("127.0.0.1:{}", free_port());

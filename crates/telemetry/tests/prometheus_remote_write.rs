@@ -1,6 +1,7 @@
 //! A real Prometheus server scrapes a real node_exporter and remote-writes into promig's receiver,
 //! all on loopback. Needs the Debian packages `prometheus` and `prometheus-node-exporter`;
-//! `PROMIG_SKIP_PROMETHEUS=1` skips locally, CI never sets it.
+//! `PROMIG_SKIP_PROMETHEUS=1` skips locally (saying so on stderr); `.ci/run` refuses to run with
+//! it set.
 
 use promig_telemetry::sources::prometheus::RemoteWriteSource;
 use promig_telemetry::sources::prometheus::remote_write::RemoteWriteStats;
@@ -8,7 +9,7 @@ use promig_telemetry::{Source, Store};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::free_port;
+use common::{free_port, skip_requested};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -28,7 +29,7 @@ fn spawn(program: &str, args: &[String]) -> tokio::process::Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_streams_node_exporter_metrics_into_promig() {
-    if std::env::var("PROMIG_SKIP_PROMETHEUS").is_ok_and(|v| v == "1") {
+    if skip_requested("PROMIG_SKIP_PROMETHEUS", "a real Prometheus server") {
         return;
     }
     // The receiver serves on its own thread; this test is the loop that owns the store.

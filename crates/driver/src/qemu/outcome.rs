@@ -9,6 +9,7 @@ use crate::qemu::client::QmpClient;
 use crate::qemu::run_state::RunState;
 use crate::status::MigrationStatus;
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 /// What the poll loop observed along the way, which QEMU's final reply does not say.
 #[derive(Debug, Default, Clone)]
@@ -73,7 +74,21 @@ pub async fn conclude(
     }
 }
 
+/// Longest a completed migration's source may stay in `finish-migrate` before the end state
+/// counts as wrong: QEMU leaves it within milliseconds (one big-lock acquisition).
+const FINISHING_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time between two looks at a source still finishing.
+const FINISHING_POLL: Duration = Duration::from_millis(2);
+
 /// Checks both sides after `completed` and reports QEMU's own figures.
+///
+/// QEMU's migration thread (7.2: `migration_completion`, then `migration_iteration_finish`)
+/// sets the status to `completed` first, and only then takes the big lock to compute
+/// `total-time` and `downtime` and move the source to `postmigrate`. A `query-migrate` landing
+/// in between reads `completed` with both figures 0, and `query-status` reads `finish-migrate`;
+/// under load a 20 ms poll hits that window about once in fifty migrations. So the source is
+/// given a moment to leave `finish-migrate`, and the figures are read again once it has (QEMU
+/// sets them before `postmigrate`, under the same lock).
 async fn completed(
     source: &QmpClient,
     destination: &QmpClient,
@@ -81,16 +96,25 @@ async fn completed(
     reply: &Value,
     tally: &Tally,
 ) -> Result<Outcome, DriverError> {
-    let (s, d) = tokio::join!(source.status(), destination.status());
-    let (s, d) = (s?, d?);
+    let finishing_until = Instant::now() + FINISHING_TIMEOUT;
+    let (s, d) = loop {
+        let (s, d) = tokio::join!(source.status(), destination.status());
+        let (s, d) = (s?, d?);
+        if s != RunState::FinishMigrate || Instant::now() >= finishing_until {
+            break (s, d);
+        }
+        tokio::time::sleep(FINISHING_POLL).await;
+    };
     if d != RunState::Running || s != RunState::Postmigrate {
         return Err(DriverError::EndState {
             source_status: s,
             destination_status: d,
         });
     }
-    let total_ms = reply["total-time"].as_f64().unwrap_or(last.elapsed_ms);
-    let downtime_ms = reply["downtime"].as_f64().unwrap_or(0.0);
+    let settled = source.execute("query-migrate", Value::Null).await?;
+    let figure = |key: &str| settled[key].as_f64().or_else(|| reply[key].as_f64());
+    let total_ms = figure("total-time").unwrap_or(last.elapsed_ms);
+    let downtime_ms = figure("downtime").unwrap_or(0.0);
     Ok(tally.outcome(MigrationStatus::Completed, last, total_ms, downtime_ms))
 }
 
@@ -131,5 +155,81 @@ pub async fn secure_source(source: &QmpClient, destination: &QmpClient) -> bool 
             source.execute("cont", Value::Null).await.is_ok()
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A QMP server on a unix socket answering each command with `answer(command)`.
+    async fn fake_qmp(name: &str, answer: impl Fn(&str) -> Value + Send + 'static) -> QmpClient {
+        let path = std::env::temp_dir().join(format!(
+            "promig-fake-qmp-{}-{name}.sock",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (read, mut write) = sock.into_split();
+            write
+                .write_all(b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n")
+                .await
+                .unwrap();
+            let mut lines = BufReader::new(read).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let msg: Value = serde_json::from_str(&line).unwrap();
+                let command = msg["execute"].as_str().unwrap_or_default();
+                let reply = json!({"return": answer(command), "id": msg["id"]});
+                write
+                    .write_all(format!("{reply}\n").as_bytes())
+                    .await
+                    .unwrap();
+            }
+        });
+        let client = QmpClient::connect(&path, name, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        client
+    }
+
+    /// QEMU 7.2's finishing window, replayed: the poll saw `completed` with both figures still
+    /// 0 and the source still in `finish-migrate` for two more looks; the outcome must carry the
+    /// figures QEMU settles on, not the zeros, and not call the end state wrong.
+    #[tokio::test]
+    async fn a_completed_poll_inside_qemus_finishing_window_waits_for_the_real_figures() {
+        let looks = Arc::new(AtomicUsize::new(0));
+        let source_looks = Arc::clone(&looks);
+        let source = fake_qmp("finishing-src", move |command| match command {
+            "query-status" => {
+                let finished = source_looks.fetch_add(1, Ordering::SeqCst) >= 2;
+                json!({"status": if finished { "postmigrate" } else { "finish-migrate" }})
+            }
+            "query-migrate" => json!({"status": "completed", "total-time": 571, "downtime": 154}),
+            _ => json!({}),
+        })
+        .await;
+        let destination = fake_qmp("finishing-dst", |command| match command {
+            "query-status" => json!({"status": "running"}),
+            _ => json!({}),
+        })
+        .await;
+        let window = json!({"status": "completed", "total-time": 0, "downtime": 0});
+        let last = Progress {
+            status: MigrationStatus::Completed,
+            elapsed_ms: 580.0,
+            ..Progress::default()
+        };
+        let out = completed(&source, &destination, &last, &window, &Tally::default())
+            .await
+            .unwrap();
+        assert_eq!((out.total_ms, out.downtime_ms), (571.0, 154.0), "{out:?}");
+        assert!(looks.load(Ordering::SeqCst) >= 3);
     }
 }

@@ -30,7 +30,7 @@ fn run(args: &[&str]) -> Result<(), DriverError> {
         .map_err(|e| {
             DriverError::io(
                 format!(
-                    "running {} (install iproute2; the test bed needs root)",
+                    "running {} (apt-get install -y --no-install-recommends iproute2; the test bed needs root)",
                     args.join(" ")
                 ),
                 e,

@@ -1,6 +1,7 @@
 //! What the tests against real exporters share.
 
 /// A loopback port nothing listens on now (the OS picks it), for a server the test starts.
+#[allow(dead_code)] // not every test binary starts a server of its own
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -19,11 +20,57 @@ pub fn post_remote_write(url_addr: std::net::SocketAddr, path: &str, body: &[u8]
         "POST {path} HTTP/1.1\r\nHost: {url_addr}\r\nContent-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    sock.write_all(head.as_bytes()).unwrap();
-    sock.write_all(body).unwrap();
+    // A server refusing a body early (413 on Content-Length) may answer and close before the
+    // body is sent, or reset the connection after its answer: keep whatever arrived.
+    let _ = sock
+        .write_all(head.as_bytes())
+        .and_then(|()| sock.write_all(body));
     let mut answer = Vec::new();
-    sock.read_to_end(&mut answer).unwrap();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n) = sock.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
     String::from_utf8_lossy(&answer[9..12]).parse().unwrap()
+}
+
+/// Whether the local opt-out `var` (`PROMIG_SKIP_...=1`) is set; if so, says on stderr which
+/// test it skips and why, so a run that "passed" without the tool cannot pass for one that ran.
+/// `.ci/run` refuses to run with any such variable set.
+#[allow(dead_code)] // not every test binary has an opt-out
+pub fn skip_requested(var: &str, needs: &str) -> bool {
+    if !std::env::var(var).is_ok_and(|v| v == "1") {
+        return false;
+    }
+    // libtest names each test's thread after the test.
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    // Straight to the process's stderr rather than `eprintln!`: libtest captures the macros'
+    // output and shows it only for failing tests (or with --nocapture), and a skip passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {var}=1 is set, so it ran without {needs}"
+    );
+    true
+}
+
+/// Everything a store holds, series by series (values as bits, so NaN equals NaN): two equal
+/// snapshots mean the same series, in the same order, with the same samples.
+#[allow(dead_code)] // not every test binary compares stores
+pub fn contents(store: &promig_telemetry::Store) -> Vec<(String, Vec<(i64, u64)>)> {
+    (0..store.len() as u32)
+        .map(|id| {
+            let samples = store
+                .samples(id)
+                .into_iter()
+                .map(|(t, v)| (t, v.to_bits()))
+                .collect();
+            (store.name(id).into_owned(), samples)
+        })
+        .collect()
 }
 
 /// A loopback HTTP server answering `GET /metrics` with `text` (exposition format) until the

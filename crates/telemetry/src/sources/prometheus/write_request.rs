@@ -1,6 +1,11 @@
 //! The remote-write wire format: snappy-compressed protobuf `WriteRequest`s (remote-write 1.0),
-//! decoded straight into the store ([`ingest_remote_write`]) or into a [`Batch`] that the HTTP
+//! decoded into a [`Batch`] that is stored at once ([`ingest_remote_write`]) or that the HTTP
 //! receiver hands to the loop owning the store.
+//!
+//! A request is all or nothing: it is decoded completely before any sample reaches the store, so
+//! a body refused as corrupt (400) or oversized (413) leaves the store exactly as it was. Storing
+//! the series decoded before the corruption would make a retry by the sender, or its next batch,
+//! land on half a request, and "refused" would not mean "nothing happened".
 //!
 //! The protobuf decoding is hand-written over borrowed bytes (the message has five fields that
 //! matter): generated decoders build a `String` per label and a `Vec` per series, which would make
@@ -35,6 +40,9 @@ pub struct Scratch {
     raw: Vec<u8>,
     key: Vec<u8>,
     labels: Vec<u8>,
+    /// Where [`ingest_remote_write`] stages a request before storing it, kept so that staging
+    /// allocates nothing once the buffers have grown to the largest request seen.
+    staged: Batch,
 }
 
 fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
@@ -106,38 +114,10 @@ fn push_escaped(out: &mut Vec<u8>, v: &[u8]) {
     }
 }
 
-/// Where decoded series and samples go: straight into the store, or into a [`Batch`].
-trait Sink {
-    /// A new series starts; its samples follow.
-    fn series(&mut self, key: &[u8]);
-    /// A sample of the current series.
-    fn sample(&mut self, ts_ms: i64, value: f64);
-}
-
-/// Writes into the store, looking each series up once.
-struct StoreSink<'a> {
-    store: &'a mut Store,
-    stats: &'a mut IngestStats,
-    id: Option<SeriesId>,
-}
-
-impl Sink for StoreSink<'_> {
-    fn series(&mut self, key: &[u8]) {
-        self.id = self.store.series(key);
-    }
-
-    fn sample(&mut self, ts_ms: i64, value: f64) {
-        match self.id {
-            Some(id) => self.store.append(id, ts_ms, value, self.stats),
-            None => self.stats.unknown_series += 1,
-        }
-    }
-}
-
-/// Decodes one `TimeSeries` into the sink.
+/// Decodes one `TimeSeries` into the batch.
 fn time_series(
     ts: &[u8],
-    sink: &mut impl Sink,
+    sink: &mut Batch,
     key_buf: &mut Vec<u8>,
     label_block: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
@@ -235,12 +215,13 @@ impl Default for Limits {
     }
 }
 
-/// Decompresses `body` and feeds every series and sample to `sink`.
+/// Decompresses `body` and appends every series and sample to `sink`; on an error `sink` holds
+/// a partial request, which callers discard.
 fn decode(
     body: &[u8],
     limits: Limits,
     scratch: &mut Scratch,
-    sink: &mut impl Sink,
+    sink: &mut Batch,
 ) -> Result<(), DecodeError> {
     if body.len() > limits.compressed_bytes {
         return Err(DecodeError::Oversized(body.len()));
@@ -271,26 +252,29 @@ fn decode(
     result
 }
 
-/// Decodes a snappy-compressed `WriteRequest` body into the store (limits: [`Limits::default`]).
-/// An oversized body counts as `oversized`, a corrupt one as one bad line; samples before the
-/// corruption are kept.
+/// Decodes a snappy-compressed `WriteRequest` body into the store (limits: [`Limits::default`]),
+/// all or nothing: the whole body is decoded first (into `scratch`), and only a body that
+/// decodes completely is stored. An oversized body counts as `oversized`, a corrupt one as one
+/// bad line, and neither changes the store.
 pub fn ingest_remote_write(
     store: &mut Store,
     body: &[u8],
     scratch: &mut Scratch,
     stats: &mut IngestStats,
 ) -> Result<(), DecodeError> {
-    let mut sink = StoreSink {
-        store,
-        stats,
-        id: None,
-    };
-    let result = decode(body, Limits::default(), scratch, &mut sink);
+    let mut staged = std::mem::take(&mut scratch.staged);
+    staged.clear();
+    let result = decode(body, Limits::default(), scratch, &mut staged);
     match &result {
+        Ok(()) => {
+            staged.ingest_until(store, i64::MAX, stats);
+        }
         Err(DecodeError::Oversized(_)) => stats.oversized += 1,
         Err(_) => stats.bad_lines += 1,
-        Ok(()) => {}
     }
+    // Empty either way (stored in full, or refused): only its capacity is kept for the next.
+    staged.clear();
+    scratch.staged = staged;
     result
 }
 
@@ -311,12 +295,14 @@ pub struct Batch {
     samples: Vec<BatchSample>,
 }
 
-impl Sink for Batch {
+impl Batch {
+    /// A new series starts; its samples follow.
     fn series(&mut self, key: &[u8]) {
         self.keys.extend_from_slice(key);
         self.key_ends.push(self.keys.len());
     }
 
+    /// A sample of the current series.
     fn sample(&mut self, ts_ms: i64, value: f64) {
         self.samples.push(BatchSample {
             // A request holds far fewer than 2^32 series (the size limits see to it).
@@ -325,9 +311,14 @@ impl Sink for Batch {
             value,
         });
     }
-}
 
-impl Batch {
+    /// Forgets every series and sample, keeping the buffers.
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.key_ends.clear();
+        self.samples.clear();
+    }
+
     /// Decodes a whole request; nothing of a corrupt or oversized one is kept.
     pub fn decode(body: &[u8], limits: Limits, scratch: &mut Scratch) -> Result<Self, DecodeError> {
         let mut batch = Batch::default();
