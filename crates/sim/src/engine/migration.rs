@@ -150,8 +150,7 @@ impl Simulator {
         if let Some(deadline) = decision.deadline_s.filter(|d| d.is_finite()) {
             self.push(deadline.max(t), EventKind::Deadline { id, started_s: t });
         }
-        self.update_host(to, t);
-        self.update_host(from, t);
+        self.after_decision(to, from, t);
     }
 
     /// A policy may plan a VM twice in one round (consolidation's underload pass can evacuate a
@@ -181,8 +180,7 @@ impl Simulator {
         self.hosts[to].migrating_in.push(vm);
         self.totals.migrations += 1;
         self.totals.migration_bytes += memory_mib * promig_migrate::MIB;
-        self.update_host(to, t);
-        self.update_host(from, t);
+        self.after_decision(to, from, t);
         true
     }
 
@@ -320,6 +318,20 @@ impl Simulator {
             self.charge_incident(vm, m.downtime_s, t);
             self.set_link_membership(id, &m.links, false);
             self.reshare_bandwidth(t, &m.links, None);
+        }
+    }
+
+    /// Re-runs the scheduler of a decision's destination and source. In CloudSim mode this waits
+    /// for the round's end (one update per host, see `decision_point`); in NFV mode a VNF's
+    /// latency is priced with its host's load as of the previous update, so each decision
+    /// updates at once, as it always has.
+    fn after_decision(&mut self, to: usize, from: usize, t: f64) {
+        if self.cfg.mode == Mode::CloudSim {
+            self.touched_by_decisions.push(to);
+            self.touched_by_decisions.push(from);
+        } else {
+            self.update_host(to, t);
+            self.update_host(from, t);
         }
     }
 

@@ -238,6 +238,8 @@ pub struct Simulator {
     scratch_shares: Vec<(f64, Role)>,
     scratch_requests: Vec<f64>,
     last_risks: Vec<HostRisk>,
+    /// Hosts the current round's decisions changed, updated once when the round ends.
+    touched_by_decisions: Vec<usize>,
 }
 
 impl Simulator {
@@ -340,6 +342,7 @@ impl Simulator {
             scratch_shares: Vec::new(),
             scratch_requests: Vec::new(),
             last_risks: Vec::new(),
+            touched_by_decisions: Vec::new(),
             cfg,
         };
         sim.schedule_faults();
@@ -735,5 +738,17 @@ impl Simulator {
         for d in decisions {
             self.start_migration(d, t);
         }
+        // In CloudSim mode the hosts the decisions touched re-run their scheduler once each,
+        // after all of them: at this same instant an update accrues nothing and recomputes the
+        // host from its VM lists, and no decision reads a host's allocation, so once at the end
+        // is exactly the same as once per decision (NFV mode updates per decision).
+        let mut touched = std::mem::take(&mut self.touched_by_decisions);
+        touched.sort_unstable();
+        touched.dedup();
+        for &h in &touched {
+            self.update_host(h, t);
+        }
+        touched.clear();
+        self.touched_by_decisions = touched;
     }
 }
