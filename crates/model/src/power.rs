@@ -99,7 +99,9 @@ mod tests {
         }
         let mut z: u64 = 12345;
         for _ in 0..10_000 {
-            z = z.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            z = z
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             xs.push((z >> 11) as f64 / (1u64 << 53) as f64);
         }
         for u in xs {
