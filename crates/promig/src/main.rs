@@ -111,7 +111,17 @@ fn command_line() -> clap::Command {
     Cli::command().mut_subcommand("simulate", |c| c.mut_arg("policy", |a| a.long_help(help)))
 }
 
+/// Rust ignores SIGPIPE, so `promig ... | head` would panic on the first write after `head`
+/// exits; restoring the default lets the process end quietly, as Unix tools do.
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    restore_default_sigpipe();
     let cli = match Cli::from_arg_matches(&command_line().get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

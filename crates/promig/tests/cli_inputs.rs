@@ -117,3 +117,24 @@ fn trace_folders_are_read_as_written_or_refused_by_name() {
     let (ok, _, err) = promig(&["simulate", "--scenario", bad.to_str().unwrap()]);
     assert!(!ok && err.contains("vm b:2") && err.len() < 400, "{err}");
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    // `promig simulate --json | head -1`: the reader goes away after one line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_promig"))
+        .args(["simulate", "--json"]) // 139 KB, more than a pipe holds
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
