@@ -120,11 +120,16 @@ impl Simulator {
         }
         let shares = CpuShares::new(cap, shares_in.iter().copied());
         let mut util_mips = 0.0;
+        // The host's demand now, before its VMs are accounted: a VNF's latency is priced with the
+        // load it sees at this update, not the one of the host's previous update.
         let mut host_req = 0.0;
+        for &r in requests.iter() {
+            host_req += r;
+        }
+        self.hosts[h].requested_mips = host_req;
         let n_res = self.hosts[h].vms.len();
         for (i, &(capped, role)) in shares_in.iter().enumerate() {
             let alloc = shares.grant(capped, role);
-            host_req += requests[i];
             if i < n_res {
                 let vm = self.hosts[h].vms[i];
                 util_mips += if role == Role::MigratingOut {
