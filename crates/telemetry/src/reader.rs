@@ -238,6 +238,29 @@ impl ObservationReader {
         })
     }
 
+    /// The latest value of `key` at `at_ms`, noting in `health` whether it is missing or stale.
+    fn checked(
+        &self,
+        store: &Store,
+        key: &str,
+        at_ms: i64,
+        metric: &'static str,
+        health: &mut SeriesHealth,
+    ) -> Option<f64> {
+        match self.sample(store, key, at_ms) {
+            Sample::Missing => {
+                health.missing.push(metric);
+                None
+            }
+            Sample::Found { value, stale } => {
+                if stale {
+                    health.stale.push(metric);
+                }
+                Some(value)
+            }
+        }
+    }
+
     fn sample(&self, store: &Store, key: &str, at_ms: i64) -> Sample {
         match store.find(key).and_then(|id| store.latest_at(id, at_ms)) {
             None => Sample::Missing,
@@ -263,17 +286,8 @@ impl ObservationReader {
             let health = &mut coverage.hosts[h];
             coverage.expected += keys.len();
             for (metric, key) in HOST_READ.iter().zip(keys) {
-                let value = match self.sample(store, key, at_ms) {
-                    Sample::Missing => {
-                        health.missing.push(metric);
-                        continue;
-                    }
-                    Sample::Found { value, stale } => {
-                        if stale {
-                            health.stale.push(metric);
-                        }
-                        value
-                    }
+                let Some(value) = self.checked(store, key, at_ms, metric, health) else {
+                    continue;
                 };
                 let host = &mut obs.hosts[h];
                 match *metric {
@@ -296,17 +310,8 @@ impl ObservationReader {
             let health = &mut coverage.vms[v];
             coverage.expected += keys.len();
             for (metric, key) in VM_READ.iter().zip(keys) {
-                let value = match self.sample(store, key, at_ms) {
-                    Sample::Missing => {
-                        health.missing.push(metric);
-                        continue;
-                    }
-                    Sample::Found { value, stale } => {
-                        if stale {
-                            health.stale.push(metric);
-                        }
-                        value
-                    }
+                let Some(value) = self.checked(store, key, at_ms, metric, health) else {
+                    continue;
                 };
                 let vm = &mut obs.vms[v];
                 match *metric {
