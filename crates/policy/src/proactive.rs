@@ -4,7 +4,7 @@
 //! downtime plus risk. It is the simplest policy that uses the prediction path the RL agent and the
 //! controller will use.
 
-use crate::registry::{POSITIVE, ParamSpec, PolicySpec, Requirements};
+use crate::registry::{ParamSpec, PolicySpec, Requirements};
 use crate::work::Work;
 use crate::{Policy, placement};
 use promig_migrate::{MigrationInput, MigrationModel, QemuModel, Technique};
@@ -255,24 +255,21 @@ pub fn spec() -> PolicySpec {
             "empty hosts the predictor expects to fail or break a VNF's bounds, before they do"
                 .into(),
         params: vec![
-            ParamSpec {
-                name: "risk_bound",
-                description: "predicted risk above which a host is relieved",
-                default: d.risk_bound,
-                range: POSITIVE..=1.0,
-            },
-            ParamSpec {
-                name: "destination_limit",
-                description: "CPU load a destination may reach",
-                default: d.destination_limit,
-                range: POSITIVE..=1.0,
-            },
-            ParamSpec {
-                name: "hardware_bound",
-                description: "hardware-failure probability above which a host is emptied",
-                default: d.hardware_bound,
-                range: POSITIVE..=1.0,
-            },
+            ParamSpec::fraction(
+                "risk_bound",
+                "predicted risk above which a host is relieved",
+                d.risk_bound,
+            ),
+            ParamSpec::fraction(
+                "destination_limit",
+                "CPU load a destination may reach",
+                d.destination_limit,
+            ),
+            ParamSpec::fraction(
+                "hardware_bound",
+                "hardware-failure probability above which a host is emptied",
+                d.hardware_bound,
+            ),
         ],
         requires: Requirements {
             predictions: true,

@@ -7,7 +7,7 @@
 
 use crate::Policy;
 use crate::placement::least_loaded;
-use crate::registry::{POSITIVE, ParamSpec, PolicySpec, Requirements};
+use crate::registry::{ParamSpec, PolicySpec, Requirements};
 use crate::work::Work;
 use promig_model::{Decision, Observation};
 use std::sync::Arc;
@@ -110,18 +110,16 @@ pub fn spec() -> PolicySpec {
         summary: "move VMs off a host after it was seen overloaded, out of memory or too slow"
             .into(),
         params: vec![
-            ParamSpec {
-                name: "memory_breach",
-                description: "memory use (share of the host) counted as running out",
-                default: d.memory_breach,
-                range: POSITIVE..=1.0,
-            },
-            ParamSpec {
-                name: "destination_limit",
-                description: "CPU load a destination may reach",
-                default: d.destination_limit,
-                range: POSITIVE..=1.0,
-            },
+            ParamSpec::fraction(
+                "memory_breach",
+                "memory use (share of the host) counted as running out",
+                d.memory_breach,
+            ),
+            ParamSpec::fraction(
+                "destination_limit",
+                "CPU load a destination may reach",
+                d.destination_limit,
+            ),
         ],
         requires: Requirements::default(),
         build: Arc::new(|v: &[f64], _| {

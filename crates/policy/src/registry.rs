@@ -26,6 +26,18 @@ pub struct ParamSpec {
     pub range: RangeInclusive<f64>,
 }
 
+impl ParamSpec {
+    /// A share or probability: strictly positive, at most 1 (the most common kind of parameter).
+    pub fn fraction(name: &'static str, description: &'static str, default: f64) -> Self {
+        ParamSpec {
+            name,
+            description,
+            default,
+            range: POSITIVE..=1.0,
+        }
+    }
+}
+
 /// What a policy needs from whoever runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Requirements {

@@ -4,7 +4,7 @@
 
 use crate::Policy;
 use crate::placement::least_loaded;
-use crate::registry::{POSITIVE, ParamSpec, PolicySpec, Requirements};
+use crate::registry::{ParamSpec, PolicySpec, Requirements};
 use crate::work::Work;
 use promig_model::{Decision, Observation};
 use std::sync::Arc;
@@ -96,18 +96,16 @@ pub fn spec() -> PolicySpec {
             "OpenStack Watcher's workload balance: relieve hosts above a CPU or memory threshold"
                 .into(),
         params: vec![
-            ParamSpec {
-                name: "threshold",
-                description: "CPU utilisation above which a host is relieved",
-                default: d.cpu_threshold,
-                range: POSITIVE..=1.0,
-            },
-            ParamSpec {
-                name: "memory_threshold",
-                description: "memory utilisation above which a host is relieved",
-                default: d.memory_threshold,
-                range: POSITIVE..=1.0,
-            },
+            ParamSpec::fraction(
+                "threshold",
+                "CPU utilisation above which a host is relieved",
+                d.cpu_threshold,
+            ),
+            ParamSpec::fraction(
+                "memory_threshold",
+                "memory utilisation above which a host is relieved",
+                d.memory_threshold,
+            ),
         ],
         requires: Requirements::default(),
         build: Arc::new(|v: &[f64], _| {

@@ -361,12 +361,11 @@ pub fn specs() -> Vec<PolicySpec> {
         (
             "thr",
             "static utilisation threshold",
-            ParamSpec {
-                name: "threshold",
-                description: "utilisation above which a host is overloaded",
-                default: 0.8,
-                range: POSITIVE..=1.0,
-            },
+            ParamSpec::fraction(
+                "threshold",
+                "utilisation above which a host is overloaded",
+                0.8,
+            ),
         ),
         (
             "iqr",
