@@ -1,4 +1,5 @@
-//! Simulation speed. Compare with CloudSim 3.0.3: about 54 s and 2.3 GB for the LR-MMT day below.
+//! Simulation speed. Compare with CloudSim 3.0.3: 19.9 s wall and 2,065 MB for the LR-MMT day below
+//! (whole process, measured on this machine kind; see the README's Speed section).
 //! Run with `cargo bench -p promig-sim`.
 
 use promig_model::fault::FaultsConfig;
