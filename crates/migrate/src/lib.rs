@@ -4,11 +4,15 @@
 
 pub mod calibration;
 pub mod cloudsim;
+pub mod history;
 pub mod planner;
+pub mod profile;
 pub mod qemu;
 
 pub use cloudsim::CloudSimRule;
+pub use history::{HistoryError, HistoryRow, read_history};
 pub use planner::{Constraints, Plan, PlanError, RiskPolicy, plan};
+pub use profile::{Profile, ProfileError};
 pub use qemu::{Calibration, DowntimeRamp, QemuModel, Technique, TechniqueParams};
 
 use serde::{Deserialize, Serialize};

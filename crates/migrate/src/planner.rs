@@ -2,7 +2,8 @@
 //! how much risk the operator accepts, pick the technique and its parameters, or say none fits.
 
 use crate::MigrationInput;
-use crate::qemu::{Calibration, Detail, QemuModel, Technique, TechniqueParams};
+use crate::profile::Profile;
+use crate::qemu::{Detail, Technique, TechniqueParams};
 use serde::{Deserialize, Serialize};
 
 /// How much risk the operator accepts for the VM during the migration.
@@ -51,12 +52,13 @@ pub enum PlanError {
     },
 }
 
-/// Tries every technique at a few downtime limits under `calibration` and returns the feasible
-/// plan with the lowest downtime (ties: shortest total time, then least guest CPU lost).
+/// Tries every technique at a few downtime limits, each under its own constants from `profile`
+/// (on real hosts they differ per technique), and returns the feasible plan with the lowest
+/// downtime (ties: shortest total time, then least guest CPU lost).
 pub fn plan(
     input: &MigrationInput,
     constraints: &Constraints,
-    calibration: Calibration,
+    profile: &Profile,
 ) -> Result<Plan, PlanError> {
     let limits = [0.25, 0.5, 1.0].map(|f| constraints.max_downtime_ms * f);
     let mut candidates = Vec::new();
@@ -84,11 +86,7 @@ pub fn plan(
                 .collect()
         };
         for params in variants {
-            let expected = QemuModel {
-                params,
-                calibration,
-            }
-            .detail(input);
+            let expected = profile.model(params).detail(input);
             candidates.push(Plan { params, expected });
         }
     }
@@ -161,7 +159,7 @@ mod tests {
         let p = plan(
             &input(0.0),
             &constraints(RiskPolicy::Balanced, Some(120.0)),
-            Calibration::default(),
+            &Profile::tcg(),
         )
         .unwrap();
         assert_ne!(p.params.technique, Technique::Postcopy);
@@ -171,7 +169,7 @@ mod tests {
     #[test]
     fn conservative_never_postcopies_and_may_fail() {
         let c = constraints(RiskPolicy::Conservative, Some(5.0));
-        match plan(&input(80_000.0), &c, Calibration::default()) {
+        match plan(&input(80_000.0), &c, &Profile::tcg()) {
             Ok(p) => assert_ne!(p.params.technique, Technique::Postcopy),
             Err(PlanError::NoFit { .. }) => {}
         }
@@ -180,7 +178,7 @@ mod tests {
     #[test]
     fn tight_deadline_with_heavy_dirtying_falls_back_to_postcopy_when_allowed() {
         let c = constraints(RiskPolicy::Balanced, Some(60.0));
-        let p = plan(&input(200_000.0), &c, Calibration::default()).unwrap();
+        let p = plan(&input(200_000.0), &c, &Profile::tcg()).unwrap();
         assert_eq!(p.params.technique, Technique::Postcopy);
     }
 
@@ -188,8 +186,44 @@ mod tests {
     fn impossible_deadline_is_reported() {
         let c = constraints(RiskPolicy::Aggressive, Some(1.0));
         assert!(matches!(
-            plan(&input(0.0), &c, Calibration::default()),
+            plan(&input(0.0), &c, &Profile::tcg()),
             Err(PlanError::NoFit { .. })
         ));
+    }
+
+    #[test]
+    fn each_technique_is_priced_with_its_own_constants() {
+        // Under tcg the heavy-dirtying case falls back to post-copy (test above); a profile whose
+        // post-copy switch-over alone takes 10 s must not pick it, while the others are unchanged.
+        let mut profile = Profile::tcg();
+        let mut slow = profile.calibration(Technique::Postcopy);
+        slow.switchover_s = 10.0;
+        profile.techniques.insert(Technique::Postcopy, slow);
+        let c = constraints(RiskPolicy::Balanced, Some(60.0));
+        match plan(&input(200_000.0), &c, &profile) {
+            Ok(p) => assert_ne!(p.params.technique, Technique::Postcopy),
+            Err(PlanError::NoFit { best }) => {
+                let best = best.expect("post-copy still converges");
+                assert!(
+                    best.expected.estimate.downtime_s >= 10.0
+                        || best.params.technique != Technique::Postcopy
+                );
+            }
+        }
+        let p = plan(
+            &input(0.0),
+            &constraints(RiskPolicy::Balanced, Some(120.0)),
+            &profile,
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            plan(
+                &input(0.0),
+                &constraints(RiskPolicy::Balanced, Some(120.0)),
+                &Profile::tcg()
+            )
+            .unwrap()
+        );
     }
 }

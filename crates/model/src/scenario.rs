@@ -36,6 +36,11 @@ pub struct ScenarioFile {
     /// How the platform recovers VMs of a crashed host.
     #[serde(default)]
     pub recovery: RecoveryConfig,
+    /// Calibration profile of the migration cost model: a built-in name (`kvm`, `tcg`) or a
+    /// profile TOML file relative to this file, so a scenario of a given cluster can carry that
+    /// cluster's fitted constants; the simulator's default (`kvm`) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<String>,
     /// The file it was read from, for errors found when the world is built.
     #[serde(skip)]
     pub source: PathBuf,

@@ -96,6 +96,11 @@ struct SimulateArgs {
     /// Number of 5-minute steps (overrides the scenario's).
     #[arg(long)]
     steps: Option<usize>,
+    /// Calibration profile of the migration model: a built-in name (kvm, tcg) or a profile TOML
+    /// file (overrides the scenario's `calibration`; default kvm). CloudSim mode prices
+    /// migrations with its own rule, so it takes none.
+    #[arg(long, value_name = "FILE_OR_NAME", conflicts_with = "cloudsim")]
+    calibration: Option<String>,
     /// Print one JSON object (one policy) or an array (several) instead of the table.
     #[arg(long)]
     json: bool,
@@ -198,10 +203,22 @@ fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
         file = file.with_traces(&path.to_string_lossy(), t.format);
     }
     let world = scenario::build_world(&file, &base)?;
-    let config = SimConfig::nfv(
+    let (seed, steps) = (
         args.seed.unwrap_or(file.seed),
         args.steps.unwrap_or(file.steps),
     );
+    // The flag wins over the scenario's `calibration` (a file relative to the working folder,
+    // where the scenario's is relative to the scenario).
+    let config = match &args.calibration {
+        Some(spec) => SimConfig {
+            calibration: Arc::new(
+                promig_migrate::Profile::resolve(spec, Path::new("")).context("--calibration")?,
+            ),
+            ..SimConfig::nfv(seed, steps)
+        },
+        None => scenario::sim_config(&file, &base, seed, steps)
+            .with_context(|| format!("{}: key `calibration`", file.source.display()))?,
+    };
     Ok(Setup {
         world: Arc::new(world),
         config,

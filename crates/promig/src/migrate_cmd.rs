@@ -1,14 +1,15 @@
 //! `promig migrate ...`: the migration cost model and planner for one migration, for scripts and
-//! validation, and the calibration of the model against real QEMU runs.
+//! validation, and the calibration of the model against real QEMU runs or a cluster's history.
 
 use anyhow::{Context, Result};
-use promig_migrate::calibration::{self, Measurement};
+use promig_migrate::calibration::{self, Errors, Measurement};
 use promig_migrate::{
-    Calibration, Constraints, MIB, MigrationInput, QemuModel, RiskPolicy, Technique,
-    TechniqueParams,
+    Calibration, Constraints, MIB, MigrationInput, Profile, RiskPolicy, Technique, TechniqueParams,
 };
 use serde::Serialize;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// The migration to model, as flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -73,6 +74,10 @@ pub enum MigrateCommand {
         /// Use Nova's downtime ramp (500 ms in 10 steps, 75 s per GiB) instead of a fixed limit.
         #[arg(long)]
         nova_ramp: bool,
+        /// Calibration profile: a built-in name (tcg, kvm) or a profile TOML file
+        /// (`migrate calibrate --history ... --out FILE` writes one).
+        #[arg(long, value_name = "FILE_OR_NAME", default_value = "tcg")]
+        calibration: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -93,11 +98,17 @@ pub enum MigrateCommand {
         /// Forbid auto-converge's vCPU throttling.
         #[arg(long)]
         no_throttle: bool,
+        /// Calibration profile: a built-in name (tcg, kvm) or a profile TOML file; each
+        /// technique is priced with its own constants from it.
+        #[arg(long, value_name = "FILE_OR_NAME", default_value = "tcg")]
+        calibration: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Fit the model's constants on a sweep of real migrations and report prediction errors.
+    /// Fit the model's constants on a sweep of real migrations and report prediction errors;
+    /// with --history, fit a calibration profile (one set per technique) on a cluster's own
+    /// migrations.
     Calibrate {
         /// Sweep CSV to fit on (the committed one by default); no QEMU needed.
         #[arg(long, default_value = "crates/migrate/calibration/sweep.csv")]
@@ -105,6 +116,19 @@ pub enum MigrateCommand {
         /// Run a new sweep on the local QEMU test bed first and write it to this CSV.
         #[arg(long)]
         run_sweep: Option<PathBuf>,
+        /// Migration history CSV to fit a profile on: the SoCC 2017 layout
+        /// (live-migration/kvm-migrations.csv) or query-migrate columns (technique, memory_mib,
+        /// dirty_pages_rate, link_mbps, max_bandwidth_mib_s, downtime_limit_ms, total_time_ms,
+        /// downtime_ms, ram_transferred_kib; see promig_migrate::history).
+        #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["from_csv", "run_sweep"])]
+        history: Option<PathBuf>,
+        /// Write the fitted profile here (TOML); without it the profile goes to stdout and the
+        /// error report to stderr.
+        #[arg(long, value_name = "PROFILE.toml", requires = "history")]
+        out: Option<PathBuf>,
+        /// The profile's name (default: the output file's stem, else the history file's).
+        #[arg(long, requires = "history")]
+        name: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -115,6 +139,8 @@ pub enum MigrateCommand {
 #[derive(Serialize)]
 struct EstimateOut {
     technique: &'static str,
+    /// The calibration profile's name.
+    calibration: String,
     total_ms: Option<f64>,
     downtime_ms: f64,
     transferred_kib: f64,
@@ -130,6 +156,7 @@ fn estimate_out(d: &promig_migrate::qemu::Detail, technique: Technique) -> Estim
     let e = &d.estimate;
     EstimateOut {
         technique: technique.name(),
+        calibration: String::new(),
         total_ms: e.total_s.is_finite().then_some(e.total_s * 1000.0),
         downtime_ms: e.downtime_s * 1000.0,
         transferred_kib: e.transferred_bytes / 1024.0,
@@ -179,9 +206,11 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
             max_bandwidth_mib_s,
             downtime_limit_ms,
             nova_ramp,
+            calibration,
             json,
         } => {
             let input = migration.input()?;
+            let profile = profile(&calibration)?;
             let technique = Technique::from_name(&technique).with_context(|| {
                 format!("--technique {technique:?}: expected precopy, auto-converge, xbzrle, compress or postcopy")
             })?;
@@ -193,17 +222,15 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
                 downtime_limit_ms.is_finite() && (0.0..=3_600_000.0).contains(&downtime_limit_ms),
                 "--downtime-limit-ms must be in 0..=3600000, got {downtime_limit_ms}"
             );
-            let model = QemuModel {
-                params: TechniqueParams {
-                    technique,
-                    downtime_limit_ms,
-                    max_bandwidth_bps: max_bandwidth_mib_s * MIB * 8.0,
-                    ramp: nova_ramp.then(promig_migrate::DowntimeRamp::default),
-                    ..TechniqueParams::default()
-                },
-                calibration: Calibration::default(),
-            };
-            let out = estimate_out(&model.detail(&input), technique);
+            let model = profile.model(TechniqueParams {
+                technique,
+                downtime_limit_ms,
+                max_bandwidth_bps: max_bandwidth_mib_s * MIB * 8.0,
+                ramp: nova_ramp.then(promig_migrate::DowntimeRamp::default),
+                ..TechniqueParams::default()
+            });
+            let mut out = estimate_out(&model.detail(&input), technique);
+            out.calibration = profile.name;
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -217,9 +244,11 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
             max_downtime_ms,
             risk,
             no_throttle,
+            calibration,
             json,
         } => {
             let input = migration.input()?;
+            let profile = profile(&calibration)?;
             if let Some(d) = deadline_s {
                 anyhow::ensure!(
                     d.is_finite() && d > 0.0,
@@ -244,7 +273,7 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
                 risk,
                 allow_throttle: !no_throttle,
             };
-            match promig_migrate::plan(&input, &constraints, Calibration::default()) {
+            match promig_migrate::plan(&input, &constraints, &profile) {
                 Ok(p) => {
                     if json {
                         println!("{}", serde_json::to_string_pretty(&p)?);
@@ -263,9 +292,17 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
             }
         }
         MigrateCommand::Calibrate {
+            history: Some(history),
+            out,
+            name,
+            json,
+            ..
+        } => calibrate_history(&history, out.as_deref(), name, json),
+        MigrateCommand::Calibrate {
             from_csv,
             run_sweep,
             json,
+            ..
         } => {
             let path = match run_sweep {
                 Some(out) => {
@@ -326,4 +363,156 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A `--calibration` value: a built-in profile name, else a file relative to the working folder.
+fn profile(spec: &str) -> Result<Profile> {
+    Profile::resolve(spec, Path::new("")).context("--calibration")
+}
+
+/// How one technique's constants fit its share of the history.
+#[derive(Serialize)]
+struct TechniqueFit {
+    runs: usize,
+    errors_fitted: Errors,
+    errors_tcg: Errors,
+}
+
+/// One fit per technique, each on that technique's runs only.
+fn fit_per_technique(
+    runs: &BTreeMap<Technique, Vec<Measurement>>,
+) -> BTreeMap<Technique, Calibration> {
+    runs.iter()
+        .map(|(&t, runs)| (t, calibration::fit(runs, calibration::START)))
+        .collect()
+}
+
+/// `migrate calibrate --history`: one calibration per technique present, fitted from the same
+/// start as the sweep's fit; techniques without history share a fit on all of it (`[default]`).
+fn calibrate_history(
+    history: &Path,
+    out: Option<&Path>,
+    name: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let rows = promig_migrate::read_history(history)?;
+    let mut by_technique: BTreeMap<Technique, Vec<Measurement>> = BTreeMap::new();
+    for r in &rows {
+        by_technique
+            .entry(r.measurement.technique)
+            .or_default()
+            .push(r.measurement.clone());
+    }
+    let started = Instant::now();
+    let techniques = fit_per_technique(&by_technique);
+    let default = (by_technique.len() < Technique::ALL.len()).then(|| {
+        let all: Vec<Measurement> = rows.iter().map(|r| r.measurement.clone()).collect();
+        calibration::fit(&all, calibration::START)
+    });
+    let fit_s = started.elapsed().as_secs_f64();
+    let name = name.unwrap_or_else(|| {
+        out.unwrap_or(history).file_stem().map_or_else(
+            || "fitted".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+    });
+    let counts: Vec<String> = by_technique
+        .iter()
+        .map(|(t, r)| format!("{} {}", t.name(), r.len()))
+        .collect();
+    let profile = Profile {
+        name,
+        description: format!(
+            "fitted by `promig migrate calibrate --history {}` on {} migrations ({}){}",
+            history.display(),
+            rows.len(),
+            counts.join(", "),
+            if default.is_some() {
+                "; [default], for the techniques without history, is fitted on all of them"
+            } else {
+                ""
+            }
+        ),
+        default,
+        techniques,
+    };
+    // The fit keeps every constant inside its bounds; checked anyway before anything is written.
+    profile.validate()?;
+    let tcg = Profile::tcg();
+    let fits: BTreeMap<&'static str, TechniqueFit> = by_technique
+        .iter()
+        .map(|(&t, runs)| {
+            (
+                t.name(),
+                TechniqueFit {
+                    runs: runs.len(),
+                    errors_fitted: calibration::errors(runs, profile.calibration(t)),
+                    errors_tcg: calibration::errors(runs, tcg.calibration(t)),
+                },
+            )
+        })
+        .collect();
+    let toml = profile.to_toml();
+    if let Some(path) = out {
+        std::fs::write(path, &toml).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "history": history,
+                "runs": rows.len(),
+                "techniques": fits,
+                "profile": profile,
+                "out": out,
+            }))?
+        );
+        return Ok(());
+    }
+    // The report goes where the profile does not: stdout when the profile is written to a file,
+    // stderr when the profile itself is the output (`... > mine.toml`).
+    let mut report = format!(
+        "{} migrations from {}; {} technique(s) fitted in {:.1} s\n",
+        rows.len(),
+        history.display(),
+        by_technique.len(),
+        fit_s
+    );
+    report.push_str(&format!(
+        "{:<14} {:>6}  {:>21}  {:>21}  {:>19}  {:>13}\n",
+        "technique",
+        "runs",
+        "total MdAPE fit/tcg",
+        "downtime MdAPE f/t",
+        "|downtime<20ms| ms",
+        "no-converge"
+    ));
+    for (t, f) in &fits {
+        let (a, b) = (&f.errors_fitted, &f.errors_tcg);
+        report.push_str(&format!(
+            "{:<14} {:>6}  {:>9.1} % / {:>6.1} %  {:>9.1} % / {:>6.1} %  {:>8.1} / {:>8.1}  {:>5} / {:<5}\n",
+            t,
+            f.runs,
+            a.total_mape * 100.0,
+            b.total_mape * 100.0,
+            a.downtime_mape * 100.0,
+            b.downtime_mape * 100.0,
+            a.small_downtime_abs_ms,
+            b.small_downtime_abs_ms,
+            a.convergence_mismatches,
+            b.convergence_mismatches
+        ));
+    }
+    report.push_str("(in-sample errors: fitted profile / built-in tcg profile)\n");
+    match out {
+        Some(path) => {
+            print!("{report}");
+            println!("profile `{}` written to {}", profile.name, path.display());
+        }
+        None => {
+            eprint!("{report}");
+            print!("{toml}");
+        }
+    }
+    Ok(())
 }

@@ -171,7 +171,7 @@ pub fn run(cmd: TelemetryCommand, data: Option<&std::path::Path>) -> Result<()> 
                 ),
             };
             let world = std::sync::Arc::new(promig_sim::scenario::build_world(&file, &base)?);
-            let cfg = promig_sim::SimConfig::nfv(file.seed, file.steps);
+            let cfg = promig_sim::scenario::sim_config(&file, &base, file.seed, file.steps)?;
             // The ring keeps the last 30 days of each series: a longer run streams through it.
             let mut store = Store::new(file.steps.clamp(1, 8640), 100_000);
             let resolved = promig_policy::Registry::builtin();

@@ -1,6 +1,8 @@
 //! How a run is simulated (as opposed to what is simulated, which is the [`crate::World`]).
 
+use promig_migrate::Profile;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Which accounting rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +34,10 @@ pub struct SimConfig {
     pub memory_overcommit: f64,
     /// Share of each link that migrations may use together (the rest carries VNF traffic).
     pub migration_link_share: f64,
+    /// Machine constants of the QEMU migration model, per technique: NFV migrations are priced
+    /// with them (CloudSim mode uses CloudSim's own rule instead). Shared, so cloning a
+    /// simulator to branch stays cheap.
+    pub calibration: Arc<Profile>,
 }
 
 impl SimConfig {
@@ -45,6 +51,8 @@ impl SimConfig {
             power_aware: true,
             memory_overcommit: 1.5,
             migration_link_share: 0.5,
+            // The hosts an NFV data centre runs on are KVM hosts.
+            calibration: Arc::new(Profile::kvm()),
         }
     }
 
@@ -58,6 +66,8 @@ impl SimConfig {
             power_aware: true,
             memory_overcommit: 1.0,
             migration_link_share: 0.5,
+            // Unused (CloudSim's migration rule is RAM / half the bandwidth); the built-in fit.
+            calibration: Arc::new(Profile::tcg()),
         }
     }
 
@@ -101,6 +111,8 @@ impl SimConfig {
         if !(share.is_finite() && share > 0.0 && share <= 1.0) {
             return bad("migration_link_share", format!("{share} is outside (0, 1]"));
         }
+        // A profile loaded from a file was checked then; one built in memory is checked here.
+        self.calibration.validate()?;
         Ok(())
     }
 }

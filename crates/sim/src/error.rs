@@ -9,6 +9,10 @@ pub enum SimError {
     /// A host type's power curve is unusable.
     #[error(transparent)]
     PowerCurve(#[from] promig_model::scenario::PowerCurveError),
+    /// A calibration profile is unreadable or has a constant out of range (the error names its
+    /// file, line and key).
+    #[error(transparent)]
+    Profile(#[from] promig_migrate::ProfileError),
     /// A run setting is out of range.
     #[error("{field}: {message}")]
     Config {

@@ -1,7 +1,7 @@
 //! Building a world from a scenario file, and the built-in default NFV scenario.
 
-use crate::SimError;
 use crate::world::World;
+use crate::{SimConfig, SimError};
 use promig_model::scenario::{PowerConfig, ScenarioFile, TopologyConfig};
 use promig_model::{ChainSpec, HostSpec, ModelError, Topology, TraceSet, VmSpec, VnfSpec};
 use std::path::Path;
@@ -16,6 +16,22 @@ pub fn default_scenario() -> Result<ScenarioFile, SimError> {
         DEFAULT_SCENARIO_TOML,
         Path::new("<built-in default scenario>"),
     )?)
+}
+
+/// The NFV run settings for a scenario: `seed` and `steps`, and the calibration profile its
+/// `calibration` key names (a built-in name, or a file relative to `base_dir`), else the default.
+/// An unreadable or invalid profile is an error naming its file.
+pub fn sim_config(
+    file: &ScenarioFile,
+    base_dir: &Path,
+    seed: u64,
+    steps: usize,
+) -> Result<SimConfig, SimError> {
+    let mut config = SimConfig::nfv(seed, steps);
+    if let Some(spec) = &file.calibration {
+        config.calibration = std::sync::Arc::new(promig_migrate::Profile::resolve(spec, base_dir)?);
+    }
+    Ok(config)
 }
 
 /// Builds the world a scenario file describes; relative paths resolve against `base_dir`.
@@ -187,4 +203,42 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
         base_dir: base_dir.to_path_buf(),
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use promig_migrate::Profile;
+
+    fn with_calibration(spec: &str) -> ScenarioFile {
+        let text = format!("calibration = {spec:?}\n{DEFAULT_SCENARIO_TOML}");
+        ScenarioFile::parse(&text, Path::new("s.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_scenario_names_its_calibration_profile() {
+        let none = default_scenario().unwrap();
+        assert_eq!(none.calibration, None);
+        let c = sim_config(&none, Path::new("."), 1, 2).unwrap();
+        assert_eq!((c.seed, c.steps), (1, 2));
+        assert_eq!(*c.calibration, Profile::kvm());
+        let c = sim_config(&with_calibration("tcg"), Path::new("."), 1, 2).unwrap();
+        assert_eq!(*c.calibration, Profile::tcg());
+
+        // A file is looked for beside the scenario.
+        let dir = std::env::temp_dir().join(format!("promig-sim-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut mine = Profile::tcg();
+        mine.name = "mine".into();
+        std::fs::write(dir.join("mine.toml"), mine.to_toml()).unwrap();
+        let c = sim_config(&with_calibration("mine.toml"), &dir, 1, 2).unwrap();
+        assert_eq!(c.calibration.name, "mine");
+        let e = sim_config(&with_calibration("gone.toml"), &dir, 1, 2).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&dir.join("gone.toml").display().to_string()),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -42,13 +42,21 @@ impl Policy for MoveOnce {
 }
 
 fn run(technique: Option<Technique>, deadline_after_s: Option<f64>) -> (Report, usize) {
+    run_with(SimConfig::nfv(5, 24), technique, deadline_after_s)
+}
+
+fn run_with(
+    config: SimConfig,
+    technique: Option<Technique>,
+    deadline_after_s: Option<f64>,
+) -> (Report, usize) {
     let world = Arc::new(synthetic::world(4, 6, 24, 5, FaultsConfig::default()));
     let mut policy = MoveOnce {
         technique,
         deadline_after_s,
         done: false,
     };
-    let mut sim = Simulator::new(world, SimConfig::nfv(5, 24), &mut policy).unwrap();
+    let mut sim = Simulator::new(world, config, &mut policy).unwrap();
     let on_host0 = sim.observation().hosts[0].vms.len();
     assert!(on_host0 > 0, "the fixture needs VMs on host 0");
     let report = sim.run(&mut policy, &mut |_, _| {});
@@ -85,5 +93,50 @@ fn the_technique_chosen_prices_the_migration() {
         "post-copy pauses less than pre-copy: {} vs {}",
         post.downtime_s,
         pre.downtime_s
+    );
+}
+
+#[test]
+fn the_calibration_profile_prices_each_technique() {
+    let (base, _) = run(Some(Technique::Xbzrle), None);
+    assert!(base.migrations > 0);
+    // Two seconds more switch-over for XBZRLE only: its migrations pause the VMs longer, the
+    // other techniques' constants are untouched.
+    let mut config = SimConfig::nfv(5, 24);
+    let mut profile = (*config.calibration).clone();
+    let mut slow = profile.calibration(Technique::Xbzrle);
+    slow.switchover_s += 2.0;
+    profile.techniques.insert(Technique::Xbzrle, slow);
+    config.calibration = Arc::new(profile);
+    let (slow_xbzrle, _) = run_with(config.clone(), Some(Technique::Xbzrle), None);
+    assert_eq!(slow_xbzrle.migrations, base.migrations);
+    assert!(
+        slow_xbzrle.downtime_s > base.downtime_s + 1.0,
+        "{} vs {}",
+        slow_xbzrle.downtime_s,
+        base.downtime_s
+    );
+    let (precopy, _) = run_with(config, Some(Technique::Precopy), None);
+    assert_eq!(precopy, run(Some(Technique::Precopy), None).0);
+}
+
+#[test]
+fn an_invalid_profile_is_refused_naming_the_constant() {
+    let mut config = SimConfig::nfv(5, 24);
+    let mut profile = (*config.calibration).clone();
+    let mut bad = profile.calibration(Technique::Compress);
+    bad.compress_ratio = f64::NAN;
+    profile.techniques.insert(Technique::Compress, bad);
+    config.calibration = Arc::new(profile);
+    let world = Arc::new(synthetic::world(4, 6, 24, 5, FaultsConfig::default()));
+    let mut policy = MoveOnce {
+        technique: None,
+        deadline_after_s: None,
+        done: false,
+    };
+    let e = Simulator::new(world, config, &mut policy).err().unwrap();
+    assert!(
+        e.to_string().contains("techniques.compress.compress_ratio"),
+        "{e}"
     );
 }

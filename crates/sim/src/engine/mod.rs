@@ -16,7 +16,9 @@ use crate::config::{Mode, SimConfig};
 use crate::faults::{self, FaultPlan};
 use crate::report::{Report, VnfReport};
 use crate::world::World;
-use promig_migrate::{CloudSimRule, MigrationInput, MigrationModel, QemuModel, Technique};
+use promig_migrate::{
+    CloudSimRule, MigrationInput, MigrationModel, QemuModel, Technique, TechniqueParams,
+};
 use promig_model::scheduler::{CpuShares, MIGRATING_OUT_SHARE, Role};
 use promig_model::{Decision, HISTORY_LEN, HostRisk, HostView, Observation, VmView};
 use promig_model::{FaultCause, FaultRecord};
@@ -227,7 +229,8 @@ pub struct Simulator {
     rng: ChaCha8Rng,
     restart_queue: Vec<usize>,
     policy_name: String,
-    /// One cost model per technique, in `Technique::ALL` order.
+    /// One cost model per technique, in `Technique::ALL` order, with the constants the run's
+    /// calibration profile gives that technique.
     models: Vec<QemuModel>,
     finished: bool,
     oom_version: Vec<u64>,
@@ -334,7 +337,10 @@ impl Simulator {
             rng,
             restart_queue: Vec::new(),
             policy_name: policy.name(),
-            models: Technique::ALL.into_iter().map(QemuModel::of).collect(),
+            models: Technique::ALL
+                .into_iter()
+                .map(|t| cfg.calibration.model(TechniqueParams::of(t)))
+                .collect(),
             finished: false,
             oom_version: vec![0; n_hosts],
             link_members: Vec::new(),
