@@ -577,3 +577,29 @@ pub fn naive_errors(runs: &[Measurement]) -> Errors {
         convergence_mismatches: 0,
     }
 }
+
+/// Leave-one-group-out errors: each run is predicted by a [`fit_history`] calibration fitted on the
+/// runs of the other groups only (groups are workloads), so the figure says how the model does on a
+/// workload it has never seen. Runs of a lone group are predicted by a fit on all runs.
+pub fn leave_one_group_out(runs: &[Measurement], groups: &[&str]) -> Errors {
+    let mut names: Vec<&str> = groups.to_vec();
+    names.sort_unstable();
+    names.dedup();
+    let fits: Vec<Calibration> = names
+        .iter()
+        .map(|held_out| {
+            let train: Vec<Measurement> = runs
+                .iter()
+                .zip(groups)
+                .filter(|(_, g)| *g != held_out)
+                .map(|(r, _)| r.clone())
+                .collect();
+            fit_history(if train.is_empty() { runs } else { &train })
+        })
+        .collect();
+    let index: Vec<usize> = groups
+        .iter()
+        .map(|g| names.binary_search(g).unwrap_or(0))
+        .collect();
+    errors_with(runs, |i| fits[index[i]])
+}

@@ -129,6 +129,10 @@ pub enum MigrateCommand {
         /// The profile's name (default: the output file's stem, else the history file's).
         #[arg(long, requires = "history")]
         name: Option<String>,
+        /// Also report leave-one-workload-out errors per technique (fit on the other workloads,
+        /// predict the held-out one) beside the naive pre-copy loop on the same runs.
+        #[arg(long, requires = "history")]
+        cross_validate: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -295,9 +299,10 @@ pub fn run(cmd: MigrateCommand) -> Result<()> {
             history: Some(history),
             out,
             name,
+            cross_validate,
             json,
             ..
-        } => calibrate_history(&history, out.as_deref(), name, json),
+        } => calibrate_history(&history, out.as_deref(), name, cross_validate, json),
         MigrateCommand::Calibrate {
             from_csv,
             run_sweep,
@@ -376,6 +381,12 @@ struct TechniqueFit {
     runs: usize,
     errors_fitted: Errors,
     errors_tcg: Errors,
+    /// Leave-one-workload-out errors, with `--cross-validate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_cross_validated: Option<Errors>,
+    /// The naive pre-copy loop on the same runs, with `--cross-validate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_naive: Option<Errors>,
 }
 
 /// One fit per technique, each on that technique's runs only.
@@ -383,16 +394,18 @@ fn fit_per_technique(
     runs: &BTreeMap<Technique, Vec<Measurement>>,
 ) -> BTreeMap<Technique, Calibration> {
     runs.iter()
-        .map(|(&t, runs)| (t, calibration::fit(runs, calibration::START)))
+        .map(|(&t, runs)| (t, calibration::fit_history(runs)))
         .collect()
 }
 
-/// `migrate calibrate --history`: one calibration per technique present, fitted from the same
-/// start as the sweep's fit; techniques without history share a fit on all of it (`[default]`).
+/// `migrate calibrate --history`: one calibration per technique present (`fit_history`: the real
+/// hardware's hot set, path queue and forced completion included); techniques without history
+/// share a fit on all of it (`[default]`).
 fn calibrate_history(
     history: &Path,
     out: Option<&Path>,
     name: Option<String>,
+    cross_validate: bool,
     json: bool,
 ) -> Result<()> {
     let rows = promig_migrate::read_history(history)?;
@@ -407,7 +420,7 @@ fn calibrate_history(
     let techniques = fit_per_technique(&by_technique);
     let default = (by_technique.len() < Technique::ALL.len()).then(|| {
         let all: Vec<Measurement> = rows.iter().map(|r| r.measurement.clone()).collect();
-        calibration::fit(&all, calibration::START)
+        calibration::fit_history(&all)
     });
     let fit_s = started.elapsed().as_secs_f64();
     let name = name.unwrap_or_else(|| {
@@ -448,6 +461,15 @@ fn calibrate_history(
                     runs: runs.len(),
                     errors_fitted: calibration::errors(runs, profile.calibration(t)),
                     errors_tcg: calibration::errors(runs, tcg.calibration(t)),
+                    errors_cross_validated: cross_validate.then(|| {
+                        let groups: Vec<&str> = rows
+                            .iter()
+                            .filter(|r| r.measurement.technique == t)
+                            .map(|r| r.workload.as_str())
+                            .collect();
+                        calibration::leave_one_group_out(runs, &groups)
+                    }),
+                    errors_naive: cross_validate.then(|| calibration::naive_errors(runs)),
                 },
             )
         })
@@ -504,6 +526,27 @@ fn calibrate_history(
         ));
     }
     report.push_str("(in-sample errors: fitted profile / built-in tcg profile)\n");
+    if cross_validate {
+        report.push_str(&format!(
+            "\nleave-one-workload-out (fit on the other workloads) / naive pre-copy loop:\n{:<14} {:>21}  {:>21}  {:>19}  {:>11}\n",
+            "technique", "total MdAPE cv/naive", "downtime MdAPE cv/n", "|downtime<20ms| ms", "no-converge"
+        ));
+        for (t, f) in &fits {
+            if let (Some(a), Some(b)) = (&f.errors_cross_validated, &f.errors_naive) {
+                report.push_str(&format!(
+                    "{:<14} {:>9.1} % / {:>6.1} %  {:>9.1} % / {:>6.1} %  {:>8.1} / {:>8.1}  {:>11}\n",
+                    t,
+                    a.total_mape * 100.0,
+                    b.total_mape * 100.0,
+                    a.downtime_mape * 100.0,
+                    b.downtime_mape * 100.0,
+                    a.small_downtime_abs_ms,
+                    b.small_downtime_abs_ms,
+                    a.convergence_mismatches
+                ));
+            }
+        }
+    }
     match out {
         Some(path) => {
             print!("{report}");
