@@ -116,7 +116,7 @@ pub struct Errors {
     pub downtime_mape: f64,
     /// Median absolute error of downtime where it is under 20 ms.
     pub small_downtime_abs_ms: f64,
-    /// Runs QEMU finished that the model called non-converging (each also counted as an
+    /// Runs QEMU finished that the model gives no finite estimate for (each also counted as an
     /// infinite error in the medians above).
     pub convergence_mismatches: usize,
 }
@@ -179,12 +179,13 @@ pub fn errors_with(runs: &[Measurement], calibration_for: impl Fn(usize) -> Cali
 pub type Knob = (fn(&mut Calibration) -> &mut f64, f64, f64);
 
 /// The constants the test bed's sweep pins down (its guest dirties uniformly over a known set and
-/// its loopback path does not queue, so the hot-set and queue constants stay at 0 there).
+/// its loopback path does not queue, so the hot-set and queue constants stay at 0 there). The
+/// order is the order coordinate descent visits them in.
 pub const TESTBED_KNOBS: [Knob; 10] = [
     (|c| &mut c.link_efficiency, 0.3, 1.0),
     (|c| &mut c.setup_s, 0.0, 2.0),
     (|c| &mut c.sync_s_per_gib, 0.0, 5.0),
-    (|c| &mut c.zero_scan_s_per_gib, 0.0, 20.0),
+    (|c| &mut c.zero_scan_s_per_gib, 0.0, 20.0), // ZERO_SCAN
     (|c| &mut c.switchover_s, 0.0, 0.5),
     (|c| &mut c.xbzrle_ratio, 0.001, 1.0),
     (|c| &mut c.compress_ratio, 0.001, 1.0),
@@ -193,24 +194,28 @@ pub const TESTBED_KNOBS: [Knob; 10] = [
     (|c| &mut c.inflight_mib, 0.0, 64.0),
 ];
 
-/// Everything a cluster's history can pin down: the test bed's constants plus the real guest's
-/// hot set and the path's rate-dependent queue. Guest memory is fully touched in such histories,
-/// so the zero-page scan is left out.
-pub const HISTORY_KNOBS: [Knob; 13] = [
-    (|c| &mut c.link_efficiency, 0.3, 1.0),
-    (|c| &mut c.setup_s, 0.0, 2.0),
-    (|c| &mut c.sync_s_per_gib, 0.0, 5.0),
-    (|c| &mut c.switchover_s, 0.0, 0.5),
-    (|c| &mut c.xbzrle_ratio, 0.001, 1.0),
-    (|c| &mut c.compress_ratio, 0.001, 1.0),
-    (|c| &mut c.compress_mib_s_per_thread, 1.0, 2000.0),
-    (|c| &mut c.compress_parallelism, 1.0, 64.0),
-    (|c| &mut c.inflight_mib, 0.0, 64.0),
+/// Index of the zero-page scan in [`TESTBED_KNOBS`], which a history cannot pin down.
+const ZERO_SCAN: usize = 3;
+
+/// What a cluster's history adds to the test bed's constants: the real guest's hot set, the
+/// path's rate-dependent queue and the orchestrator's forced completion.
+const REAL_HARDWARE_KNOBS: [Knob; 4] = [
     (|c| &mut c.queue_s_per_mib_s, 0.0, 0.1),
     (|c| &mut c.queue_free_mib_s, 0.0, 10_000.0),
     (|c| &mut c.hot_set_s, 0.0, 3600.0),
     (|c| &mut c.force_after_passes, 0.0, 100.0),
 ];
+
+/// Everything a cluster's history can pin down: [`TESTBED_KNOBS`] but the zero-page scan (guest
+/// memory is fully touched in such histories), then the real-hardware constants.
+pub fn history_knobs() -> Vec<Knob> {
+    TESTBED_KNOBS[..ZERO_SCAN]
+        .iter()
+        .chain(&TESTBED_KNOBS[ZERO_SCAN + 1..])
+        .chain(&REAL_HARDWARE_KNOBS)
+        .copied()
+        .collect()
+}
 
 /// What fitting minimises: the total-time and downtime errors (10 ms of absolute error on short
 /// pauses weighs like 10 %), plus half a unit per run QEMU finished that the model says never does.
@@ -257,7 +262,7 @@ pub const HISTORY_START: Calibration = Calibration {
     force_after_passes: 4.0,
 };
 
-/// Fits a calibration on one technique's migration history ([`HISTORY_KNOBS`]). The hot set
+/// Fits a calibration on one technique's migration history ([`history_knobs`]). The hot set
 /// shapes everything after the first pass, and coordinate descent from one start settles in the
 /// nearest valley, so it starts from a uniform guest (0) and from hot sets of 0.5, 5 and 50 s
 /// of dirtying, and keeps the fit that scores best on the history itself.
@@ -269,7 +274,7 @@ pub fn fit_history(runs: &[Measurement]) -> Calibration {
                 hot_set_s: hot,
                 ..HISTORY_START
             };
-            let c = fit_scored(start, &HISTORY_KNOBS, |c| history_score(runs, c));
+            let c = fit_scored(start, &history_knobs(), |c| history_score(runs, c));
             (history_score(runs, c), c)
         })
         .min_by(|a, b| a.0.total_cmp(&b.0))
@@ -602,4 +607,32 @@ pub fn leave_one_group_out(runs: &[Measurement], groups: &[&str]) -> Errors {
         .map(|g| names.binary_search(g).unwrap_or(0))
         .collect();
     errors_with(runs, |i| fits[index[i]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_knobs_are_the_testbed_ones_without_the_zero_page_scan_plus_real_hardware() {
+        let moved = |k: &Knob| {
+            let mut c = START;
+            *(k.0)(&mut c) += 1.0;
+            c
+        };
+        let bumped_zero = moved(&TESTBED_KNOBS[ZERO_SCAN]);
+        assert_eq!(
+            bumped_zero.zero_scan_s_per_gib,
+            START.zero_scan_s_per_gib + 1.0
+        );
+        let knobs = history_knobs();
+        assert_eq!(
+            knobs.len(),
+            TESTBED_KNOBS.len() - 1 + REAL_HARDWARE_KNOBS.len()
+        );
+        for k in &knobs {
+            assert_eq!(moved(k).zero_scan_s_per_gib, START.zero_scan_s_per_gib);
+        }
+        assert!(knobs.iter().any(|k| moved(k).hot_set_s == 1.0));
+    }
 }

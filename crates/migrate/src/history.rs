@@ -248,7 +248,9 @@ pub fn parse_history(text: &str, path: &Path) -> Result<Vec<HistoryRow>, History
 }
 
 /// Splits one CSV line; double-quoted fields may hold commas and `""` for a quote. `None` when a
-/// quote is left open.
+/// quote is left open. Hand-written rather than the `csv` crate: history rows are single lines,
+/// and `csv` reads an unclosed quote on to the end of the file as one field, so the error would
+/// name a field count on the wrong line instead of the line where the quote opened.
 fn split_fields(line: &str) -> Option<Vec<String>> {
     let mut fields = Vec::new();
     let mut field = String::new();

@@ -24,6 +24,7 @@
 
 use crate::calibration::FITTED;
 use crate::qemu::{Calibration, QemuModel, Technique, TechniqueParams};
+use promig_model::toml_text::{key_on_line, line_of};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -369,11 +370,6 @@ fn numbers_in(value: &toml::Value, prefix: &str, out: &mut Vec<(String, f64)>) {
     }
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 /// The keys written in the table at `dotted` (`techniques.precopy`), if it is written.
 fn table_keys(doc: &toml::de::DeTable<'_>, dotted: &str) -> Option<Vec<String>> {
     let mut table = doc;
@@ -419,15 +415,6 @@ fn key_path_at(table: &toml::de::DeTable<'_>, offset: usize, prefix: &str) -> Op
         }
     }
     None
-}
-
-/// The key assigned on a 1-based line (`key = ...`), when the document is too broken to parse.
-fn key_on_line(text: &str, line: usize) -> String {
-    let l = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
-    match l.split_once('=') {
-        Some((k, _)) => k.trim().trim_matches('"').to_string(),
-        None => l.trim().trim_matches(|c| c == '[' || c == ']').to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -306,11 +306,15 @@ impl QemuModel {
             // left queued in socket and link buffers.
             let (_, pending_at_cap_s, _) = send(pending, rounds + 1, precopy_rate);
             let (pending_wire, pending_s, _) = send(pending, rounds + 1, link);
-            let queued_s = if last_round_full {
-                c.inflight_mib * MIB / link
-                    + c.queue_s_per_mib_s * (precopy_rate / MIB - c.queue_free_mib_s).max(0.0)
+            // What the last round left in socket buffers, and the path's rate-dependent queue
+            // (page data only: post-copy's hand-over does not wait for the latter).
+            let (inflight_s, queued_s) = if last_round_full {
+                let inflight_s = c.inflight_mib * MIB / link;
+                let queue_s =
+                    c.queue_s_per_mib_s * (precopy_rate / MIB - c.queue_free_mib_s).max(0.0);
+                (inflight_s, inflight_s + queue_s)
             } else {
-                0.0
+                (0.0, 0.0)
             };
             let threshold_s = limit_ms / 1000.0;
             if pending_at_cap_s <= threshold_s {
@@ -336,12 +340,7 @@ impl QemuModel {
                 // page data does not delay it (real KVM post-copy pauses 1-3 ms at any rate).
                 let unsent = pending;
                 let pull_s = unsent / link;
-                let fixed_inflight_s = if last_round_full {
-                    c.inflight_mib * MIB / link
-                } else {
-                    0.0
-                };
-                let downtime_s = fixed_inflight_s + c.switchover_s + rtt;
+                let downtime_s = inflight_s + c.switchover_s + rtt;
                 let total_s = t + downtime_s + pull_s;
                 return Detail {
                     estimate: MigrationEstimate {

@@ -17,6 +17,7 @@ pub mod scheduler;
 pub mod stats;
 pub mod technique;
 pub mod time;
+pub mod toml_text;
 pub mod topology;
 pub mod trace;
 pub mod vm;

@@ -258,10 +258,11 @@ impl ScenarioFile {
             let (line, field) = match e.span() {
                 Some(span) => {
                     let start = span.start.min(text.len());
-                    let line = text[..start].matches('\n').count() + 1;
+                    let line = crate::toml_text::line_of(text, start);
                     (
                         line,
-                        key_at(text, start).unwrap_or_else(|| key_on_line(text, line)),
+                        key_at(text, start)
+                            .unwrap_or_else(|| crate::toml_text::key_on_line(text, line)),
                     )
                 }
                 None => (1, String::from("?")),
@@ -547,15 +548,6 @@ fn key_at(text: &str, start: usize) -> Option<String> {
         .rev()
         .collect();
     (!key.is_empty()).then_some(key)
-}
-
-/// The key assigned on a 1-based line (`key = ...`), for error messages.
-fn key_on_line(text: &str, line: usize) -> String {
-    let l = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
-    match l.split_once('=') {
-        Some((k, _)) => k.trim().trim_matches('"').to_string(),
-        None => l.trim().trim_matches(|c| c == '[' || c == ']').to_string(),
-    }
 }
 
 #[cfg(test)]
