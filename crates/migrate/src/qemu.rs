@@ -272,6 +272,8 @@ impl QemuModel {
 
         let mut t = c.setup_s;
         let mut wire_total = 0.0;
+        // Page data sent, before XBZRLE or compression shrink it (what "passes over memory" count).
+        let mut pages_total = touched;
         let mut compression_cpu = 0.0;
         let mut throttle: f64 = 0.0;
         let mut max_throttle: f64 = 0.0;
@@ -363,7 +365,7 @@ impl QemuModel {
             } else {
                 stalled = 0;
             }
-            if c.force_after_passes > 0.0 && wire_total >= c.force_after_passes * memory {
+            if c.force_after_passes > 0.0 && pages_total >= c.force_after_passes * memory {
                 let downtime_s = pending_s + queued_s + c.switchover_s + rtt;
                 return Detail {
                     estimate: MigrationEstimate {
@@ -407,6 +409,7 @@ impl QemuModel {
             throttled_cpu += throttle * dt;
             t += dt;
             wire_total += wire;
+            pages_total += pending;
             compression_cpu += cpu;
             rounds += 1;
             last_round_full = wire > 0.0;

@@ -17,8 +17,8 @@ fn history() -> Vec<promig_migrate::HistoryRow> {
 const PRINTED: [(Technique, f64, f64, f64); 5] = [
     (Technique::Precopy, 8.1, 30.1, 6.7),
     (Technique::AutoConverge, 8.3, 25.4, 8.1),
-    (Technique::Xbzrle, 7.1, 23.6, 6.2),
-    (Technique::Compress, 30.5, 62.8, 19.8),
+    (Technique::Xbzrle, 7.1, 24.8, 6.5),
+    (Technique::Compress, 30.0, 70.5, 14.7),
     (Technique::Postcopy, 0.6, 87.4, 5.9),
 ];
 
