@@ -38,6 +38,11 @@ pub trait Policy: Send {
     fn place(&mut self, obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
         placement::spread(obs, vms)
     }
+
+    /// The migration cost constants of the data centre the policy runs in, given once before the
+    /// first decision, so a policy that prices migrations prices them as the world does (the
+    /// simulator hands over its run's profile). Policies that do not price migrations ignore it.
+    fn use_calibration(&mut self, _profile: &promig_migrate::Profile) {}
 }
 
 /// Builds a built-in policy from its command-line name (shorthand for

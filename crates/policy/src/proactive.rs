@@ -151,6 +151,10 @@ impl ProactiveGreedy {
 }
 
 impl Policy for ProactiveGreedy {
+    fn use_calibration(&mut self, profile: &promig_migrate::Profile) {
+        self.model = profile.model(self.model.params);
+    }
+
     fn name(&self) -> String {
         let d = ProactiveGreedy::default();
         let mine = (self.risk_bound, self.destination_limit, self.hardware_bound);
@@ -283,5 +287,24 @@ pub fn spec() -> PolicySpec {
                 ..ProactiveGreedy::default()
             })
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use promig_migrate::Profile;
+
+    #[test]
+    fn migrations_are_priced_with_the_data_centres_constants() {
+        let mut p = ProactiveGreedy::default();
+        assert_eq!(
+            p.model.calibration,
+            Profile::tcg().calibration(Technique::Precopy)
+        );
+        let kvm = Profile::kvm();
+        p.use_calibration(&kvm);
+        assert_eq!(p.model.calibration, kvm.calibration(Technique::Precopy));
+        assert_eq!(p.model.params.technique, Technique::Precopy);
     }
 }

@@ -352,6 +352,7 @@ impl Simulator {
             cfg,
         };
         sim.schedule_faults();
+        policy.use_calibration(&sim.cfg.calibration);
         // Initial placement, in VM order, with VMs requesting their full size.
         let all: Vec<usize> = (0..sim.vms.len()).collect();
         let obs = sim.observation_with(true);
