@@ -15,4 +15,15 @@ pub enum EvalError {
     /// A policy name or parameter is wrong.
     #[error(transparent)]
     Policy(#[from] promig_policy::PolicyError),
+    /// A command-line value is wrong (the message names the flag).
+    #[error("{0}")]
+    Input(String),
+    /// A file given to the evaluation is unreadable, malformed or does not fit the others.
+    #[error("{}: {reason}", file.display())]
+    File {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }

@@ -1,8 +1,10 @@
 //! Evaluation: runs many simulations and scores them. Policy runs and their comparison table, the
 //! CloudSim fidelity check against the published figures, and the prediction harness (simulated
 //! days with ground-truth faults, real trace days) sit here, above the simulator, which stays a
-//! simulator. The coming `promig evaluate` and the RL agent's evaluation live here too.
+//! simulator. `promig evaluate`'s policy comparison over seeds (with confidence intervals and
+//! shards) is `compare`; the RL agent is scored with it too.
 
+pub mod compare;
 pub mod error;
 pub mod evacuation;
 pub mod fidelity;
