@@ -111,6 +111,21 @@ pub struct Episodes {
     pub vms: usize,
 }
 
+impl Episodes {
+    /// The episodes `config` runs on `world`; `traces` names the trace folder replayed in place
+    /// of the scenario's, if any.
+    pub fn of(world: &World, config: &SimConfig, traces: Option<String>) -> Episodes {
+        Episodes {
+            scenario: world.name.clone(),
+            traces,
+            calibration: config.calibration.name.clone(),
+            steps: config.steps,
+            hosts: world.hosts.len(),
+            vms: world.vms.len(),
+        }
+    }
+}
+
 /// The raw figures of one policy on one seed: what the summary is computed from, kept so that
 /// shards can be merged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -471,15 +486,16 @@ impl Comparison {
         self.runs.sort_by_key(key);
     }
 
-    /// The table `promig evaluate` prints: one row per policy, each metric's mean and its 95 %
-    /// interval.
+    /// The table `promig evaluate` prints: one row per policy, each metric's mean ± the half-width
+    /// of its 95 % interval.
     pub fn table(&self) -> String {
+        // The Student-t interval is symmetric about the mean, so `mean ± half-width` says all of
+        // it in half the width of `mean [lo, hi]`; the JSON carries the bounds.
         let cell = |i: &Interval, scale: f64, decimals: usize| {
             format!(
-                "{:.d$} [{:.d$}, {:.d$}]",
+                "{:.d$} ± {:.d$}",
                 i.mean * scale,
-                i.ci95[0] * scale,
-                i.ci95[1] * scale,
+                (i.ci95[1] - i.mean) * scale,
                 d = decimals
             )
         };
@@ -512,7 +528,7 @@ impl Comparison {
         let widths: Vec<usize> = (0..header.len())
             .map(|c| {
                 rows.iter()
-                    .map(|(_, cells)| cells[c].len())
+                    .map(|(_, cells)| cells[c].chars().count())
                     .max()
                     .unwrap_or(0)
                     .max(header[c].len())
@@ -748,6 +764,35 @@ mod tests {
         .unwrap();
         assert_eq!(merged, whole);
         assert_eq!(merged.to_json(), whole.to_json());
+    }
+
+    #[test]
+    fn raw_figures_read_back_bit_for_bit() {
+        // Awkward doubles (long decimal expansions, tiny and huge exponents) from a fixed
+        // xorshift stream: each must come back with the same bits.
+        let mut c = shard(0, 1);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for r in c.runs.iter_mut() {
+            for v in [
+                &mut r.downtime_s,
+                &mut r.loss_rate,
+                &mut r.qos_violation_s,
+                &mut r.energy_kwh,
+            ] {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let f = f64::from_bits(x >> 2); // positive, finite
+                *v = if f.is_finite() { f } else { 1.0 / 3.0 };
+            }
+        }
+        let back = Comparison::from_json(&c.to_json(), Path::new("t.json")).unwrap();
+        for (a, b) in c.runs.iter().zip(&back.runs) {
+            assert_eq!(a.downtime_s.to_bits(), b.downtime_s.to_bits());
+            assert_eq!(a.loss_rate.to_bits(), b.loss_rate.to_bits());
+            assert_eq!(a.qos_violation_s.to_bits(), b.qos_violation_s.to_bits());
+            assert_eq!(a.energy_kwh.to_bits(), b.energy_kwh.to_bits());
+        }
     }
 
     #[test]

@@ -61,11 +61,10 @@ enum Command {
     },
     /// List the policies with their parameters, defaults and what they need.
     Policies,
-    /// Score policies over many seeds and every real trace set.
-    Evaluate {
-        #[command(subcommand)]
-        command: evaluate_cmd::EvaluateCommand,
-    },
+    /// Compare policies on the same episodes over many seeds: mean and 95 % confidence interval
+    /// per metric (shardable, then `evaluate merge`); `evaluate evacuation` scores evacuations
+    /// on every real trace set.
+    Evaluate(evaluate_cmd::EvaluateArgs),
 }
 
 #[derive(clap::Args)]
@@ -141,7 +140,7 @@ fn main() {
             print!("{}", Registry::builtin().help());
             Ok(())
         }
-        Command::Evaluate { command } => evaluate_cmd::run(command, data.as_deref()),
+        Command::Evaluate(args) => evaluate_cmd::run(args, data.as_deref()),
         Command::Migrate { command } => migrate_cmd::run(command),
         Command::Predict { command } => predict_cmd::run(command, data.as_deref()),
         Command::Telemetry { command } => telemetry_cmd::run(command, data.as_deref()),
