@@ -5,8 +5,7 @@
 //! exactly what the unsharded run gives.
 
 use crate::EvalError;
-use crate::run::run_named;
-use promig_policy::Registry;
+use crate::run::{registry, run_named};
 use promig_sim::{Report, SimConfig, World};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -578,7 +577,7 @@ pub fn compare(
     if policies.is_empty() {
         return Err(EvalError::Input("--policies: no policy given".into()));
     }
-    let registry = Registry::builtin();
+    let registry = registry();
     for (i, p) in policies.iter().enumerate() {
         registry.resolve(p)?; // a typo is refused before any simulation runs
         if policies[..i].contains(p) {

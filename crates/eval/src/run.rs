@@ -13,6 +13,12 @@ pub fn default_predictor() -> Result<RiskPredictor, EvalError> {
     Ok(RiskPredictor::new(Some(HardwareModel::builtin()?), 3.0))
 }
 
+/// The policies [`run_named`] knows by name; whoever checks names before a run (`promig
+/// evaluate`) asks this one, so a policy registered here (the RL agent) works everywhere at once.
+pub fn registry() -> Registry {
+    Registry::builtin()
+}
+
 /// Runs one policy, by its command-line name, on a world from start to end. The policy's
 /// declaration decides the rest: `non-power-aware` switches the energy accounting to CloudSim's
 /// "every host at full power" baseline; a policy that reads predictions gets
@@ -23,7 +29,7 @@ pub fn run_named(
     policy_name: &str,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, EvalError> {
-    let registry = Registry::builtin();
+    let registry = registry();
     let resolved = registry.resolve(policy_name)?;
     let mut config = base.clone();
     if resolved.spec.requires.full_power_accounting {

@@ -105,14 +105,24 @@ struct SimulateArgs {
     json: bool,
 }
 
-/// The command line, with `simulate --policy`'s long help written from the policy declarations.
+/// The command line, with `simulate --policy`'s and `evaluate --policies`' long help written from
+/// the policy declarations.
 fn command_line() -> clap::Command {
     let help = format!(
         "Policies to compare (repeat or comma-separate), each NAME[-VALUE...] with values for \
          its parameters in order, e.g. thr-mmt-0.75.\n\n{}",
         Registry::builtin().help()
     );
-    Cli::command().mut_subcommand("simulate", |c| c.mut_arg("policy", |a| a.long_help(help)))
+    let evaluate_help = format!(
+        "Policies to compare (comma-separated), each NAME[-VALUE...] with values for its \
+         parameters in order.\n\n{}",
+        Registry::builtin().help()
+    );
+    Cli::command()
+        .mut_subcommand("simulate", |c| c.mut_arg("policy", |a| a.long_help(help)))
+        .mut_subcommand("evaluate", |c| {
+            c.mut_arg("policies", |a| a.long_help(evaluate_help))
+        })
 }
 
 /// Rust ignores SIGPIPE, so `promig ... | head` would panic on the first write after `head`
