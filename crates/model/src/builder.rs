@@ -144,6 +144,7 @@ impl ObservationBuilder {
                     id: VmId(i as u32),
                     host: *host,
                     in_migration: false,
+                    booting: false,
                     vcpus: s.vcpus,
                     mips_per_vcpu: s.mips_per_vcpu,
                     memory_mib: s.memory_mib,

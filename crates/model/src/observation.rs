@@ -93,6 +93,10 @@ pub struct VmView {
     pub host: Option<usize>,
     /// A migration of this VM is in flight.
     pub in_migration: bool,
+    /// The VM is (re)starting on `host` after a crash: it serves nothing yet and cannot be
+    /// live-migrated until it runs (absent in older snapshots: running).
+    #[serde(default)]
+    pub booting: bool,
     /// vCPUs.
     pub vcpus: u32,
     /// MIPS of one vCPU.

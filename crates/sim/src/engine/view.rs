@@ -73,6 +73,7 @@ impl Simulator {
                     id: VmId(vm as u32),
                     host: s.host,
                     in_migration: s.migration.is_some(),
+                    booting: matches!(s.status, VmStatus::Booting { .. }),
                     vcpus: spec.vcpus,
                     mips_per_vcpu: spec.mips_per_vcpu,
                     memory_mib: spec.memory_mib,
