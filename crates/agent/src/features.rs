@@ -297,6 +297,7 @@ impl Builder {
         out.mask.clear();
         out.candidates.push(Candidate::Wait);
         out.features.resize(FEATURES, 0.0);
+        out.features[0] = 1.0;
 
         // Sources, most urgent first: hardware risk, then overall risk, then index.
         self.sources.clear();

@@ -186,6 +186,8 @@ proptest! {
         prop_assert_eq!(c.candidates[0], Candidate::Wait);
         prop_assert_eq!(c.features.len(), c.len() * FEATURES);
         prop_assert_eq!(c.mask.len(), c.len());
+        prop_assert_eq!(c.row(0)[0], 1.0, "wait row flagged");
+        prop_assert!((1..c.len()).all(|i| c.row(i)[0] == 0.0), "move rows not flagged");
         let cc = &cfg.candidates;
         prop_assert!(c.len() <= 1 + cc.max_vms * cc.destinations_per_vm * cc.techniques.len());
         prop_assert!(c.features.iter().all(|x| x.is_finite() && (-1.0..=1.0).contains(x)));
