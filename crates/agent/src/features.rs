@@ -30,14 +30,14 @@
 //! - 19 slack: `(time left - predicted total) / time left`, -1..1; 1 without a time left.
 //! - 20 post-copy window: share of the total time during which a source failure loses the VM.
 //! - 21..=25 technique one-hot: precopy, auto-converge, xbzrle, compress, postcopy.
-//! - 26 VM runs a VNF instance (0/1) (the observation carries no chains; every VNF instance is
-//!   a chain member in today's scenarios).
+//! - 26 VM runs a VNF instance (0/1).
 //! - 27 VNF max downtime: `ms / 1000`, clipped to 0..1 (0 without a VNF).
 //! - 28 destination response time after the move over the strictest VNF latency bound there,
 //!   / 2, clipped to 0..1 (0 without a VNF).
 //! - 29 migrations in flight or picked to the destination, / 4, clipped to 0..1.
 //! - 30 VM memory: `log2(MiB) / 20`, clipped to 0..1 (1 GiB = 0.5, 64 GiB = 0.8).
 //! - 31 dirty rate over path bandwidth (bytes/s over bytes/s), / 2, clipped to 0..1.
+//! - 32 the VM's VNF belongs to a service chain (0/1): its outage interrupts the whole chain.
 //!
 //! The wait candidate carries 1 at index 0 and, at 1..=9, the features of the most urgent source
 //! (so a scorer can make waiting cheap when nothing is wrong); the rest are 0.
@@ -49,7 +49,7 @@ use promig_model::{HostRisk, Observation, Technique};
 use serde::{Deserialize, Serialize};
 
 /// Number of features per candidate.
-pub const FEATURES: usize = 32;
+pub const FEATURES: usize = 33;
 
 /// Index of the first technique one-hot feature (see the module docs).
 pub const TECHNIQUE_FEATURE: usize = 21;
@@ -453,6 +453,11 @@ fn move_features(round: &Round<'_>, m: &Move, f: &mut [f32]) {
     f[TECHNIQUE_FEATURE + ti] = 1.0;
     if let Some(q) = qos {
         f[26] = 1.0;
+        f[32] = if v.vnf.is_some_and(|i| obs.in_chain(i)) {
+            1.0
+        } else {
+            0.0
+        };
         f[27] = clip01(q.max_downtime_ms / 1000.0);
         let strictest = obs
             .strictest_latency_ms(dst.vms.iter().copied().chain([m.vm]))

@@ -257,3 +257,91 @@ pub fn refresh(round: &Round<'_>, candidates: &[crate::features::Candidate], mas
         crate::features::Candidate::Move(m) => round.check(m).is_ok(),
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::Pricer;
+    use promig_model::{HostRisk, HostShape, ObservationBuilder, Technique, VmShape};
+
+    fn three_hosts() -> Observation {
+        let mut b = ObservationBuilder::new();
+        b.hosts(2, HostShape::default());
+        b.host(HostShape {
+            rack: 1,
+            ..HostShape::default()
+        });
+        b.vm(Some(0), VmShape::default());
+        b.vm(Some(0), VmShape::default());
+        b.vm(Some(1), VmShape::default());
+        b.build()
+    }
+
+    #[test]
+    fn in_flight_migrations_hold_their_slots() {
+        let mut obs = three_hosts();
+        obs.vms[2].in_migration = true;
+        obs.hosts[2].migrating_in.push(2);
+        let r = Round::new(&obs, &MaskConfig::default());
+        assert_eq!(r.check_placement(2, 1, 0), Err(Infeasible::VmBusy));
+        assert_eq!(r.check_placement(0, 0, 2), Err(Infeasible::IncomingLimit));
+        assert_eq!(r.check_placement(0, 0, 1), Ok(()));
+        let lax = MaskConfig {
+            max_incoming_per_host: 2,
+            max_per_rack_uplink: 1,
+            ..MaskConfig::default()
+        };
+        let r = Round::new(&obs, &lax);
+        assert_eq!(r.check_placement(0, 0, 2), Err(Infeasible::LinkLimit));
+    }
+
+    #[test]
+    fn a_pick_books_the_vm_the_hosts_and_the_memory() {
+        let obs = three_hosts();
+        let pricer = Pricer::default();
+        let mut r = Round::new(&obs, &MaskConfig::default());
+        let m = pricer.price(&obs, 0, 0, 1, Technique::Precopy);
+        assert_eq!(r.check(&m), Ok(()));
+        r.commit(&m);
+        assert_eq!(r.check(&m), Err(Infeasible::VmBusy));
+        assert_eq!(r.check_placement(1, 0, 2), Err(Infeasible::OutgoingLimit));
+        assert_eq!(r.check_placement(2, 1, 2), Ok(()));
+        let tight = MaskConfig {
+            max_incoming_per_host: 9,
+            max_outgoing_per_host: 9,
+            ..MaskConfig::default()
+        };
+        let mut small = three_hosts();
+        small.hosts[1].memory_mib = small.hosts[1].memory_reserved_mib + 5000.0;
+        let mut r = Round::new(&small, &tight);
+        r.commit(&m);
+        assert_eq!(r.check_placement(1, 0, 1), Err(Infeasible::Memory));
+    }
+
+    #[test]
+    fn booting_down_risky_and_late_are_refused() {
+        let mut obs = three_hosts();
+        obs.vms[1].booting = true;
+        obs.hosts[2].up = false;
+        obs.risks = vec![HostRisk::default(); 3];
+        obs.risks[0].time_left_s = Some(0.5);
+        obs.risks[1].hardware = 0.5;
+        let r = Round::new(&obs, &MaskConfig::default());
+        assert_eq!(r.check_placement(1, 0, 1), Err(Infeasible::VmBusy));
+        assert_eq!(r.check_placement(0, 0, 2), Err(Infeasible::HostUnavailable));
+        assert_eq!(r.check_placement(0, 0, 0), Err(Infeasible::HostUnavailable));
+        assert_eq!(
+            r.check_placement(0, 0, 1),
+            Err(Infeasible::DestinationAtRisk)
+        );
+        obs.risks[1].hardware = 0.0;
+        let r = Round::new(&obs, &MaskConfig::default());
+        let m = Pricer::default().price(&obs, 0, 0, 1, Technique::Precopy);
+        assert_eq!(r.check(&m), Err(Infeasible::MissesFailure));
+        let nan = Move {
+            total_s: f64::NAN,
+            ..m
+        };
+        assert_eq!(r.check(&nan), Err(Infeasible::NoConvergence));
+    }
+}

@@ -105,7 +105,8 @@ impl Default for LinearScorer {
     ///   VNF's bound, -2 risk, -20 hardware risk, -0.2 per incoming migration already there;
     /// - the move: -1 downtime over the VNF's bound, -0.3 total time, -0.5 post-copy window (a
     ///   source failure then loses the VM), +0.2 slack before the failure, -0.1 across racks;
-    /// - +0.1 for a VNF instance (its outage is what the operator pays for).
+    /// - +0.1 for a VNF instance (its outage is what the operator pays for), +0.1 more for a chain
+    ///   member (its outage interrupts the chain).
     ///
     /// Wait scores 0.3: a move needs a clear reason. On the default scenario (288 steps, seeds
     /// 1-3) the destination terms at -1 and wait at 0.1 moved 700+ VMs a day onto hosts they
@@ -129,6 +130,7 @@ impl Default for LinearScorer {
         m[26] = 0.1;
         m[28] = -2.0;
         m[29] = -0.2;
+        m[32] = 0.1;
         let mut w = vec![0.0f32; FEATURES];
         w[0] = 0.3;
         LinearScorer {

@@ -137,3 +137,32 @@ fn bad_picks_are_errors_not_panics() {
         "a refused step leaves the episode running"
     );
 }
+
+#[test]
+fn mask_after_a_pick_hides_the_vm_and_the_booked_slots() {
+    let (world, cfg) = setup();
+    let mut env = Env::new(world, cfg, EnvConfig::default()).unwrap();
+    let agent = env.config().agent.clone();
+    let mut state = env.reset(2).unwrap().clone();
+    while !state.mask.iter().skip(1).any(|&m| m) {
+        assert!(
+            !env.step(&[]).unwrap().done,
+            "no decision point offered a move"
+        );
+        state = env.state().unwrap().clone();
+    }
+    let first = (1..state.mask.len()).find(|&i| state.mask[i]).unwrap();
+    let Candidate::Move(m) = state.candidates[first] else {
+        unreachable!("index 0 is wait")
+    };
+    let after = state.mask_after(&[first], &agent).unwrap();
+    assert!(after[0], "wait stays selectable");
+    for (i, c) in state.candidates.iter().enumerate() {
+        if let Candidate::Move(o) = c
+            && (o.vm == m.vm || o.from == m.from || o.to == m.to)
+        {
+            assert!(!after[i], "{o:?} still selectable after {m:?}");
+        }
+    }
+    assert!(state.mask_after(&[first, first], &agent).is_err());
+}

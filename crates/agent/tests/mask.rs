@@ -15,6 +15,9 @@ fn random_observation(seed: u64) -> Observation {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut b = ObservationBuilder::new();
     let vnf = b.vnf(Qos::default());
+    if rng.random_bool(0.5) {
+        b.chain(vec![vnf]);
+    }
     let hosts = rng.random_range(2..10usize);
     for _ in 0..hosts {
         b.host(HostShape {

@@ -72,6 +72,7 @@ pub struct ObservationBuilder {
     hosts: Vec<(HostShape, bool, f64)>,
     vms: Vec<(Option<usize>, VmShape)>,
     qos: Vec<Qos>,
+    chains: Vec<Vec<usize>>,
     risks: Vec<(usize, HostRisk)>,
     time_s: f64,
 }
@@ -118,6 +119,12 @@ impl ObservationBuilder {
     pub fn vnf(&mut self, qos: Qos) -> usize {
         self.qos.push(qos);
         self.qos.len() - 1
+    }
+
+    /// Adds a service chain of VNF indices (from [`ObservationBuilder::vnf`]), in traffic order.
+    pub fn chain(&mut self, vnfs: Vec<usize>) -> &mut Self {
+        self.chains.push(vnfs);
+        self
     }
 
     /// Sets a host's predicted risk (the others get none).
@@ -211,6 +218,7 @@ impl ObservationBuilder {
             hosts,
             vms,
             vnf_qos: self.qos.clone(),
+            chains: self.chains.clone(),
             risks,
             instantiating: false,
         }

@@ -103,6 +103,7 @@ impl Simulator {
             hosts,
             vms,
             vnf_qos: self.world.vnfs.iter().map(|v| v.qos.clone()).collect(),
+            chains: self.world.chains.iter().map(|c| c.vnfs.clone()).collect(),
             risks: Vec::new(),
             migration_bandwidth_bps: self.world.hosts.iter().map(|h| h.nic_bps).collect(),
             instantiating: instantiating && cloudsim,
