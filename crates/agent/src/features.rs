@@ -162,13 +162,35 @@ impl Pricer {
         to: usize,
         technique: Technique,
     ) -> Move {
+        self.price_on(
+            obs,
+            vm,
+            from,
+            to,
+            technique,
+            path_bandwidth_bps(obs, from, to),
+            path_latency_ms(obs, from, to),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn price_on(
+        &self,
+        obs: &Observation,
+        vm: usize,
+        from: usize,
+        to: usize,
+        technique: Technique,
+        bandwidth_bps: f64,
+        latency_ms: f64,
+    ) -> Move {
         let v = &obs.vms[vm];
         let input = MigrationInput {
             memory_mib: v.memory_mib,
             dirty_pages_per_s: v.dirty_pages_per_s,
             wws_mib: v.memory_mib * WWS_SHARE,
-            bandwidth_bps: path_bandwidth_bps(obs, from, to),
-            latency_ms: path_latency_ms(obs, from, to),
+            bandwidth_bps,
+            latency_ms,
             touched_mib: None,
         };
         let index = Technique::ALL
@@ -247,6 +269,9 @@ pub struct Builder {
     ranking: Vec<usize>,
     sources: Vec<usize>,
     vms: Vec<usize>,
+    /// Prices of the current VM by (bandwidth, latency, technique): destinations on equal paths
+    /// (same NIC speed, same side of the rack) cost the same, so each is priced once.
+    prices: Vec<(u64, u64, Technique, Move)>,
 }
 
 fn risk_of(obs: &Observation, h: usize) -> HostRisk {
@@ -368,6 +393,7 @@ impl Builder {
                 }
                 let vm = self.vms[vi];
                 taken += 1;
+                self.prices.clear();
                 let mut dests = 0usize;
                 for &to in &self.ranking {
                     if dests >= cfg.destinations_per_vm {
@@ -377,8 +403,23 @@ impl Builder {
                         continue;
                     }
                     dests += 1;
+                    let bw = path_bandwidth_bps(obs, from, to);
+                    let lat = path_latency_ms(obs, from, to);
+                    let key = (bw.to_bits(), lat.to_bits());
                     for &t in &cfg.techniques {
-                        let m = pricer.price(obs, vm, from, to, t);
+                        let cached = self
+                            .prices
+                            .iter()
+                            .find(|p| (p.0, p.1, p.2) == (key.0, key.1, t))
+                            .map(|p| p.3);
+                        let m = match cached {
+                            Some(c) => Move { to, ..c },
+                            None => {
+                                let m = pricer.price_on(obs, vm, from, to, t, bw, lat);
+                                self.prices.push((key.0, key.1, t, m));
+                                m
+                            }
+                        };
                         if round.check(&m).is_err() {
                             continue;
                         }
