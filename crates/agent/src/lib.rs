@@ -2,6 +2,7 @@
 //! needs (candidate moves with fixed-length features, a mask of infeasible ones, a reward), plus
 //! [`ScoredPolicy`], which turns any per-candidate [`Scorer`] into a `Policy` the simulator runs.
 
+#![deny(missing_docs)]
 pub mod env;
 pub mod error;
 pub mod features;

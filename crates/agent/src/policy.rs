@@ -18,39 +18,38 @@ pub trait Scorer: Send {
 }
 
 /// What a scored policy (and the environment) enumerates and allows.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
     /// Which candidates are enumerated.
     pub candidates: CandidateConfig,
     /// What the mask allows.
     pub mask: MaskConfig,
-    /// Most migrations started per interval (see [`AgentConfig::max_moves`]).
-    #[serde(default = "default_max_moves")]
+    /// Most migrations started per interval: 16 by default, well above what the per-host limits
+    /// allow on a small data centre, a bound on the decision's cost on a large one (0: never
+    /// move, for ablations).
     pub max_moves: usize,
 }
 
-fn default_max_moves() -> usize {
-    16
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            candidates: CandidateConfig::default(),
+            mask: MaskConfig::default(),
+            max_moves: 16,
+        }
+    }
 }
 
 impl AgentConfig {
-    /// The default configuration with its cap on moves per interval: 16, well above what the
-    /// per-host limits allow on a small data centre, a bound on the decision's cost on a large one.
+    /// The defaults (same as `Default`, spelled for call sites that read better with it).
     pub fn new() -> Self {
-        AgentConfig {
-            max_moves: default_max_moves(),
-            ..AgentConfig::default()
-        }
+        AgentConfig::default()
     }
 
-    /// The cap on moves per interval (a zero from an empty config means the default).
+    /// The cap on moves per interval.
     pub fn max_moves(&self) -> usize {
-        if self.max_moves == 0 {
-            default_max_moves()
-        } else {
-            self.max_moves
-        }
+        self.max_moves
     }
 }
 
