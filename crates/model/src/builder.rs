@@ -72,6 +72,7 @@ pub struct ObservationBuilder {
     hosts: Vec<(HostShape, bool, f64)>,
     vms: Vec<(Option<usize>, VmShape)>,
     qos: Vec<Qos>,
+    chains: Vec<Vec<usize>>,
     risks: Vec<(usize, HostRisk)>,
     time_s: f64,
 }
@@ -120,6 +121,12 @@ impl ObservationBuilder {
         self.qos.len() - 1
     }
 
+    /// Adds a service chain of VNF indices (from [`ObservationBuilder::vnf`]), in traffic order.
+    pub fn chain(&mut self, vnfs: Vec<usize>) -> &mut Self {
+        self.chains.push(vnfs);
+        self
+    }
+
     /// Sets a host's predicted risk (the others get none).
     pub fn risk(&mut self, host: usize, risk: HostRisk) -> &mut Self {
         self.risks.push((host, risk));
@@ -144,6 +151,7 @@ impl ObservationBuilder {
                     id: VmId(i as u32),
                     host: *host,
                     in_migration: false,
+                    booting: false,
                     vcpus: s.vcpus,
                     mips_per_vcpu: s.mips_per_vcpu,
                     memory_mib: s.memory_mib,
@@ -210,6 +218,7 @@ impl ObservationBuilder {
             hosts,
             vms,
             vnf_qos: self.qos.clone(),
+            chains: self.chains.clone(),
             risks,
             instantiating: false,
         }

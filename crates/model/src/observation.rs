@@ -93,6 +93,10 @@ pub struct VmView {
     pub host: Option<usize>,
     /// A migration of this VM is in flight.
     pub in_migration: bool,
+    /// The VM is (re)starting on `host` after a crash: it serves nothing yet and cannot be
+    /// live-migrated until it runs (absent in older snapshots: running).
+    #[serde(default)]
+    pub booting: bool,
     /// vCPUs.
     pub vcpus: u32,
     /// MIPS of one vCPU.
@@ -184,6 +188,11 @@ pub struct Observation {
     pub vms: Vec<VmView>,
     /// QoS contract of each VNF, by index.
     pub vnf_qos: Vec<Qos>,
+    /// Service chains: each one's VNF indices in traffic order (an outage of any member
+    /// interrupts the whole chain, so a chain member's move weighs more). Absent in older
+    /// snapshots: none.
+    #[serde(default)]
+    pub chains: Vec<Vec<usize>>,
     /// Predicted risk per host (empty when no predictor runs).
     pub risks: Vec<HostRisk>,
     /// Bandwidth a migration out of each host can use (decides migration time).
@@ -194,6 +203,11 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// Whether VNF `vnf` belongs to a service chain.
+    pub fn in_chain(&self, vnf: usize) -> bool {
+        self.chains.iter().any(|c| c.contains(&vnf))
+    }
+
     /// The strictest latency bound (ms) among the VNF instances in `vms`, None without VNFs: the
     /// bound a host's load has to respect.
     pub fn strictest_latency_ms(&self, vms: impl IntoIterator<Item = usize>) -> Option<f64> {

@@ -401,6 +401,7 @@ mod tests {
             id: VmId(0),
             host: Some(0),
             in_migration: false,
+            booting: false,
             vcpus: 1,
             mips_per_vcpu: 1000.0,
             memory_mib: 1024.0,
