@@ -72,6 +72,26 @@ fn rl_linear_1k_hosts_10k_vms(bencher: divan::Bencher) {
     bencher.bench_local(|| divan::black_box(policy.decide(divan::black_box(&obs))));
 }
 
+/// One decision of the learned agent (`rl`: the committed network, most-likely choice).
+#[divan::bench(sample_count = 200)]
+fn rl_1k_hosts_10k_vms(bencher: divan::Bencher) {
+    let obs = observation();
+    let model = promig_agent::MlpWeights::from_bytes(promig_agent::COMMITTED_MODEL, "committed")
+        .expect("committed model");
+    let cfg = AgentConfig {
+        rule: promig_agent::ChoiceRule::Probable,
+        ..AgentConfig::new()
+    };
+    let mut policy = ScoredPolicy::new("rl", model, cfg);
+    policy.use_calibration(&promig_migrate::Profile::kvm());
+    let moves = policy.decide(&obs).len();
+    eprintln!(
+        "rl: {} candidates, {moves} moves picked",
+        policy.last_candidates().len()
+    );
+    bencher.bench_local(|| divan::black_box(policy.decide(divan::black_box(&obs))));
+}
+
 /// The baseline: `proactive-greedy`'s decision on the same observation.
 #[divan::bench(sample_count = 200)]
 fn proactive_greedy_1k_hosts_10k_vms(bencher: divan::Bencher) {

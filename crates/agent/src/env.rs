@@ -236,7 +236,8 @@ impl Env {
                 }
             }
         };
-        let rejected_before = episode.sim.report().rejected_decisions;
+        let start = episode.sim.report();
+        let rejected_before = start.rejected_decisions;
         let mut adapter = Scripted {
             decisions,
             ..Scripted::default()
@@ -248,7 +249,10 @@ impl Env {
         let before = episode.sim.report();
         let rejected = before.rejected_decisions - rejected_before;
         let (more, obs, after) = look_ahead(&episode.sim, &episode.predictor);
-        let outcome = after.outcome_since(&before);
+        let mut outcome = after.outcome_since(&before);
+        // The picks start at the decision point, inside `step_with`: count them here, or the
+        // per-migration cost would charge the next interval's (none) instead of these.
+        outcome.migrations = before.migrations - start.migrations;
         let migration_gib = after.migration_traffic_gib - before.migration_traffic_gib;
         let reward = self.cfg.reward.reward(&outcome, migration_gib);
         let done = !more;

@@ -25,6 +25,9 @@ pub enum AgentError {
         /// Why, in words.
         reason: String,
     },
+    /// The learner's tensor arithmetic failed (shapes, a non-finite weight).
+    #[error("learner: {0}")]
+    Learner(String),
     /// Registering a policy under a name already taken.
     #[error("registry: {0}")]
     Policy(#[from] promig_policy::PolicyError),

@@ -7,12 +7,18 @@ pub mod env;
 pub mod error;
 pub mod features;
 pub mod mask;
+pub mod net;
 pub mod policy;
 pub mod reward;
+pub mod train;
 
 pub use env::{Env, EnvConfig, State, StepOutcome};
 pub use error::AgentError;
 pub use features::{Candidate, CandidateConfig, Candidates, FEATURES, Move, Pricer};
 pub use mask::{Infeasible, MaskConfig, Round};
-pub use policy::{AgentConfig, LinearScorer, ScoredPolicy, Scorer, choose, register};
+pub use net::{COMMITTED_MODEL, MlpWeights, NetError};
+pub use policy::{
+    AgentConfig, ChoiceRule, LinearScorer, ScoredPolicy, Scorer, choose, choose_probable, register,
+};
 pub use reward::RewardWeights;
+pub use train::{EpisodeStats, TrainConfig, episode_reward, train};

@@ -29,6 +29,23 @@ pub struct AgentConfig {
     /// allow on a small data centre, a bound on the decision's cost on a large one (0: never
     /// move, for ablations).
     pub max_moves: usize,
+    /// How scores become picks.
+    pub rule: ChoiceRule,
+}
+
+/// How a scored policy turns scores into picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChoiceRule {
+    /// The best-scoring selectable candidate, until "wait" scores best ([`choose`]).
+    #[default]
+    Greedy,
+    /// Scores are a learned policy's logits: move while "wait" holds under half the probability
+    /// of the selectable candidates, taking the best-scoring move ([`choose_probable`]). This is
+    /// the decision a policy trained by sampling makes in its most likely form: sampling picks
+    /// some move whenever their summed probability beats wait's, even when no single move
+    /// outscores wait.
+    Probable,
 }
 
 impl Default for AgentConfig {
@@ -37,6 +54,7 @@ impl Default for AgentConfig {
             candidates: CandidateConfig::default(),
             mask: MaskConfig::default(),
             max_moves: 16,
+            rule: ChoiceRule::Greedy,
         }
     }
 }
@@ -81,6 +99,49 @@ pub fn choose(
                 mask::refresh(round, candidates, mask);
             }
             _ => break,
+        }
+    }
+    picks
+}
+
+/// [`ChoiceRule::Probable`]: while the selectable candidates other than wait (index 0) hold more
+/// than half the softmax probability, takes the best-scoring one; books and re-masks like
+/// [`choose`].
+pub fn choose_probable(
+    round: &mut Round<'_>,
+    candidates: &[Candidate],
+    mask: &mut Vec<bool>,
+    scores: &[f32],
+    max_moves: usize,
+) -> Vec<usize> {
+    let mut picks = Vec::new();
+    let wait = scores.first().copied().filter(|s| s.is_finite());
+    let Some(wait) = wait else { return picks };
+    while picks.len() < max_moves {
+        let selectable = scores
+            .iter()
+            .enumerate()
+            .take(candidates.len())
+            .skip(1)
+            .filter(|&(i, s)| mask.get(i).copied().unwrap_or(false) && s.is_finite());
+        let mut best: Option<(f32, usize)> = None;
+        // Probability mass of the moves relative to wait's: sum of e^(s - wait).
+        let mut moves_over_wait = 0.0f64;
+        for (i, &s) in selectable {
+            moves_over_wait += f64::from(s - wait).exp();
+            if best.is_none_or(|(b, _)| s > b) {
+                best = Some((s, i));
+            }
+        }
+        let Some((_, i)) = best.filter(|_| moves_over_wait > 1.0) else {
+            break;
+        };
+        if let Candidate::Move(m) = &candidates[i] {
+            round.commit(m);
+            picks.push(i);
+            mask::refresh(round, candidates, mask);
+        } else {
+            break;
         }
     }
     picks
@@ -220,7 +281,11 @@ impl<S: Scorer> Policy for ScoredPolicy<S> {
             .build(&round, &self.pricer, &self.cfg.candidates, &mut self.last);
         let n = self.last.len();
         self.last_scores = self.scorer.scores(&self.last.features, n);
-        let picks = choose(
+        let rule = match self.cfg.rule {
+            ChoiceRule::Greedy => choose,
+            ChoiceRule::Probable => choose_probable,
+        };
+        let picks = rule(
             &mut round,
             &self.last.candidates,
             &mut self.last.mask,
@@ -266,6 +331,27 @@ pub fn register(registry: &mut Registry) -> Result<(), crate::AgentError> {
             ))
         }),
     })?;
+    // The committed model is checked by the crate's tests; a corrupt build of it fails here, at
+    // registration, not in the middle of a run.
+    let model =
+        crate::net::MlpWeights::from_bytes(crate::net::COMMITTED_MODEL, "<committed rl model>")
+            .map_err(|e| crate::AgentError::Learner(e.to_string()))?;
+    registry.register(PolicySpec {
+        name: "rl".into(),
+        summary: "the RL agent: the committed network (crates/agent/models/rl.safetensors, `promig train`) scores every feasible (VM, destination, technique) and wait".into(),
+        params: Vec::new(),
+        requires: Requirements {
+            predictions: true,
+            full_power_accounting: false,
+        },
+        build: Arc::new(move |_, _| {
+            let cfg = AgentConfig {
+                rule: ChoiceRule::Probable,
+                ..AgentConfig::new()
+            };
+            Box::new(ScoredPolicy::new("rl", model.clone(), cfg))
+        }),
+    })?;
     Ok(())
 }
 
@@ -278,6 +364,7 @@ mod tests {
         let mut r = Registry::builtin();
         register(&mut r).unwrap();
         assert!(r.build("rl-linear", 1).is_ok());
+        assert!(r.build("rl", 1).is_ok());
         assert!(register(&mut r).is_err());
     }
 

@@ -16,7 +16,10 @@ pub fn default_predictor() -> Result<RiskPredictor, EvalError> {
 /// The policies [`run_named`] knows by name; whoever checks names before a run (`promig
 /// evaluate`) asks this one, so a policy registered here (the RL agent) works everywhere at once.
 pub fn registry() -> Registry {
-    Registry::builtin()
+    let mut r = Registry::builtin();
+    // The agent's policies (`rl`, `rl-linear`): their names are new, so this cannot clash.
+    promig_agent::register(&mut r).expect("the agent's policy names are not built-in names");
+    r
 }
 
 /// Runs one policy, by its command-line name, on a world from start to end. The policy's

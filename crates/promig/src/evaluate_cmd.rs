@@ -103,7 +103,7 @@ pub fn run(args: EvaluateArgs, data: Option<&Path>) -> Result<()> {
                 seeds.len() == 2 && seeds[0] <= seeds[1],
                 "--seeds takes FIRST LAST with FIRST <= LAST"
             );
-            let registry = promig_policy::Registry::builtin();
+            let registry = promig_eval::run::registry();
             for p in &policy {
                 registry.resolve(p)?;
             }

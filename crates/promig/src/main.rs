@@ -6,12 +6,12 @@ mod fidelity;
 mod migrate_cmd;
 mod predict_cmd;
 mod telemetry_cmd;
+mod train_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use promig_model::ScenarioFile;
-use promig_policy::Registry;
 use promig_sim::{Report, SimConfig, World, scenario};
 use std::path::Path;
 use std::path::PathBuf;
@@ -65,6 +65,9 @@ enum Command {
     /// per metric (shardable, then `evaluate merge`); `evaluate evacuation` scores evacuations
     /// on every real trace set.
     Evaluate(evaluate_cmd::EvaluateArgs),
+    /// Train the RL agent's scorer in the simulator (policy gradient); writes the model
+    /// (safetensors) and its learning curve (CSV).
+    Train(train_cmd::TrainArgs),
 }
 
 #[derive(clap::Args)]
@@ -111,12 +114,12 @@ fn command_line() -> clap::Command {
     let help = format!(
         "Policies to compare (repeat or comma-separate), each NAME[-VALUE...] with values for \
          its parameters in order, e.g. thr-mmt-0.75.\n\n{}",
-        Registry::builtin().help()
+        promig_eval::run::registry().help()
     );
     let evaluate_help = format!(
         "Policies to compare (comma-separated), each NAME[-VALUE...] with values for its \
          parameters in order.\n\n{}",
-        Registry::builtin().help()
+        promig_eval::run::registry().help()
     );
     Cli::command()
         .mut_subcommand("simulate", |c| c.mut_arg("policy", |a| a.long_help(help)))
@@ -147,10 +150,11 @@ fn main() {
             data_dir(data.as_deref()).and_then(|d| fidelity::run(&d.join("planetlab"), json))
         }
         Command::Policies => {
-            print!("{}", Registry::builtin().help());
+            print!("{}", promig_eval::run::registry().help());
             Ok(())
         }
         Command::Evaluate(args) => evaluate_cmd::run(args, data.as_deref()),
+        Command::Train(args) => train_cmd::run(args, data.as_deref()),
         Command::Migrate { command } => migrate_cmd::run(command),
         Command::Predict { command } => predict_cmd::run(command, data.as_deref()),
         Command::Telemetry { command } => telemetry_cmd::run(command, data.as_deref()),
@@ -238,6 +242,7 @@ fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
             "thr-mmt-0.8",
             "lr-mmt-1.2",
             "proactive-greedy",
+            "rl",
         ]
         .map(String::from)
         .to_vec(),
@@ -279,7 +284,7 @@ fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
     } else {
         args.policy.clone()
     };
-    let registry = Registry::builtin();
+    let registry = promig_eval::run::registry();
     for p in &policies {
         registry.resolve(p)?; // reject typos before spending time on the others
     }

@@ -174,7 +174,7 @@ pub fn run(cmd: TelemetryCommand, data: Option<&std::path::Path>) -> Result<()> 
             let cfg = promig_sim::scenario::sim_config(&file, &base, file.seed, file.steps)?;
             // The ring keeps the last 30 days of each series: a longer run streams through it.
             let mut store = Store::new(file.steps.clamp(1, 8640), 100_000);
-            let resolved = promig_policy::Registry::builtin();
+            let resolved = promig_eval::run::registry();
             let resolved = resolved.resolve(&policy)?;
             let predictor: Option<Box<dyn promig_predict::Predictor + Send>> =
                 if resolved.spec.requires.predictions {

@@ -1,0 +1,356 @@
+//! Learning the scorer: policy gradient (REINFORCE with a normalised-return baseline) over the
+//! environment's masked sequential choice.
+//!
+//! Why this learner: the action is a variable-length set of picks among a variable number of
+//! candidates, which a policy over per-candidate scores (softmax over the unmasked ones, "wait"
+//! ends the set) expresses directly, and masked choices have exact log-probabilities; a value-based
+//! learner (DQN) would need a value per (state, candidate set) and a replay of whole rounds.
+//! Returns are discounted per 5-minute interval (`gamma`), so a move is credited with the outages
+//! of the next hour or so, the horizon within which the predictor warns. Episodes are whole
+//! simulated days; each update averages a batch of them, with returns normalised over the batch.
+//!
+//! Everything is seeded: the initial weights, the sampling of picks and the episode seeds, so a
+//! run is reproducible bit for bit on one machine.
+
+use crate::env::{Env, State};
+use crate::error::AgentError;
+use crate::features::FEATURES;
+use crate::net::MlpWeights;
+use crate::policy::Scorer;
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How a training run goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Episodes (simulated days) in all.
+    pub episodes: usize,
+    /// Episodes per gradient step.
+    pub batch: usize,
+    /// Episode seeds cycle through `first_seed..first_seed + seed_count` (the training split;
+    /// evaluation uses other seeds).
+    pub first_seed: u64,
+    /// How many distinct episode seeds training sees.
+    pub seed_count: u64,
+    /// Seeds the initial weights and the sampling of picks.
+    pub seed: u64,
+    /// Hidden units per layer.
+    pub hidden: usize,
+    /// AdamW step size.
+    pub learning_rate: f64,
+    /// Discount per interval: 0.9 halves a reward's weight after about 35 minutes.
+    pub gamma: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            episodes: 600,
+            batch: 8,
+            first_seed: 1_000,
+            seed_count: 1_000,
+            seed: 1,
+            hidden: 16,
+            learning_rate: 0.01,
+            gamma: 0.9,
+        }
+    }
+}
+
+/// What one episode gave, for the learning curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeStats {
+    /// 0-based episode number.
+    pub episode: usize,
+    /// The simulation seed it ran.
+    pub seed: u64,
+    /// Sum of the rewards.
+    pub reward: f64,
+    /// VNF downtime accrued (s).
+    pub downtime_s: f64,
+    /// Migrations started.
+    pub migrations: u64,
+    /// Decision points with a choice to make (more than "wait" selectable).
+    pub choices: usize,
+}
+
+/// One turn of a round: the mask before the pick, and the pick (0 = wait, which ends the round).
+type Turn = (Vec<bool>, usize);
+
+/// One decision point with a choice, as the update needs it.
+struct Step {
+    features: Vec<f32>,
+    n: usize,
+    /// The turns of its round.
+    turns: Vec<Turn>,
+    /// Index of the interval in the episode, for its return.
+    t: usize,
+}
+
+/// Samples the picks of one round from the scores (softmax over the unmasked, wait always
+/// selectable) and records each turn.
+fn sample_round(
+    state: &State,
+    scores: &[f32],
+    max_moves: usize,
+    cfg: &crate::policy::AgentConfig,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<usize>, Vec<Turn>), AgentError> {
+    let mut picks = Vec::new();
+    let mut turns = Vec::new();
+    let mut mask = state.mask.clone();
+    while picks.len() < max_moves {
+        mask[0] = true;
+        if mask.iter().filter(|&&m| m).count() <= 1 {
+            break; // only wait: nothing to learn from this turn
+        }
+        let max = mask
+            .iter()
+            .zip(scores)
+            .filter(|(m, _)| **m)
+            .map(|(_, &s)| s)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let weights: Vec<f64> = mask
+            .iter()
+            .zip(scores)
+            .map(|(&m, &s)| if m { f64::from(s - max).exp() } else { 0.0 })
+            .collect();
+        let total: f64 = weights.iter().sum();
+        let mut u = rng.random_range(0.0..total);
+        // The last selectable candidate takes what rounding leaves over.
+        let mut choice = weights.iter().rposition(|&w| w > 0.0).unwrap_or(0);
+        for (i, &w) in weights.iter().enumerate() {
+            if w > 0.0 && u < w {
+                choice = i;
+                break;
+            }
+            u -= w;
+        }
+        turns.push((mask.clone(), choice));
+        if choice == 0 {
+            break;
+        }
+        picks.push(choice);
+        mask = state.mask_after(&picks, cfg)?;
+    }
+    Ok((picks, turns))
+}
+
+/// The weights' tensor names, in the order [`Params`] keeps them.
+const NAMES: [&str; 7] = ["w1", "b1", "w2", "b2", "w3", "b3", "wait_bias"];
+
+/// The learnable copies of the weights.
+struct Params {
+    vars: Vec<Var>,
+}
+
+impl Params {
+    fn new(w: &MlpWeights) -> candle_core::Result<Self> {
+        let t = w.tensors()?;
+        let vars = NAMES
+            .iter()
+            .map(|k| Var::from_tensor(&t[*k]))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Params { vars })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let v = &self.vars;
+        let h1 = x
+            .matmul(v[0].as_tensor())?
+            .broadcast_add(v[1].as_tensor())?
+            .relu()?;
+        let h2 = h1
+            .matmul(v[2].as_tensor())?
+            .broadcast_add(v[3].as_tensor())?
+            .relu()?;
+        let is_wait = x.narrow(1, 0, 1)?;
+        (h2.matmul(v[4].as_tensor())?
+            .broadcast_add(v[5].as_tensor())?
+            + is_wait.broadcast_mul(v[6].as_tensor())?)?
+        .flatten_all()
+    }
+
+    fn weights(&self) -> Result<MlpWeights, AgentError> {
+        let map = NAMES
+            .iter()
+            .zip(&self.vars)
+            .map(|(k, v)| (k.to_string(), v.as_tensor().clone()))
+            .collect();
+        MlpWeights::from_tensors(&map).map_err(AgentError::Learner)
+    }
+}
+
+fn learner(e: candle_core::Error) -> AgentError {
+    AgentError::Learner(e.to_string())
+}
+
+/// Trains a scorer in `env` and returns it with the learning curve; `on_episode` sees each
+/// episode as it ends (progress bars, CSV).
+pub fn train(
+    env: &mut Env,
+    cfg: &TrainConfig,
+    mut on_episode: impl FnMut(&EpisodeStats),
+) -> Result<(MlpWeights, Vec<EpisodeStats>), AgentError> {
+    let mut weights = MlpWeights::init(cfg.seed, cfg.hidden);
+    let params = Params::new(&weights).map_err(learner)?;
+    let mut opt = AdamW::new(
+        params.vars.clone(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: 0.0,
+            ..ParamsAdamW::default()
+        },
+    )
+    .map_err(learner)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
+    let agent_cfg = env.config().agent.clone();
+    let max_moves = agent_cfg.max_moves();
+    let mut curve = Vec::new();
+    let mut batch: Vec<(Vec<Step>, Vec<f64>)> = Vec::new();
+    for episode in 0..cfg.episodes {
+        // Episodes come in pairs on the same seed (the same faults and traffic), so each one's
+        // returns are judged against its twin's: what differs is what the picks did.
+        let seed = cfg.first_seed + (episode / 2) as u64 % cfg.seed_count.max(1);
+        let mut state = env.reset(seed)?.clone();
+        let mut steps = Vec::new();
+        let mut rewards = Vec::new();
+        let mut stats = EpisodeStats {
+            episode,
+            seed,
+            reward: 0.0,
+            downtime_s: 0.0,
+            migrations: 0,
+            choices: 0,
+        };
+        loop {
+            let n = state.candidates.len();
+            let scores = weights.scores(&state.features, n);
+            let (picks, turns) = sample_round(&state, &scores, max_moves, &agent_cfg, &mut rng)?;
+            if !turns.is_empty() {
+                stats.choices += 1;
+                steps.push(Step {
+                    features: state.features.clone(),
+                    n,
+                    turns,
+                    t: rewards.len(),
+                });
+            }
+            let out = env.step(&picks)?;
+            rewards.push(out.reward);
+            stats.reward += out.reward;
+            stats.downtime_s += out.outcome.downtime_s;
+            stats.migrations += out.outcome.migrations;
+            if out.done {
+                break;
+            }
+            match env.state() {
+                Some(s) => state = s.clone(),
+                None => break,
+            }
+        }
+        on_episode(&stats);
+        curve.push(stats);
+        batch.push((steps, rewards));
+        let batch_size = cfg.batch.max(1).next_multiple_of(2);
+        if batch.len() >= batch_size || (episode + 1 == cfg.episodes && batch.len().is_multiple_of(2)) {
+            update(&params, &mut opt, &batch, cfg.gamma)?;
+            weights = params.weights()?;
+            batch.clear();
+        }
+    }
+    Ok((weights, curve))
+}
+
+/// One gradient step on a batch of episodes.
+fn update(
+    params: &Params,
+    opt: &mut AdamW,
+    batch: &[(Vec<Step>, Vec<f64>)],
+    gamma: f64,
+) -> Result<(), AgentError> {
+    // Discounted returns at every interval; each episode's are judged against its twin's (the
+    // same seed, so the same faults), and the differences normalised over the batch.
+    let returns_of = |rewards: &[f64]| {
+        let mut g = vec![0.0; rewards.len() + 1];
+        for t in (0..rewards.len()).rev() {
+            g[t] = rewards[t] + gamma * g[t + 1];
+        }
+        g
+    };
+    let all: Vec<Vec<f64>> = batch.iter().map(|(_, r)| returns_of(r)).collect();
+    let mut returns = Vec::new();
+    for (i, (steps, _)) in batch.iter().enumerate() {
+        let twin = all.get(i ^ 1).unwrap_or(&all[i]);
+        let own = &all[i];
+        returns.extend(
+            steps
+                .iter()
+                .map(|s| own[s.t] - twin.get(s.t).copied().unwrap_or(0.0)),
+        );
+    }
+    if returns.len() < 2 {
+        return Ok(());
+    }
+    let mean = 0.0;
+    let var = returns.iter().map(|r| r * r).sum::<f64>() / returns.len() as f64;
+    let sd = var.sqrt().max(1e-6);
+    let d = Device::Cpu;
+    let mut total: Option<Tensor> = None;
+    let mut turns = 0usize;
+    let steps = batch.iter().flat_map(|(s, _)| s.iter());
+    for (step, g) in steps.zip(&returns) {
+        let advantage = ((g - mean) / sd) as f32;
+        let x = Tensor::from_slice(&step.features, (step.n, FEATURES), &d).map_err(learner)?;
+        let scores = params.forward(&x).map_err(learner)?;
+        for (mask, choice) in &step.turns {
+            let bias: Vec<f32> = mask.iter().map(|&m| if m { 0.0 } else { -1e9 }).collect();
+            let bias = Tensor::from_slice(&bias, step.n, &d).map_err(learner)?;
+            let logp = candle_nn::ops::log_softmax(&(&scores + &bias).map_err(learner)?, 0)
+                .and_then(|l| l.get(*choice))
+                .and_then(|l| l.affine(f64::from(-advantage), 0.0))
+                .map_err(learner)?;
+            total = Some(match total {
+                None => logp,
+                Some(t) => (t + logp).map_err(learner)?,
+            });
+            turns += 1;
+        }
+    }
+    let Some(total) = total else { return Ok(()) };
+    let loss = total.affine(1.0 / turns as f64, 0.0).map_err(learner)?;
+    opt.backward_step(&loss).map_err(learner)
+}
+
+/// The summed reward of one episode on `seed` with `weights` deciding by their most likely
+/// choice ([`crate::choose_probable`]): how a trained scorer is judged, without sampling.
+pub fn episode_reward(env: &mut Env, weights: &MlpWeights, seed: u64) -> Result<f64, AgentError> {
+    let cfg = env.config().agent.clone();
+    let mut state = env.reset(seed)?.clone();
+    let mut total = 0.0;
+    loop {
+        let scores = weights.scores(&state.features, state.candidates.len());
+        let mut round = crate::mask::Round::new(&state.observation, &cfg.mask);
+        let mut mask = state.mask.clone();
+        let picks = crate::policy::choose_probable(
+            &mut round,
+            &state.candidates,
+            &mut mask,
+            &scores,
+            cfg.max_moves(),
+        );
+        let out = env.step(&picks)?;
+        total += out.reward;
+        if out.done {
+            return Ok(total);
+        }
+        match env.state() {
+            Some(s) => state = s.clone(),
+            None => return Ok(total),
+        }
+    }
+}

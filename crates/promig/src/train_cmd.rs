@@ -1,0 +1,133 @@
+//! `promig train`: learns the RL agent's scorer in the simulator and writes the model
+//! (safetensors) and its learning curve (CSV), reproducibly from a seed.
+
+use anyhow::{Context, Result};
+use promig_agent::{Env, EnvConfig, EpisodeStats, TrainConfig};
+use promig_sim::scenario;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Flags of `promig train`.
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Scenario TOML file (the built-in NFV scenario when absent).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Episodes (simulated days) in all.
+    #[arg(long, default_value_t = TrainConfig::default().episodes)]
+    episodes: usize,
+    /// Episodes per gradient step.
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
+    batch: usize,
+    /// Seeds the initial weights and the sampling of moves.
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    seed: u64,
+    /// First simulation seed of the training split (evaluation uses seeds below 1,000).
+    #[arg(long, default_value_t = TrainConfig::default().first_seed)]
+    first_episode_seed: u64,
+    /// Hidden units per layer.
+    #[arg(long, default_value_t = TrainConfig::default().hidden)]
+    hidden: usize,
+    /// AdamW step size.
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
+    learning_rate: f64,
+    /// Discount per 5-minute interval.
+    #[arg(long, default_value_t = TrainConfig::default().gamma)]
+    gamma: f64,
+    /// Intervals per episode (the scenario's day when absent).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Where to write the model.
+    #[arg(long, default_value = "rl.safetensors")]
+    out: PathBuf,
+    /// Where to write the learning curve (default: the model's path with `.csv`).
+    #[arg(long)]
+    curve: Option<PathBuf>,
+}
+
+/// Runs `promig train`.
+pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
+    let cfg = TrainConfig {
+        episodes: args.episodes,
+        batch: args.batch,
+        seed: args.seed,
+        first_seed: args.first_episode_seed,
+        hidden: args.hidden,
+        learning_rate: args.learning_rate,
+        gamma: args.gamma,
+        ..TrainConfig::default()
+    };
+    anyhow::ensure!(cfg.episodes >= 1, "--episodes: at least 1");
+    anyhow::ensure!((1..=4096).contains(&cfg.hidden), "--hidden: 1..=4096");
+    anyhow::ensure!(
+        cfg.learning_rate.is_finite() && cfg.learning_rate > 0.0 && cfg.learning_rate <= 1.0,
+        "--learning-rate: in (0, 1]"
+    );
+    anyhow::ensure!(
+        cfg.gamma.is_finite() && (0.0..=1.0).contains(&cfg.gamma),
+        "--gamma: in [0, 1]"
+    );
+    let (file, base) = match &args.scenario {
+        Some(path) => (
+            promig_model::ScenarioFile::load(path)?,
+            promig_model::ScenarioFile::base_dir(path),
+        ),
+        None => (scenario::default_scenario()?, crate::data_dir(data)?),
+    };
+    let world = Arc::new(scenario::build_world(&file, &base)?);
+    let steps = args.steps.unwrap_or(file.steps);
+    let sim = scenario::sim_config(&file, &base, cfg.first_seed, steps)?;
+    let mut env = Env::new(world, sim, EnvConfig::default())?;
+    let curve_path = args
+        .curve
+        .clone()
+        .unwrap_or_else(|| args.out.with_extension("csv"));
+    let bar = indicatif::ProgressBar::new(cfg.episodes as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} episodes {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let (weights, curve) = promig_agent::train(&mut env, &cfg, |s: &EpisodeStats| {
+        bar.set_message(format!(
+            "reward {:.0}, downtime {:.0} s, {} migrations",
+            s.reward, s.downtime_s, s.migrations
+        ));
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    weights
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let mut csv = String::from("episode,seed,reward,downtime_s,migrations,choices\n");
+    for s in &curve {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            s.episode, s.seed, s.reward, s.downtime_s, s.migrations, s.choices
+        ));
+    }
+    std::fs::write(&curve_path, csv)
+        .with_context(|| format!("writing {}", curve_path.display()))?;
+    let mean =
+        |xs: &[EpisodeStats]| xs.iter().map(|s| s.reward).sum::<f64>() / xs.len().max(1) as f64;
+    let k = (curve.len() / 4).max(1);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "trained {} episodes in {:.0} s: mean reward of the first {k} {:.1}, of the last {k} {:.1}",
+        curve.len(),
+        started.elapsed().as_secs_f64(),
+        mean(&curve[..k.min(curve.len())]),
+        mean(&curve[curve.len().saturating_sub(k)..]),
+    )?;
+    writeln!(
+        out,
+        "model written to {} (curve: {})",
+        args.out.display(),
+        curve_path.display()
+    )?;
+    Ok(())
+}
