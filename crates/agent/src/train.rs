@@ -257,7 +257,9 @@ pub fn train(
         curve.push(stats);
         batch.push((steps, rewards));
         let batch_size = cfg.batch.max(1).next_multiple_of(2);
-        if batch.len() >= batch_size || (episode + 1 == cfg.episodes && batch.len().is_multiple_of(2)) {
+        if batch.len() >= batch_size
+            || (episode + 1 == cfg.episodes && batch.len().is_multiple_of(2))
+        {
             update(&params, &mut opt, &batch, cfg.gamma)?;
             weights = params.weights()?;
             batch.clear();
