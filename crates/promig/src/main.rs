@@ -1,6 +1,7 @@
 //! `promig`: the command-line entry point. Parses arguments, wires the pipeline's crates together
 //! and prints; all logic lives in the library crates.
 
+mod controller_cmd;
 mod evaluate_cmd;
 mod fidelity;
 mod migrate_cmd;
@@ -68,6 +69,9 @@ enum Command {
     /// Train the RL agent's scorer in the simulator (policy gradient); writes the model
     /// (safetensors) and its learning curve (CSV).
     Train(train_cmd::TrainArgs),
+    /// The daemon: monitor -> predict -> decide -> migrate, with action plans, a SQLite journal,
+    /// an HTTP API and Prometheus metrics. `--demo` runs it on the simulator, no setup.
+    Controller(controller_cmd::ControllerArgs),
 }
 
 #[derive(clap::Args)]
@@ -155,6 +159,7 @@ fn main() {
         }
         Command::Evaluate(args) => evaluate_cmd::run(args, data.as_deref()),
         Command::Train(args) => train_cmd::run(args, data.as_deref()),
+        Command::Controller(args) => controller_cmd::run(args, data.as_deref()),
         Command::Migrate { command } => migrate_cmd::run(command),
         Command::Predict { command } => predict_cmd::run(command, data.as_deref()),
         Command::Telemetry { command } => telemetry_cmd::run(command, data.as_deref()),

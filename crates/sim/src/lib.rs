@@ -15,7 +15,7 @@ pub mod telemetry;
 pub mod world;
 
 pub use config::{Mode, SimConfig};
-pub use engine::{InvariantViolation, Simulator};
+pub use engine::{InFlight, InvariantViolation, Simulator};
 pub use error::SimError;
 pub use report::{Outcome, Report, VnfReport};
 pub use world::World;

@@ -10,7 +10,7 @@ mod migration;
 mod recovery;
 mod view;
 
-pub use view::InvariantViolation;
+pub use view::{InFlight, InvariantViolation};
 
 use crate::config::{Mode, SimConfig};
 use crate::faults::{self, FaultPlan};

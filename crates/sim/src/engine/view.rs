@@ -3,7 +3,51 @@
 use super::*;
 use promig_model::{HostId, VmId};
 
+/// One migration in flight, as [`Simulator::in_flight`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InFlight {
+    /// Source host index.
+    pub from: usize,
+    /// Destination host index.
+    pub to: usize,
+    /// When it started (simulated seconds).
+    pub started_s: f64,
+    /// When it ends at the current transfer rate.
+    pub expected_end_s: f64,
+    /// The pause the VM will take at switch-over.
+    pub downtime_s: f64,
+    /// The technique used.
+    pub technique: Technique,
+}
+
 impl Simulator {
+    /// The simulator's own figures for the migration of `vm` now in flight (`None` when none
+    /// is): a controller that drives the simulator as its world reports what the world did, not
+    /// what its planner predicted.
+    pub fn in_flight(&self, vm: usize) -> Option<InFlight> {
+        let m = self
+            .migrations
+            .get(self.vms.get(vm)?.migration?)?
+            .as_ref()?;
+        let end_s = match m.fixed_end {
+            Some(end) => end,
+            None if m.rate_bps > 0.0 => {
+                let sent = m.rate_bps / 8.0 * (self.now - m.rate_since);
+                let left = (m.remaining_bytes - sent).max(0.0);
+                self.now + left / (m.rate_bps / 8.0)
+            }
+            None => f64::INFINITY,
+        };
+        Some(InFlight {
+            from: m.from,
+            to: m.to,
+            started_s: m.started_s,
+            expected_end_s: end_s,
+            downtime_s: m.downtime_s,
+            technique: m.technique,
+        })
+    }
+
     /// The policy's view now.
     pub fn observation(&self) -> Observation {
         self.observation_with(false)

@@ -1,0 +1,899 @@
+//! The controller's decisions, free of I/O so they can be tested step by step: each world
+//! snapshot goes through predict (already in the snapshot) -> policy -> planner -> action plans
+//! -> approval -> admission under the operator's limits, and comes out as orders for the driver.
+//! Every state change is journaled before it is acted upon; the daemon around this type only
+//! moves snapshots in and orders and outcomes out.
+
+use crate::config::{Approval, ControllerConfig};
+use crate::error::ControllerError;
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::plan::{Alternative, Measured, Plan, PlanId, PlanState, Reason};
+use promig_driver::{DeadlineAction, DriverError, MigrationRequest, Outcome, Progress};
+use promig_migrate::planner::{self, Constraints, RiskPolicy};
+use promig_migrate::{MigrationInput, Profile, Technique, TechniqueParams};
+use promig_model::{Decision, Observation};
+use promig_policy::Policy;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Final plans kept in memory for the API's history (the journal keeps them all): a bound, so a
+/// daemon that runs for months does not grow.
+pub const RECENT_PLANS: usize = 1000;
+
+/// Share of a VM's memory it re-dirties (its writable working set), as the simulator assumes.
+const WWS_SHARE: f64 = 0.25;
+
+/// Path latency assumed within a data centre when the world does not give one.
+const LAN_LATENCY_MS: f64 = 0.1;
+
+/// Deadline handed to the driver when the predictor gives no time to failure.
+const NO_DEADLINE_S: f64 = 3600.0;
+
+/// One snapshot of the world with its names: the observation indexes hosts and VMs, the plans,
+/// the journal and the API name them.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The observation, risks included.
+    pub obs: Arc<Observation>,
+    /// Host names by observation index.
+    pub host_names: Arc<Vec<String>>,
+    /// VM names by observation index.
+    pub vm_names: Arc<Vec<String>>,
+}
+
+impl Snapshot {
+    fn host_index(&self, name: &str) -> Option<usize> {
+        self.host_names.iter().position(|n| n == name)
+    }
+
+    fn vm_index(&self, name: &str) -> Option<usize> {
+        self.vm_names.iter().position(|n| n == name)
+    }
+}
+
+/// A migration the daemon must hand to the driver now (its plan is already journaled as
+/// executing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    /// The plan.
+    pub plan: PlanId,
+    /// What to tell the driver.
+    pub request: MigrationRequest,
+}
+
+/// A host as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostStatus {
+    /// Name.
+    pub name: String,
+    /// Rack or site.
+    pub rack: u32,
+    /// Up or crashed.
+    pub up: bool,
+    /// CPU utilisation in [0, 1].
+    pub cpu_utilization: f64,
+    /// Memory reserved by its VMs.
+    pub memory_reserved_mib: f64,
+    /// Memory installed.
+    pub memory_mib: f64,
+    /// Predicted probability of breaking a VNF's requirements within the horizon.
+    pub risk: f64,
+    /// The most likely cause.
+    pub cause: String,
+    /// Predicted time to failure.
+    pub time_left_s: Option<f64>,
+    /// Resident VMs.
+    pub vms: Vec<String>,
+}
+
+/// A VM as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VmStatus {
+    /// Name.
+    pub name: String,
+    /// Host it runs on (`None` while down).
+    pub host: Option<String>,
+    /// A migration is in flight.
+    pub migrating: bool,
+    /// Memory.
+    pub memory_mib: f64,
+    /// Pages dirtied per second.
+    pub dirty_pages_per_s: f64,
+    /// CPU requested (MIPS).
+    pub requested_mips: f64,
+    /// VNF index, if any.
+    pub vnf: Option<usize>,
+}
+
+/// A running migration as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationStatusView {
+    /// The plan.
+    pub plan: Plan,
+    /// The latest progress sample.
+    pub progress: Progress,
+}
+
+/// The decision core.
+pub struct Core {
+    cfg: ControllerConfig,
+    policy: Box<dyn Policy>,
+    profile: Arc<Profile>,
+    journal: Box<dyn Journal>,
+    open: BTreeMap<PlanId, Plan>,
+    recent: VecDeque<Plan>,
+    progress: BTreeMap<PlanId, Progress>,
+    /// Executing plans found in the journal at start: no handle watches them; the world's next
+    /// snapshot tells how they ended.
+    orphans: Vec<PlanId>,
+    last_moved_s: BTreeMap<String, f64>,
+    snapshot: Option<Snapshot>,
+    kill_switch: bool,
+    draining: bool,
+    now_s: f64,
+    /// Counters, gauges and histograms for `/metrics`.
+    pub metrics: Metrics,
+}
+
+/// The kill switch's name in the journal's flags.
+const KILL_SWITCH: &str = "kill_switch";
+
+impl Core {
+    /// Takes over the journal: open plans come back, executing ones wait for reconciliation.
+    pub fn new(
+        cfg: ControllerConfig,
+        mut policy: Box<dyn Policy>,
+        profile: Arc<Profile>,
+        journal: Box<dyn Journal>,
+    ) -> Result<Self, ControllerError> {
+        policy.use_calibration(&profile);
+        let kill_switch = journal.flag(KILL_SWITCH)?;
+        let open: BTreeMap<PlanId, Plan> = journal
+            .open_plans()?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let orphans = open
+            .values()
+            .filter(|p| p.state == PlanState::Executing)
+            .map(|p| p.id)
+            .collect();
+        let mut recent: Vec<Plan> = journal
+            .recent(RECENT_PLANS)?
+            .into_iter()
+            .filter(|p| p.state.is_final())
+            .collect();
+        recent.reverse();
+        let metrics = Metrics::new();
+        metrics.kill_switch.set(kill_switch as i64);
+        let core = Core {
+            cfg,
+            policy,
+            profile,
+            journal,
+            open,
+            recent: recent.into(),
+            progress: BTreeMap::new(),
+            orphans,
+            last_moved_s: BTreeMap::new(),
+            snapshot: None,
+            kill_switch,
+            draining: false,
+            now_s: 0.0,
+            metrics,
+        };
+        core.refresh_plan_gauges();
+        Ok(core)
+    }
+
+    /// The policy's name.
+    pub fn policy_name(&self) -> String {
+        self.policy.name()
+    }
+
+    /// World time of the latest snapshot.
+    pub fn now_s(&self) -> f64 {
+        self.now_s
+    }
+
+    /// Whether automatic approval is paused.
+    pub fn kill_switch(&self) -> bool {
+        self.kill_switch
+    }
+
+    /// Engages or releases the kill switch (journaled, so it survives a restart). Engaging it
+    /// stops automatic approval; plans an operator approves still run, and running migrations
+    /// finish.
+    pub fn set_kill_switch(&mut self, on: bool) -> Result<(), ControllerError> {
+        self.journal.set_flag(KILL_SWITCH, on)?;
+        self.kill_switch = on;
+        self.metrics.kill_switch.set(on as i64);
+        Ok(())
+    }
+
+    /// Shutting down: no new plan is proposed or started; running migrations still end.
+    pub fn set_draining(&mut self, on: bool) {
+        self.draining = on;
+    }
+
+    /// Executing plans the journal had at start that are not yet reconciled.
+    pub fn orphans(&self) -> &[PlanId] {
+        &self.orphans
+    }
+
+    /// Takes in one snapshot and returns the migrations to start now.
+    pub fn observe(&mut self, snap: Snapshot) -> Result<Vec<Order>, ControllerError> {
+        self.now_s = snap.obs.time_s;
+        self.metrics.observe_snapshot(&snap);
+        self.reconcile_orphans(&snap)?;
+        self.expire(&snap)?;
+        let mut orders = Vec::new();
+        if !self.draining {
+            let decisions = self.policy.decide(&snap.obs);
+            for d in decisions {
+                self.propose(&snap, &d)?;
+            }
+            orders = self.admit(&snap)?;
+        }
+        self.snapshot = Some(snap);
+        self.refresh_plan_gauges();
+        Ok(orders)
+    }
+
+    /// After a restart: an executing plan whose VM is found on its destination succeeded, one
+    /// whose VM runs on its source (and no longer migrates) failed. One still migrating waits.
+    fn reconcile_orphans(&mut self, snap: &Snapshot) -> Result<(), ControllerError> {
+        let orphans = std::mem::take(&mut self.orphans);
+        for id in orphans {
+            let Some(plan) = self.open.get(&id) else {
+                continue;
+            };
+            let vm = snap.vm_index(&plan.vm).map(|i| &snap.obs.vms[i]);
+            let host = vm.and_then(|v| v.host).map(|h| snap.host_names[h].as_str());
+            let migrating = vm.is_some_and(|v| v.in_migration);
+            let (to, detail) = match (host, migrating) {
+                (_, true) => {
+                    self.orphans.push(id);
+                    continue;
+                }
+                (Some(h), false) if h == plan.destination => (
+                    PlanState::Succeeded,
+                    format!("reconciled after restart: {} runs on {h}", plan.vm),
+                ),
+                (Some(h), false) => (
+                    PlanState::Failed,
+                    format!(
+                        "reconciled after restart: the migration did not complete; {} runs on {h}",
+                        plan.vm
+                    ),
+                ),
+                (None, false) => (
+                    PlanState::Failed,
+                    format!(
+                        "reconciled after restart: {} runs nowhere (its host is down)",
+                        plan.vm
+                    ),
+                ),
+            };
+            self.move_plan(id, to, detail)?;
+        }
+        Ok(())
+    }
+
+    /// Supersedes open plans overtaken by events: unapproved for too long, or the VM no longer
+    /// on the plan's source.
+    fn expire(&mut self, snap: &Snapshot) -> Result<(), ControllerError> {
+        let mut changes = Vec::new();
+        for p in self.open.values() {
+            if !matches!(p.state, PlanState::Recommended | PlanState::Approved) {
+                continue;
+            }
+            let host = snap
+                .vm_index(&p.vm)
+                .and_then(|i| snap.obs.vms[i].host)
+                .map(|h| snap.host_names[h].as_str());
+            if host != Some(p.source.as_str()) {
+                changes.push((
+                    p.id,
+                    format!(
+                        "{} is no longer on {} (now {})",
+                        p.vm,
+                        p.source,
+                        host.unwrap_or("down")
+                    ),
+                ));
+            } else if p.state == PlanState::Recommended
+                && self.now_s - p.created_s > self.cfg.controller.plan_ttl_s
+            {
+                changes.push((
+                    p.id,
+                    format!("not approved within {} s", self.cfg.controller.plan_ttl_s),
+                ));
+            }
+        }
+        for (id, why) in changes {
+            self.move_plan(id, PlanState::Superseded, why)?;
+        }
+        Ok(())
+    }
+
+    /// Turns one policy decision into a recommended (and maybe approved) plan, unless the VM
+    /// already has an open plan, is cooling down, or the destination is itself at risk.
+    fn propose(&mut self, snap: &Snapshot, d: &Decision) -> Result<(), ControllerError> {
+        let obs = &snap.obs;
+        let (Some(vm), Some(dest)) = (obs.vms.get(d.vm), obs.hosts.get(d.to)) else {
+            self.metrics
+                .decisions_refused
+                .get_or_create(&reason("unknown index"))
+                .inc();
+            return Ok(());
+        };
+        let Some(source) = vm.host else {
+            self.metrics
+                .decisions_refused
+                .get_or_create(&reason("vm down"))
+                .inc();
+            return Ok(());
+        };
+        let vm_name = snap.vm_names[d.vm].clone();
+        if let Some(existing) = self.open.values().find(|p| p.vm == vm_name) {
+            let same = existing.destination == snap.host_names[d.to];
+            if same || existing.state != PlanState::Recommended {
+                return Ok(()); // already planned (or running)
+            }
+            let id = existing.id;
+            self.move_plan(
+                id,
+                PlanState::Superseded,
+                format!("a newer plan moves {vm_name} to {}", snap.host_names[d.to]),
+            )?;
+        }
+        if let Some(&t) = self.last_moved_s.get(&vm_name)
+            && self.now_s - t < self.cfg.limits.cooldown_s
+        {
+            self.metrics
+                .decisions_refused
+                .get_or_create(&reason("cooldown"))
+                .inc();
+            return Ok(());
+        }
+        let dest_risk = obs.risks.get(d.to).map_or(0.0, |r| r.probability);
+        if !dest.up || dest_risk >= self.cfg.controller.destination_risk_max {
+            self.metrics
+                .decisions_refused
+                .get_or_create(&reason("destination at risk"))
+                .inc();
+            return Ok(());
+        }
+        let Some((params, mut why)) = self.price(snap, d, source) else {
+            self.metrics
+                .decisions_refused
+                .get_or_create(&reason("no technique converges"))
+                .inc();
+            return Ok(());
+        };
+        why.rejected
+            .extend(self.rejected_destinations(snap, d.vm, source, d.to));
+        let mut plan = Plan {
+            id: PlanId(0),
+            vm: vm_name,
+            source: snap.host_names[source].clone(),
+            destination: snap.host_names[d.to].clone(),
+            technique: params.technique.name().to_string(),
+            params,
+            reason: why,
+            state: PlanState::Recommended,
+            created_s: self.now_s,
+            updated_s: self.now_s,
+            detail: format!("proposed by {}", self.policy.name()),
+            measured: None,
+        };
+        self.journal.insert(&mut plan)?;
+        self.metrics.plans_created.inc();
+        let id = plan.id;
+        tracing::info!(plan = %id, vm = %plan.vm, from = %plan.source, to = %plan.destination,
+            technique = %plan.technique, cause = %plan.reason.cause, "plan recommended");
+        self.open.insert(id, plan);
+        if self.cfg.controller.approval == Approval::Auto && !self.kill_switch {
+            self.move_plan(id, PlanState::Approved, "approved automatically".into())?;
+        }
+        Ok(())
+    }
+
+    /// The technique, its parameters and the reason for one move.
+    fn price(
+        &self,
+        snap: &Snapshot,
+        d: &Decision,
+        source: usize,
+    ) -> Option<(TechniqueParams, Reason)> {
+        let obs = &snap.obs;
+        let vm = &obs.vms[d.vm];
+        let risk = obs.risks.get(source);
+        let time_left_s = risk.and_then(|r| r.time_left_s);
+        let input = MigrationInput {
+            memory_mib: vm.memory_mib,
+            dirty_pages_per_s: vm.dirty_pages_per_s,
+            wws_mib: vm.memory_mib * WWS_SHARE,
+            bandwidth_bps: obs
+                .migration_bandwidth_bps
+                .get(source)
+                .copied()
+                .unwrap_or(1e9)
+                .max(1.0),
+            latency_ms: LAN_LATENCY_MS,
+            touched_mib: None,
+        };
+        if input.validate().is_err() {
+            return None;
+        }
+        let max_downtime_ms = vm
+            .vnf
+            .and_then(|f| obs.vnf_qos.get(f))
+            .map_or(300.0, |q| q.max_downtime_ms);
+        let deadline_s = time_left_s.map(|t| (t - self.cfg.controller.deadline_margin_s).max(1.0));
+        let constraints = Constraints {
+            deadline_s,
+            max_downtime_ms,
+            risk: RiskPolicy::Balanced,
+            allow_throttle: true,
+        };
+        let (chosen, meets) = match d.technique {
+            Some(t) => {
+                let params = TechniqueParams::of(t);
+                let e = self.profile.model(params).detail(&input).estimate;
+                let meets = e.converged
+                    && e.downtime_s * 1000.0 <= max_downtime_ms
+                    && deadline_s.is_none_or(|dl| e.total_s <= dl);
+                (
+                    planner::Plan {
+                        params,
+                        expected: self.profile.model(params).detail(&input),
+                    },
+                    meets,
+                )
+            }
+            None => match planner::plan(&input, &constraints, &self.profile) {
+                Ok(p) => (p, true),
+                Err(planner::PlanError::NoFit { best: Some(b) }) => (*b, false),
+                Err(planner::PlanError::NoFit { best: None }) => return None,
+            },
+        };
+        let e = chosen.expected.estimate;
+        let mut rejected = Vec::new();
+        for t in Technique::ALL {
+            if t == chosen.params.technique {
+                continue;
+            }
+            let alt = self
+                .profile
+                .model(TechniqueParams::of(t))
+                .detail(&input)
+                .estimate;
+            let why = if !alt.converged {
+                "does not converge at this dirty rate".to_string()
+            } else if alt.downtime_s * 1000.0 > max_downtime_ms {
+                format!(
+                    "pause {:.0} ms exceeds the VNF's {max_downtime_ms:.0} ms",
+                    alt.downtime_s * 1000.0
+                )
+            } else if deadline_s.is_some_and(|dl| alt.total_s > dl) {
+                format!(
+                    "takes {:.0} s, past the predicted failure in {:.0} s",
+                    alt.total_s,
+                    time_left_s.unwrap_or(0.0)
+                )
+            } else if t == Technique::Postcopy {
+                "post-copy loses the VM if the source dies mid-way; not needed here".into()
+            } else {
+                format!(
+                    "pause {:.1} ms vs {:.1} ms chosen",
+                    alt.downtime_s * 1000.0,
+                    e.downtime_s * 1000.0
+                )
+            };
+            rejected.push(Alternative {
+                option: format!("technique {}", t.name()),
+                why,
+            });
+        }
+        let cause = match risk.map(cause_of) {
+            None | Some("none") => "policy",
+            Some(c) => c,
+        }
+        .to_string();
+        Some((
+            chosen.params,
+            Reason {
+                cause,
+                risk: risk.map_or(0.0, |r| r.probability),
+                time_left_s,
+                predicted_total_s: e.total_s,
+                predicted_downtime_ms: e.downtime_s * 1000.0,
+                meets_constraints: meets,
+                rejected,
+            },
+        ))
+    }
+
+    /// Up to three other hosts that could not take the VM, with why.
+    fn rejected_destinations(
+        &self,
+        snap: &Snapshot,
+        vm: usize,
+        source: usize,
+        chosen: usize,
+    ) -> Vec<Alternative> {
+        let obs = &snap.obs;
+        let need = obs.vms[vm].memory_reserved_mib.max(obs.vms[vm].memory_mib);
+        let mut out = Vec::new();
+        for (h, host) in obs.hosts.iter().enumerate() {
+            if h == source || h == chosen {
+                continue;
+            }
+            let risk = obs.risks.get(h).map_or(0.0, |r| r.probability);
+            let why = if !host.up {
+                "down".to_string()
+            } else if risk >= self.cfg.controller.destination_risk_max {
+                format!("itself at risk ({risk:.2})")
+            } else if host.memory_mib - host.memory_reserved_mib < need {
+                format!(
+                    "{:.0} MiB free, needs {need:.0}",
+                    host.memory_mib - host.memory_reserved_mib
+                )
+            } else {
+                continue;
+            };
+            out.push(Alternative {
+                option: format!("destination {}", snap.host_names[h]),
+                why,
+            });
+            if out.len() == 3 {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Starts approved plans, oldest first, within the limits.
+    fn admit(&mut self, snap: &Snapshot) -> Result<Vec<Order>, ControllerError> {
+        let obs = &snap.obs;
+        let mut per_host: BTreeMap<String, usize> = BTreeMap::new();
+        let mut running = 0;
+        for p in self
+            .open
+            .values()
+            .filter(|p| p.state == PlanState::Executing)
+        {
+            running += 1;
+            *per_host.entry(p.source.clone()).or_default() += 1;
+            *per_host.entry(p.destination.clone()).or_default() += 1;
+        }
+        let mut booked_mib: BTreeMap<usize, f64> = BTreeMap::new();
+        let approved: Vec<PlanId> = self
+            .open
+            .values()
+            .filter(|p| p.state == PlanState::Approved)
+            .map(|p| p.id)
+            .collect();
+        let mut orders = Vec::new();
+        for id in approved {
+            if running >= self.cfg.limits.max_concurrent {
+                break;
+            }
+            let p = &self.open[&id];
+            let (Some(v), Some(to)) = (snap.vm_index(&p.vm), snap.host_index(&p.destination))
+            else {
+                let why = format!("{} or {} left the inventory", p.vm, p.destination);
+                self.move_plan(id, PlanState::Superseded, why)?;
+                continue;
+            };
+            let (vm, dest) = (&obs.vms[v], &obs.hosts[to]);
+            if vm.in_migration {
+                continue; // something else moves it; the next snapshot decides
+            }
+            let dest_risk = obs.risks.get(to).map_or(0.0, |r| r.probability);
+            if !dest.up || dest_risk >= self.cfg.controller.destination_risk_max {
+                let why = format!(
+                    "destination {} became unavailable (up: {}, risk {dest_risk:.2})",
+                    p.destination, dest.up
+                );
+                self.move_plan(id, PlanState::Superseded, why)?;
+                continue;
+            }
+            let busy = |h: &str| per_host.get(h).copied().unwrap_or(0);
+            if busy(&p.source) >= self.cfg.limits.max_per_host
+                || busy(&p.destination) >= self.cfg.limits.max_per_host
+            {
+                continue;
+            }
+            let need = vm.memory_reserved_mib.max(vm.memory_mib);
+            let booked = booked_mib.get(&to).copied().unwrap_or(0.0);
+            if dest.memory_mib - dest.memory_reserved_mib - booked < need {
+                continue; // waits for room (or its TTL)
+            }
+            let time_left = p.reason.time_left_s;
+            let deadline_s = time_left
+                .map(|t| (t - self.cfg.controller.deadline_margin_s).max(1.0))
+                .unwrap_or(NO_DEADLINE_S);
+            let request = MigrationRequest {
+                vm: p.vm.clone(),
+                destination: p.destination.clone(),
+                params: p.params,
+                deadline: Duration::from_secs_f64(deadline_s),
+                on_deadline: DeadlineAction::Cancel,
+            };
+            let (src, dst) = (p.source.clone(), p.destination.clone());
+            self.move_plan(id, PlanState::Executing, "handed to the driver".into())?;
+            *per_host.entry(src).or_default() += 1;
+            *per_host.entry(dst).or_default() += 1;
+            *booked_mib.entry(to).or_default() += need;
+            running += 1;
+            self.metrics.migrations_started.inc();
+            orders.push(Order { plan: id, request });
+        }
+        Ok(orders)
+    }
+
+    /// The driver refused to start a plan's migration: nothing moved.
+    pub fn start_failed(&mut self, id: PlanId, error: &DriverError) -> Result<(), ControllerError> {
+        self.metrics.migrations_failed.inc();
+        self.move_plan(id, PlanState::Failed, format!("driver refused: {error}"))
+    }
+
+    /// A progress sample of a running migration.
+    pub fn progress(&mut self, id: PlanId, sample: Progress) {
+        if self.open.contains_key(&id) {
+            self.progress.insert(id, sample);
+        }
+    }
+
+    /// A migration ended.
+    pub fn finished(
+        &mut self,
+        id: PlanId,
+        result: Result<Outcome, DriverError>,
+    ) -> Result<(), ControllerError> {
+        let Some(plan) = self.open.get_mut(&id) else {
+            return Ok(());
+        };
+        let predicted_ms = plan.reason.predicted_downtime_ms;
+        let predicted_total_s = plan.reason.predicted_total_s;
+        let (to, detail) = match &result {
+            Ok(o) => {
+                plan.measured = Some(Measured {
+                    total_ms: o.total_ms,
+                    downtime_ms: o.downtime_ms,
+                    transferred_kib: o.transferred_kib,
+                });
+                match o.status {
+                    promig_driver::MigrationStatus::Completed => (
+                        PlanState::Succeeded,
+                        format!(
+                            "completed in {:.1} s, paused {:.1} ms",
+                            o.total_ms / 1000.0,
+                            o.downtime_ms
+                        ),
+                    ),
+                    _ if o.deadline_hit => (
+                        PlanState::Failed,
+                        "deadline reached before convergence; cancelled, VM on source".into(),
+                    ),
+                    _ => (PlanState::Cancelled, "cancelled; VM on source".into()),
+                }
+            }
+            Err(e) => (PlanState::Failed, format!("migration failed: {e}")),
+        };
+        match (&result, to) {
+            (Ok(o), PlanState::Succeeded) => {
+                self.metrics.observe_migration(
+                    predicted_ms,
+                    o.downtime_ms,
+                    predicted_total_s,
+                    o.total_ms / 1000.0,
+                );
+                self.last_moved_s.insert(plan.vm.clone(), self.now_s);
+            }
+            (_, PlanState::Failed) => {
+                self.metrics.migrations_failed.inc();
+            }
+            _ => {}
+        }
+        self.progress.remove(&id);
+        self.move_plan(id, to, detail)?;
+        self.refresh_plan_gauges();
+        Ok(())
+    }
+
+    /// An operator approves a recommended plan.
+    pub fn approve(&mut self, id: PlanId, who: &str) -> Result<Plan, ControllerError> {
+        self.move_plan(id, PlanState::Approved, format!("approved by {who}"))?;
+        self.refresh_plan_gauges();
+        self.plan(id).ok_or(ControllerError::UnknownPlan(id))
+    }
+
+    /// An operator cancels a plan. A plan not yet executing is cancelled here; for an executing
+    /// one the answer is `true`: the daemon must ask the driver to cancel, and the migration's
+    /// own end decides the final state (a post-copy past its switch cannot be cancelled).
+    pub fn cancel(&mut self, id: PlanId, who: &str) -> Result<bool, ControllerError> {
+        let state = self
+            .open
+            .get(&id)
+            .map(|p| p.state)
+            .or_else(|| self.recent.iter().find(|p| p.id == id).map(|p| p.state))
+            .ok_or(ControllerError::UnknownPlan(id))?;
+        if state == PlanState::Executing {
+            return Ok(true);
+        }
+        self.move_plan(id, PlanState::Cancelled, format!("cancelled by {who}"))?;
+        self.refresh_plan_gauges();
+        Ok(false)
+    }
+
+    /// Journals and applies one state change; final plans move to the recent list.
+    fn move_plan(
+        &mut self,
+        id: PlanId,
+        to: PlanState,
+        detail: String,
+    ) -> Result<(), ControllerError> {
+        let Some(plan) = self.open.get_mut(&id) else {
+            return match self.recent.iter().find(|p| p.id == id) {
+                Some(p) => Err(ControllerError::IllegalTransition {
+                    id,
+                    from: p.state,
+                    to,
+                }),
+                None => Err(ControllerError::UnknownPlan(id)),
+            };
+        };
+        let from = plan.state;
+        if !from.may_become(to) {
+            return Err(ControllerError::IllegalTransition { id, from, to });
+        }
+        let mut next = plan.clone();
+        next.state = to;
+        next.updated_s = self.now_s;
+        next.detail = detail;
+        // Journal first: if this fails, nothing changed in memory and nothing is acted upon.
+        self.journal.transition(&next, from)?;
+        tracing::debug!(plan = %id, %from, %to, detail = %next.detail, "plan state");
+        if to.is_final() {
+            self.open.remove(&id);
+            self.progress.remove(&id);
+            self.recent.push_back(next);
+            while self.recent.len() > RECENT_PLANS {
+                self.recent.pop_front();
+            }
+        } else {
+            *plan = next;
+        }
+        Ok(())
+    }
+
+    fn refresh_plan_gauges(&self) {
+        for s in PlanState::ALL {
+            if s.is_final() {
+                continue;
+            }
+            let n = self.open.values().filter(|p| p.state == s).count();
+            self.metrics
+                .plans
+                .get_or_create(&crate::metrics::StateLabel {
+                    state: s.as_str().to_string(),
+                })
+                .set(n as i64);
+        }
+    }
+
+    /// One plan, open or recent.
+    pub fn plan(&self, id: PlanId) -> Option<Plan> {
+        self.open
+            .get(&id)
+            .or_else(|| self.recent.iter().find(|p| p.id == id))
+            .cloned()
+    }
+
+    /// Open plans (oldest first) then recent final ones (newest first), optionally of one state.
+    pub fn plans(&self, state: Option<PlanState>) -> Vec<Plan> {
+        self.open
+            .values()
+            .chain(self.recent.iter().rev())
+            .filter(|p| state.is_none_or(|s| p.state == s))
+            .cloned()
+            .collect()
+    }
+
+    /// Finished plans, newest first, at most `limit`.
+    pub fn history(&self, limit: usize) -> Vec<Plan> {
+        self.recent.iter().rev().take(limit).cloned().collect()
+    }
+
+    /// Running migrations with their latest progress.
+    pub fn migrations(&self) -> Vec<MigrationStatusView> {
+        self.open
+            .values()
+            .filter(|p| p.state == PlanState::Executing)
+            .map(|p| MigrationStatusView {
+                plan: p.clone(),
+                progress: self.progress.get(&p.id).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Hosts with their risk, from the latest snapshot.
+    pub fn hosts(&self) -> Vec<HostStatus> {
+        let Some(snap) = &self.snapshot else {
+            return Vec::new();
+        };
+        let obs = &snap.obs;
+        obs.hosts
+            .iter()
+            .enumerate()
+            .map(|(h, host)| {
+                let r = obs.risks.get(h);
+                HostStatus {
+                    name: snap.host_names[h].clone(),
+                    rack: host.rack,
+                    up: host.up,
+                    cpu_utilization: host.utilization,
+                    memory_reserved_mib: host.memory_reserved_mib,
+                    memory_mib: host.memory_mib,
+                    risk: r.map_or(0.0, |r| r.probability),
+                    cause: r.map_or("none", cause_of).to_string(),
+                    time_left_s: r.and_then(|r| r.time_left_s),
+                    vms: host.vms.iter().map(|&v| snap.vm_names[v].clone()).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// VMs from the latest snapshot.
+    pub fn vms(&self) -> Vec<VmStatus> {
+        let Some(snap) = &self.snapshot else {
+            return Vec::new();
+        };
+        snap.obs
+            .vms
+            .iter()
+            .enumerate()
+            .map(|(i, v)| VmStatus {
+                name: snap.vm_names[i].clone(),
+                host: v.host.map(|h| snap.host_names[h].clone()),
+                migrating: v.in_migration,
+                memory_mib: v.memory_mib,
+                dirty_pages_per_s: v.dirty_pages_per_s,
+                requested_mips: v.requested_mips,
+                vnf: v.vnf,
+            })
+            .collect()
+    }
+}
+
+/// The most likely cause of a host's risk, `none` when it carries none.
+pub fn cause_of(r: &promig_model::HostRisk) -> &'static str {
+    if r.probability <= 0.0 {
+        return "none";
+    }
+    [
+        ("hardware", r.hardware),
+        ("overload", r.overload),
+        ("memory", r.memory),
+        ("response-time", r.response_time),
+    ]
+    .iter()
+    .fold(
+        ("none", 0.0),
+        |best, &(n, p)| if p > best.1 { (n, p) } else { best },
+    )
+    .0
+}
+
+fn reason(text: &str) -> crate::metrics::ReasonLabel {
+    crate::metrics::ReasonLabel {
+        reason: text.to_string(),
+    }
+}

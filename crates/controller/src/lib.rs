@@ -1,0 +1,30 @@
+//! The controller operators run: a daemon that takes snapshots of its world (the simulator, or
+//! real hosts), predicts which hosts will break a VNF's requirements, decides with a policy,
+//! plans each move with the cost model, and executes approved plans through a driver, with
+//! every step journaled in SQLite first and an HTTP API and Prometheus metrics beside it.
+//!
+//! The pieces, in the order a snapshot meets them: [`world`] (where snapshots come from and
+//! migrations go), [`core`] (plans from decisions, approval, limits), [`journal`], [`daemon`]
+//! (the loop and the server), [`api`], [`metrics`].
+
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod core;
+pub mod daemon;
+pub mod error;
+pub mod journal;
+pub mod metrics;
+pub mod plan;
+pub mod sim_world;
+pub mod world;
+
+pub use config::{Approval, ControllerConfig, DriverKind};
+pub use core::{Core, Order, Snapshot};
+pub use daemon::{DaemonOptions, Running, start};
+pub use error::ControllerError;
+pub use journal::{Journal, SqliteJournal, Transition};
+pub use plan::{Plan, PlanId, PlanState};
+pub use sim_world::SimWorld;
+pub use world::World;

@@ -1,0 +1,198 @@
+//! `promig controller`: the daemon. `--demo` runs it on the simulator's default scenario with no
+//! configuration; `--config promig.toml` on whatever the file describes.
+
+use anyhow::{Context, Result, bail};
+use promig_controller::{
+    ControllerConfig, Core, DaemonOptions, DriverKind, SimWorld, SqliteJournal, World,
+};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Arguments of `promig controller`.
+#[derive(clap::Args)]
+pub struct ControllerArgs {
+    /// Configuration file (TOML): loop, limits, inventory.
+    #[arg(long, conflicts_with = "demo", required_unless_present = "demo")]
+    config: Option<PathBuf>,
+    /// Run on the simulator's default scenario, approving plans automatically; the journal goes
+    /// to a temporary file unless --journal says otherwise.
+    #[arg(long)]
+    demo: bool,
+    /// API address (overrides the config's `listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// File holding the API bearer token; otherwise `PROMIG_API_TOKEN`; otherwise a random token
+    /// is made and printed.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// SQLite journal (overrides the config's `journal`).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Wall time between decision rounds, ms (overrides the config's `tick_ms`).
+    #[arg(long)]
+    tick_ms: Option<u64>,
+    /// Stop after this many rounds (for scripts and tests).
+    #[arg(long)]
+    rounds: Option<u64>,
+    /// Longest wait for running migrations at shutdown, seconds.
+    #[arg(long, default_value_t = 60)]
+    grace_s: u64,
+}
+
+fn token(args: &ControllerArgs) -> Result<(String, &'static str)> {
+    if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--token-file {}", path.display()))?;
+        let t = text.trim().to_string();
+        if t.len() < 16 {
+            bail!(
+                "--token-file {}: the token must be at least 16 characters",
+                path.display()
+            );
+        }
+        return Ok((t, "file"));
+    }
+    if let Ok(t) = std::env::var("PROMIG_API_TOKEN") {
+        let t = t.trim().to_string();
+        if t.len() < 16 {
+            bail!("PROMIG_API_TOKEN must be at least 16 characters");
+        }
+        return Ok((t, "environment"));
+    }
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .context("reading /dev/urandom for an API token")?;
+    Ok((
+        bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        "generated",
+    ))
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C (or `--rounds`).
+pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
+    let mut config = match &args.config {
+        Some(path) => ControllerConfig::load(path)?,
+        None => ControllerConfig::demo(
+            std::env::temp_dir().join(format!("promig-demo-{}.sqlite", std::process::id())),
+        ),
+    };
+    if let Some(j) = &args.journal {
+        config.controller.journal = j.clone();
+    }
+    if let Some(l) = args.listen {
+        config.controller.listen = l;
+    }
+    if let Some(t) = args.tick_ms {
+        if t == 0 {
+            bail!("--tick-ms must be at least 1");
+        }
+        config.controller.tick_ms = t;
+    }
+    let (token, token_source) = token(&args)?;
+    let profile = Arc::new(
+        promig_migrate::Profile::resolve(&config.controller.calibration, Path::new(""))
+            .context("controller.calibration")?,
+    );
+    let registry = promig_eval::run::registry();
+    let policy = registry
+        .build(&config.controller.policy, config.sim.seed)
+        .context("controller.policy")?;
+    let world: Box<dyn World> = match config.controller.driver {
+        DriverKind::Sim => {
+            let steps = (config.sim.steps > 0).then_some(config.sim.steps);
+            let w = match &config.sim.scenario {
+                Some(path) => {
+                    let file = promig_model::ScenarioFile::load(path)?;
+                    SimWorld::from_scenario(
+                        &file,
+                        &promig_model::ScenarioFile::base_dir(path),
+                        config.sim.seed,
+                        steps,
+                    )?
+                }
+                None => SimWorld::default_scenario(config.sim.seed, steps, data)?,
+            };
+            Box::new(w)
+        }
+        other => bail!(
+            "driver {other:?}: this build runs the controller on the `sim` driver only; the real-host world (node_exporter telemetry + QMP) is not wired into the daemon yet"
+        ),
+    };
+    let journal = SqliteJournal::open(&config.controller.journal)?;
+    let core = Core::new(config.clone(), policy, profile, Box::new(journal))?;
+    let orphans = core.orphans().len();
+    let options = DaemonOptions {
+        tick: Duration::from_millis(config.controller.tick_ms),
+        grace: Duration::from_secs(args.grace_s),
+        max_rounds: args.rounds,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let running = promig_controller::start(
+            core,
+            world,
+            token.clone(),
+            config.controller.listen,
+            options,
+            shutdown_signal(),
+        )
+        .await?;
+        eprintln!(
+            "promig controller: {} world, policy {}, journal {}{}",
+            running.state.world,
+            config.controller.policy,
+            config.controller.journal.display(),
+            if orphans > 0 {
+                format!(" ({orphans} migrations in flight at the last stop: reconciling)")
+            } else {
+                String::new()
+            }
+        );
+        eprintln!("  API      http://{}/api/v1/status", running.addr);
+        eprintln!("  metrics  http://{}/metrics", running.addr);
+        if token_source == "generated" {
+            eprintln!("  token    {token}   (set PROMIG_API_TOKEN or --token-file to choose one)");
+        } else {
+            eprintln!("  token    from the {token_source}");
+        }
+        eprintln!(
+            "  try      curl -H 'Authorization: Bearer <token>' http://{}/api/v1/plans",
+            running.addr
+        );
+        running.wait().await?;
+        eprintln!("promig controller: stopped; the journal is consistent");
+        anyhow::Ok(())
+    })
+}
+
+/// Resolves on SIGTERM (systemd's stop) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
