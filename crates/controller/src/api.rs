@@ -55,7 +55,12 @@ pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+        let mut r = (self.0, axum::Json(json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+        }
+        r
     }
 }
 
@@ -99,35 +104,43 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .merge(api)
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
+/// Unknown routes: 401 without the token (an unauthenticated caller learns nothing of which
+/// routes exist), 404 with it.
+async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiError {
+    if !token_matches(&state, &headers) {
+        return unauthorized();
+    }
     ApiError(
         StatusCode::NOT_FOUND,
         "no such route; see /api/v1/openapi.json".into(),
     )
 }
 
-/// Checks the bearer token in constant time (a mismatch reveals nothing of how much matched).
-async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
+fn token_matches(state: &AppState, headers: &HeaderMap) -> bool {
+    let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let ok: bool = given.as_bytes().ct_eq(state.token.as_bytes()).into();
-    if !ok {
-        let mut r = ApiError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token (Authorization: Bearer <token>)".into(),
-        )
-        .into_response();
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
-        return r;
+    given.as_bytes().ct_eq(state.token.as_bytes()).into()
+}
+
+fn unauthorized() -> ApiError {
+    ApiError(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong bearer token (Authorization: Bearer <token>)".into(),
+    )
+}
+
+/// Checks the bearer token in constant time (a mismatch reveals nothing of how much matched).
+async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    if !token_matches(&state, request.headers()) {
+        return unauthorized().into_response();
     }
     next.run(request).await
 }

@@ -1,0 +1,117 @@
+//! A daemon on the simulator's default scenario, on a loopback port, and a real HTTP client for
+//! it: what the API tests share.
+#![allow(dead_code)]
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use promig_controller::{
+    Approval, ControllerConfig, Core, DaemonOptions, Running, SimWorld, SqliteJournal,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The token every test uses.
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A fresh scratch folder.
+pub fn scratch(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "promig-controller-{label}-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts a daemon on the default scenario with `approval`, ticking every `tick_ms`.
+pub async fn daemon(
+    journal: PathBuf,
+    approval: Approval,
+    tick_ms: u64,
+    shutdown: tokio::sync::oneshot::Receiver<()>,
+) -> Running {
+    let mut cfg = ControllerConfig::demo(journal.clone());
+    cfg.controller.approval = approval;
+    cfg.controller.tick_ms = tick_ms;
+    // Plans wait for the test to approve them however fast the world ticks.
+    cfg.controller.plan_ttl_s = 1e9;
+    let world = SimWorld::default_scenario(cfg.sim.seed, None, None).expect("default scenario");
+    let profile =
+        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
+    let policy = promig_eval::run::registry()
+        .build(&cfg.controller.policy, cfg.sim.seed)
+        .unwrap();
+    let core = Core::new(
+        cfg,
+        policy,
+        profile,
+        Box::new(SqliteJournal::open(&journal).unwrap()),
+    )
+    .unwrap();
+    promig_controller::start(
+        core,
+        Box::new(world),
+        TOKEN.into(),
+        "127.0.0.1:0".parse().unwrap(),
+        DaemonOptions {
+            tick: Duration::from_millis(tick_ms),
+            grace: Duration::from_secs(10),
+            max_rounds: None,
+        },
+        async move {
+            let _ = shutdown.await;
+        },
+    )
+    .await
+    .expect("daemon starts")
+}
+
+/// A keep-alive HTTP/1.1 client.
+pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// One response: status and body.
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// Sends one request; `token` None sends no Authorization header.
+pub async fn call(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Reply {
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if !body.is_empty() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req.body(Full::new(Bytes::copy_from_slice(body))).unwrap();
+    let resp = client.request(req).await.expect("request");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
