@@ -224,8 +224,18 @@ impl Core {
         &self.orphans
     }
 
-    /// Takes in one snapshot and returns the migrations to start now.
+    /// Takes in one snapshot and returns the migrations to start now. The round's journal
+    /// changes are committed together before the orders are returned; if the journal fails the
+    /// error stops the daemon (memory may then be ahead of the journal, and a restart rebuilds it
+    /// from the journal, which is what was acted upon: nothing).
     pub fn observe(&mut self, snap: Snapshot) -> Result<Vec<Order>, ControllerError> {
+        self.journal.begin()?;
+        let orders = self.observe_in_batch(snap)?;
+        self.journal.commit()?;
+        Ok(orders)
+    }
+
+    fn observe_in_batch(&mut self, snap: Snapshot) -> Result<Vec<Order>, ControllerError> {
         self.now_s = snap.obs.time_s;
         self.metrics.observe_snapshot(&snap);
         self.reconcile_orphans(&snap)?;

@@ -39,6 +39,12 @@ pub trait Journal: Send {
     fn recent(&self, limit: usize) -> Result<Vec<Plan>, ControllerError>;
     /// Every state change of one plan, in order.
     fn transitions(&self, plan: PlanId) -> Result<Vec<Transition>, ControllerError>;
+    /// Starts a batch: the changes until [`Journal::commit`] are written in one transaction (one
+    /// fsync for a whole decision round instead of one per change). Nothing of the batch may be
+    /// acted upon before `commit` returns.
+    fn begin(&mut self) -> Result<(), ControllerError>;
+    /// Commits the batch.
+    fn commit(&mut self) -> Result<(), ControllerError>;
     /// A persisted switch (the kill switch survives a restart).
     fn flag(&self, name: &str) -> Result<bool, ControllerError>;
     /// Sets a persisted switch.
@@ -107,6 +113,18 @@ impl SqliteJournal {
         serde_json::to_string(plan).expect("a plan always serialises (plain data)")
     }
 
+    /// Ends a single change: on error its own transaction is rolled back, so a failed write
+    /// leaves nothing half-stored.
+    fn finish(&self, own: bool, result: rusqlite::Result<()>) -> Result<(), ControllerError> {
+        if let Err(e) = result {
+            if own && !self.db.is_autocommit() {
+                let _ = self.db.execute_batch("ROLLBACK");
+            }
+            return Err(self.err(e));
+        }
+        Ok(())
+    }
+
     fn parse(&self, id: u64, body: &str) -> Result<Plan, ControllerError> {
         serde_json::from_str(body).map_err(|e| ControllerError::JournalRow {
             path: self.path.clone(),
@@ -131,14 +149,12 @@ impl SqliteJournal {
 
 impl Journal for SqliteJournal {
     fn insert(&mut self, plan: &mut Plan) -> Result<(), ControllerError> {
-        let tx = self
-            .db
-            .transaction()
-            .map_err(|e| ControllerError::Journal {
-                path: self.path.clone(),
-                source: e,
-            })?;
+        let own = self.db.is_autocommit();
+        let tx = &self.db;
         let result = (|| {
+            if own {
+                tx.execute_batch("BEGIN IMMEDIATE")?;
+            }
             tx.execute(
                 "INSERT INTO plans (vm, state, body) VALUES (?1, ?2, '')",
                 params![plan.vm, plan.state.as_str()],
@@ -154,21 +170,22 @@ impl Journal for SqliteJournal {
                  VALUES (?1, NULL, ?2, ?3, ?4)",
                 params![id, plan.state.as_str(), plan.updated_s, plan.detail],
             )?;
-            tx.commit()
+            if own {
+                tx.execute_batch("COMMIT")?;
+            }
+            Ok(())
         })();
-        result.map_err(|e| self.err(e))
+        self.finish(own, result)
     }
 
     fn transition(&mut self, plan: &Plan, from: PlanState) -> Result<(), ControllerError> {
         let body = Self::body(plan);
-        let tx = self
-            .db
-            .transaction()
-            .map_err(|e| ControllerError::Journal {
-                path: self.path.clone(),
-                source: e,
-            })?;
+        let own = self.db.is_autocommit();
+        let tx = &self.db;
         let result = (|| {
+            if own {
+                tx.execute_batch("BEGIN IMMEDIATE")?;
+            }
             tx.execute(
                 "UPDATE plans SET state = ?1, body = ?2 WHERE id = ?3",
                 params![plan.state.as_str(), body, plan.id.0 as i64],
@@ -184,9 +201,28 @@ impl Journal for SqliteJournal {
                     plan.detail
                 ],
             )?;
-            tx.commit()
+            if own {
+                tx.execute_batch("COMMIT")?;
+            }
+            Ok(())
         })();
-        result.map_err(|e| self.err(e))
+        self.finish(own, result)
+    }
+
+    fn begin(&mut self) -> Result<(), ControllerError> {
+        if self.db.is_autocommit() {
+            self.db
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), ControllerError> {
+        if !self.db.is_autocommit() {
+            self.db.execute_batch("COMMIT").map_err(|e| self.err(e))?;
+        }
+        Ok(())
     }
 
     fn open_plans(&self) -> Result<Vec<Plan>, ControllerError> {
