@@ -355,6 +355,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_valid_and_says_the_defaults() {
+        let text = include_str!("../../../contrib/promig.toml");
+        let c = parse(text).unwrap();
+        let defaults = parse("").unwrap();
+        assert_eq!(c.controller, defaults.controller);
+        assert_eq!(c.limits, defaults.limits);
+        assert_eq!(c.sim, defaults.sim);
+    }
+
+    #[test]
     fn an_empty_file_is_the_sim_demo_with_defaults() {
         let c = parse("").unwrap();
         assert_eq!(c.controller.driver, DriverKind::Sim);
