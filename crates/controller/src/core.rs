@@ -582,7 +582,24 @@ impl Core {
             *per_host.entry(p.source.clone()).or_default() += 1;
             *per_host.entry(p.destination.clone()).or_default() += 1;
         }
+        // Capacity reserved on each destination by migrations already handed to the driver that
+        // the snapshot does not show yet (a world may take them up at its next step).
         let mut booked_mib: BTreeMap<usize, f64> = BTreeMap::new();
+        for p in self
+            .open
+            .values()
+            .filter(|p| p.state == PlanState::Executing)
+        {
+            let (Some(v), Some(to)) = (snap.vm_index(&p.vm), snap.host_index(&p.destination))
+            else {
+                continue;
+            };
+            let dest = &obs.hosts[to];
+            if !dest.migrating_in.contains(&v) && !dest.vms.contains(&v) {
+                let vm = &obs.vms[v];
+                *booked_mib.entry(to).or_default() += vm.memory_reserved_mib.max(vm.memory_mib);
+            }
+        }
         let approved: Vec<PlanId> = self
             .open
             .values()

@@ -1,6 +1,7 @@
 //! The operator's limits hold whatever the predictor says and however migrations end (property
 //! test): never more migrations per host or in all than allowed, at most one open plan per VM,
-//! never a destination at risk, no new plan for a VM inside its cooldown, and every plan's
+//! memory booked on each destination for every migration into it, never a destination at risk,
+//! no new plan for a VM inside its cooldown, and every plan's
 //! journaled history a legal chain.
 
 use promig_controller::core::Snapshot;
@@ -130,6 +131,19 @@ proptest! {
                 *per.entry(p.destination.as_str()).or_default() += 1;
             }
             prop_assert!(per.values().all(|&n| n <= per_host), "{per:?}");
+            // Memory is booked on each destination for every migration running into it.
+            let mut into: BTreeMap<usize, f64> = BTreeMap::new();
+            for p in &executing {
+                let d = snap.host_names.iter().position(|n| *n == p.destination).unwrap();
+                let v = snap.vm_names.iter().position(|n| *n == p.vm).unwrap();
+                let vm = &snap.obs.vms[v];
+                *into.entry(d).or_default() += vm.memory_reserved_mib.max(vm.memory_mib);
+            }
+            for (&d, &mib) in &into {
+                let h = &snap.obs.hosts[d];
+                prop_assert!(mib <= h.memory_mib - h.memory_reserved_mib + 1e-6,
+                    "{} MiB booked into {} with {} free", mib, snap.host_names[d], h.memory_mib - h.memory_reserved_mib);
+            }
             let mut vms: BTreeMap<&str, usize> = BTreeMap::new();
             for p in &open {
                 *vms.entry(p.vm.as_str()).or_default() += 1;
