@@ -317,6 +317,29 @@ fn fit_history_from(runs: &[Measurement], starts: &[Calibration]) -> Calibration
         .unwrap_or(HISTORY_START)
 }
 
+/// Post-copy runs that all switched over at once ([`Measurement::postcopy_after_rounds`] 0) never
+/// ran a pre-copy round, so their history cannot pin down what shapes one: the hot set, the
+/// path's queue, what a round leaves in flight, forced completion. A plan that switches after a
+/// pass needs them; they are taken from `precopy`, the pre-copy fit on the same hosts, whose
+/// rounds are the same mechanism. Any other post-copy history is returned as fitted.
+pub fn with_precopy_rounds(
+    postcopy: Calibration,
+    runs: &[Measurement],
+    precopy: Calibration,
+) -> Calibration {
+    if runs.is_empty() || runs.iter().any(|r| r.postcopy_after_rounds != 0) {
+        return postcopy;
+    }
+    Calibration {
+        inflight_mib: precopy.inflight_mib,
+        queue_s_per_mib_s: precopy.queue_s_per_mib_s,
+        queue_free_mib_s: precopy.queue_free_mib_s,
+        hot_set_s: precopy.hot_set_s,
+        force_after_passes: precopy.force_after_passes,
+        ..postcopy
+    }
+}
+
 /// Fits the test bed's constants ([`TESTBED_KNOBS`]); see [`fit_knobs`].
 pub fn fit(runs: &[Measurement], start: Calibration) -> Calibration {
     fit_knobs(runs, start, &TESTBED_KNOBS)
@@ -648,6 +671,64 @@ pub fn leave_one_group_out(runs: &[Measurement], groups: &[&str]) -> Errors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postcopy_switched_at_once_borrows_the_precopy_rounds_only() {
+        let run = |after| Measurement {
+            technique: Technique::Postcopy,
+            memory_mib: 1024.0,
+            touched_mib: 1024.0,
+            wws_mib: 1024.0,
+            dirty_pages_per_s: 5000.0,
+            link_mbps: 1000.0,
+            max_bandwidth_bytes_s: 100.0 * crate::MIB,
+            downtime_limit_ms: 300.0,
+            total_ms: 9000.0,
+            downtime_ms: 2.0,
+            transferred_kib: 1048576.0,
+            rounds: 0,
+            postcopy_after_rounds: after,
+        };
+        let precopy = Calibration {
+            hot_set_s: 0.75,
+            queue_s_per_mib_s: 0.003,
+            queue_free_mib_s: 60.0,
+            inflight_mib: 0.2,
+            force_after_passes: 3.5,
+            switchover_s: 0.5,
+            ..HISTORY_START
+        };
+        let postcopy = Calibration {
+            switchover_s: 0.001,
+            ..HISTORY_START
+        };
+        let at_once = with_precopy_rounds(postcopy, &[run(0), run(0)], precopy);
+        assert_eq!(at_once.switchover_s, 0.001);
+        assert_eq!(
+            (
+                at_once.hot_set_s,
+                at_once.queue_s_per_mib_s,
+                at_once.queue_free_mib_s
+            ),
+            (0.75, 0.003, 60.0)
+        );
+        assert_eq!(
+            (at_once.inflight_mib, at_once.force_after_passes),
+            (0.2, 3.5)
+        );
+        // The runs' own predictions do not move: switching at once uses none of them.
+        let r = run(0);
+        assert_eq!(
+            r.model(at_once).estimate(&r.input()),
+            r.model(postcopy).estimate(&r.input())
+        );
+        // A history with a pre-copy pass before the switch pins them itself.
+        assert_eq!(
+            with_precopy_rounds(postcopy, &[run(0), run(1)], precopy),
+            postcopy
+        );
+        assert_eq!(with_precopy_rounds(postcopy, &[], precopy), postcopy);
+    }
 
     #[test]
     fn history_knobs_are_the_testbed_ones_without_the_zero_page_scan_plus_real_hardware() {

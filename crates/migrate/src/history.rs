@@ -593,6 +593,14 @@ mod tests {
         assert_eq!((m.total_ms, m.downtime_ms), (6410.0, 277.0));
         assert_eq!(m.transferred_kib, 691971.0);
         assert_eq!(m.rounds, 0);
+        // The study switched its post-copy runs over at once.
+        assert_eq!(m.postcopy_after_rounds, SOCC_POSTCOPY_AFTER_ROUNDS);
+        assert_eq!(
+            m.model(crate::calibration::FITTED)
+                .params
+                .postcopy_after_rounds,
+            0
+        );
         for (name, t) in [
             ("original", Technique::Precopy),
             ("xbzrle", Technique::Xbzrle),
@@ -622,6 +630,8 @@ mod tests {
         assert_eq!(b.measurement.technique, Technique::Postcopy);
         assert_eq!(b.measurement.memory_mib, 2048.0); // no ram_total: memory_mib
         assert_eq!(b.measurement.rounds, 0);
+        // An operator's post-copy runs: the default plan (after the first pass).
+        assert_eq!(b.measurement.postcopy_after_rounds, 1);
         // ram_total_kib alone is enough; promig names work too.
         let rows = parse("technique,dirty_pages_rate,link_mbps,max_bandwidth_mib_s,downtime_limit_ms,total_time_ms,downtime_ms,ram_transferred_kib,ram_total_kib\nauto-converge,1,1000,128,300,900,20,1000,1048576\n").unwrap();
         assert_eq!(rows[0].measurement.memory_mib, 1024.0);
