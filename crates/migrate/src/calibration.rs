@@ -22,6 +22,7 @@ pub const FITTED: Calibration = Calibration {
     queue_free_mib_s: 0.0,
     hot_set_s: 0.0,
     force_after_passes: 0.0,
+    decide_on_wire_rate: false,
 };
 
 /// Where fitting starts: round figures from QEMU-NOTES and first principles, so fits and
@@ -41,6 +42,7 @@ pub const START: Calibration = Calibration {
     queue_free_mib_s: 0.0,
     hot_set_s: 0.0,
     force_after_passes: 0.0,
+    decide_on_wire_rate: false,
 };
 
 /// One measured migration: what was asked, and what QEMU reported.
@@ -70,6 +72,15 @@ pub struct Measurement {
     pub transferred_kib: f64,
     /// Measured dirty-sync count.
     pub rounds: u32,
+    /// Post-copy only: full pre-copy passes before the switch was requested
+    /// ([`TechniqueParams::postcopy_after_rounds`]); 1 where the source does not say.
+    #[serde(default = "one_pass")]
+    pub postcopy_after_rounds: u32,
+}
+
+/// Serde default of [`Measurement::postcopy_after_rounds`]: QEMU's and promig's default plan.
+fn one_pass() -> u32 {
+    TechniqueParams::default().postcopy_after_rounds
 }
 
 /// Link rate of an unshaped loopback as QEMU under TCG achieves it in the stop-and-copy phase,
@@ -100,6 +111,7 @@ impl Measurement {
                 technique: self.technique,
                 downtime_limit_ms: self.downtime_limit_ms,
                 max_bandwidth_bps: self.max_bandwidth_bytes_s * 8.0,
+                postcopy_after_rounds: self.postcopy_after_rounds,
                 ..TechniqueParams::default()
             },
             calibration,
@@ -243,8 +255,10 @@ pub fn history_score(runs: &[Measurement], c: Calibration) -> f64 {
         + e.convergence_mismatches as f64 * 5.0
 }
 
-/// Where fitting a cluster's history starts: QEMU's and a 1 Gbit/s path's round figures. The hot
-/// set is then searched from several starts (see [`fit_history`]).
+/// Where fitting a cluster's history starts: QEMU's and a 1 Gbit/s path's round figures (zlib
+/// level 1 shrinks guest pages to about half: 0.38-0.68 of VM_SIZE crosses the wire when an idle
+/// guest is migrated with compression in the SoCC 2017 runs). The hot set is then searched from
+/// several starts (see [`fit_history`]).
 pub const HISTORY_START: Calibration = Calibration {
     link_efficiency: 0.95,
     setup_s: 0.05,
@@ -252,7 +266,7 @@ pub const HISTORY_START: Calibration = Calibration {
     zero_scan_s_per_gib: 0.0,
     switchover_s: 0.01,
     xbzrle_ratio: 0.1,
-    compress_ratio: 0.3,
+    compress_ratio: 0.5,
     compress_mib_s_per_thread: 30.0,
     compress_parallelism: 2.0,
     inflight_mib: 0.5,
@@ -260,26 +274,70 @@ pub const HISTORY_START: Calibration = Calibration {
     queue_free_mib_s: 45.0,
     hot_set_s: 5.0,
     force_after_passes: 4.0,
+    decide_on_wire_rate: false,
 };
 
 /// Fits a calibration on one technique's migration history ([`history_knobs`]). The hot set
 /// shapes everything after the first pass, and coordinate descent from one start settles in the
 /// nearest valley, so it starts from a uniform guest (0) and from hot sets of 0.5, 5 and 50 s
-/// of dirtying, and keeps the fit that scores best on the history itself.
+/// of dirtying, each with QEMU's convergence test on the round's time and (for compression) on
+/// the wire rate ([`Calibration::decide_on_wire_rate`]), and keeps the fit that scores best on
+/// the history itself.
 pub fn fit_history(runs: &[Measurement]) -> Calibration {
-    [0.0, 0.5, 5.0, 50.0]
-        .into_iter()
-        .map(|hot| {
-            let start = Calibration {
-                hot_set_s: hot,
-                ..HISTORY_START
-            };
+    // QEMU's wire-rate estimate only differs from the round's own time where the pages go
+    // through slower than the wire could carry them: compression, bound by its threads. (XBZRLE
+    // is bound by the path; its real-KVM history fits better in-sample with the wire-rate test
+    // but worse on workloads left out, so it is not offered there.)
+    let cpu_bound = runs.iter().any(|r| r.technique == Technique::Compress);
+    let wire_rate_options: &[bool] = if cpu_bound { &[false, true] } else { &[false] };
+    let starts: Vec<Calibration> = wire_rate_options
+        .iter()
+        .copied()
+        .flat_map(|wire| [0.0, 0.5, 5.0, 50.0].map(|hot| (wire, hot)))
+        .map(|(decide_on_wire_rate, hot)| Calibration {
+            hot_set_s: hot,
+            decide_on_wire_rate,
+            ..HISTORY_START
+        })
+        .collect();
+    fit_history_from(runs, &starts)
+}
+
+/// [`fit_history`] from given starting points: coordinate descent from each, keeping the fit
+/// that scores best on the history itself.
+fn fit_history_from(runs: &[Measurement], starts: &[Calibration]) -> Calibration {
+    starts
+        .iter()
+        .map(|&start| {
             let c = fit_scored(start, &history_knobs(), |c| history_score(runs, c));
             (history_score(runs, c), c)
         })
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
         .unwrap_or(HISTORY_START)
+}
+
+/// Post-copy runs that all switched over at once ([`Measurement::postcopy_after_rounds`] 0) never
+/// ran a pre-copy round, so their history cannot pin down what shapes one: the hot set, the
+/// path's queue, what a round leaves in flight, forced completion. A plan that switches after a
+/// pass needs them; they are taken from `precopy`, the pre-copy fit on the same hosts, whose
+/// rounds are the same mechanism. Any other post-copy history is returned as fitted.
+pub fn with_precopy_rounds(
+    postcopy: Calibration,
+    runs: &[Measurement],
+    precopy: Calibration,
+) -> Calibration {
+    if runs.is_empty() || runs.iter().any(|r| r.postcopy_after_rounds != 0) {
+        return postcopy;
+    }
+    Calibration {
+        inflight_mib: precopy.inflight_mib,
+        queue_s_per_mib_s: precopy.queue_s_per_mib_s,
+        queue_free_mib_s: precopy.queue_free_mib_s,
+        hot_set_s: precopy.hot_set_s,
+        force_after_passes: precopy.force_after_passes,
+        ..postcopy
+    }
 }
 
 /// Fits the test bed's constants ([`TESTBED_KNOBS`]); see [`fit_knobs`].
@@ -477,6 +535,7 @@ impl<'a> Row<'a> {
             downtime_ms: self.number(9)?,
             transferred_kib: self.number(10)?,
             rounds: self.number(11)? as u32,
+            postcopy_after_rounds: one_pass(),
         })
     }
 }
@@ -612,6 +671,64 @@ pub fn leave_one_group_out(runs: &[Measurement], groups: &[&str]) -> Errors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postcopy_switched_at_once_borrows_the_precopy_rounds_only() {
+        let run = |after| Measurement {
+            technique: Technique::Postcopy,
+            memory_mib: 1024.0,
+            touched_mib: 1024.0,
+            wws_mib: 1024.0,
+            dirty_pages_per_s: 5000.0,
+            link_mbps: 1000.0,
+            max_bandwidth_bytes_s: 100.0 * crate::MIB,
+            downtime_limit_ms: 300.0,
+            total_ms: 9000.0,
+            downtime_ms: 2.0,
+            transferred_kib: 1048576.0,
+            rounds: 0,
+            postcopy_after_rounds: after,
+        };
+        let precopy = Calibration {
+            hot_set_s: 0.75,
+            queue_s_per_mib_s: 0.003,
+            queue_free_mib_s: 60.0,
+            inflight_mib: 0.2,
+            force_after_passes: 3.5,
+            switchover_s: 0.5,
+            ..HISTORY_START
+        };
+        let postcopy = Calibration {
+            switchover_s: 0.001,
+            ..HISTORY_START
+        };
+        let at_once = with_precopy_rounds(postcopy, &[run(0), run(0)], precopy);
+        assert_eq!(at_once.switchover_s, 0.001);
+        assert_eq!(
+            (
+                at_once.hot_set_s,
+                at_once.queue_s_per_mib_s,
+                at_once.queue_free_mib_s
+            ),
+            (0.75, 0.003, 60.0)
+        );
+        assert_eq!(
+            (at_once.inflight_mib, at_once.force_after_passes),
+            (0.2, 3.5)
+        );
+        // The runs' own predictions do not move: switching at once uses none of them.
+        let r = run(0);
+        assert_eq!(
+            r.model(at_once).estimate(&r.input()),
+            r.model(postcopy).estimate(&r.input())
+        );
+        // A history with a pre-copy pass before the switch pins them itself.
+        assert_eq!(
+            with_precopy_rounds(postcopy, &[run(0), run(1)], precopy),
+            postcopy
+        );
+        assert_eq!(with_precopy_rounds(postcopy, &[], precopy), postcopy);
+    }
 
     #[test]
     fn history_knobs_are_the_testbed_ones_without_the_zero_page_scan_plus_real_hardware() {

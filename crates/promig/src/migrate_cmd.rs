@@ -389,13 +389,24 @@ struct TechniqueFit {
     errors_naive: Option<Errors>,
 }
 
-/// One fit per technique, each on that technique's runs only.
+/// One fit per technique, each on that technique's runs only; post-copy runs that switched at
+/// once borrow the pre-copy fit's round constants (`calibration::with_precopy_rounds`).
 fn fit_per_technique(
     runs: &BTreeMap<Technique, Vec<Measurement>>,
 ) -> BTreeMap<Technique, Calibration> {
-    runs.iter()
+    let mut fits: BTreeMap<Technique, Calibration> = runs
+        .iter()
         .map(|(&t, runs)| (t, calibration::fit_history(runs)))
-        .collect()
+        .collect();
+    if let (Some(&precopy), Some(&postcopy), Some(runs)) = (
+        fits.get(&Technique::Precopy),
+        fits.get(&Technique::Postcopy),
+        runs.get(&Technique::Postcopy),
+    ) {
+        let postcopy = calibration::with_precopy_rounds(postcopy, runs, precopy);
+        fits.insert(Technique::Postcopy, postcopy);
+    }
+    fits
 }
 
 /// `migrate calibrate --history`: one calibration per technique present (`fit_history`: the real

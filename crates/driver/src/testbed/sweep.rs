@@ -97,6 +97,7 @@ pub async fn run_point(p: Point) -> Result<Option<Measurement>, DriverError> {
         downtime_ms: out.downtime_ms,
         transferred_kib: out.transferred_kib,
         rounds: out.rounds as u32,
+        postcopy_after_rounds: req.params.postcopy_after_rounds,
     }))
 }
 
