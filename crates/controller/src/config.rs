@@ -73,7 +73,8 @@ pub struct LoopConfig {
     pub journal: PathBuf,
     /// Migration cost profile (`kvm`, `tcg` or a TOML file) the planner prices moves with.
     pub calibration: String,
-    /// A recommended plan nobody approved is superseded after this long (world seconds).
+    /// A recommended plan nobody approved, or an approved one that found no slot, is superseded
+    /// after this long (world seconds).
     pub plan_ttl_s: f64,
     /// Risk at or above which a host is "at risk": never a destination.
     pub destination_risk_max: f64,

@@ -293,8 +293,9 @@ impl Core {
         Ok(())
     }
 
-    /// Supersedes open plans overtaken by events: unapproved for too long, or the VM no longer
-    /// on the plan's source.
+    /// Supersedes open plans overtaken by events: unapproved (or approved but not started) for
+    /// longer than `plan_ttl_s`, or the VM no longer on the plan's source. This also bounds the
+    /// open plans a busy data centre accumulates.
     fn expire(&mut self, snap: &Snapshot) -> Result<(), ControllerError> {
         let mut changes = Vec::new();
         for p in self.open.values() {
@@ -321,6 +322,18 @@ impl Core {
                 changes.push((
                     p.id,
                     format!("not approved within {} s", self.cfg.controller.plan_ttl_s),
+                ));
+            } else if p.state == PlanState::Approved
+                && self.now_s - p.updated_s > self.cfg.controller.plan_ttl_s
+            {
+                // Its moment passed while it waited for a slot; the policy proposes afresh if
+                // the VM still needs to move.
+                changes.push((
+                    p.id,
+                    format!(
+                        "approved but not started within {} s (limits)",
+                        self.cfg.controller.plan_ttl_s
+                    ),
                 ));
             }
         }

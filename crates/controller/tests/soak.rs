@@ -83,16 +83,18 @@ async fn memory_stays_flat_at_a_thousand_hosts() {
     let mut samples = Vec::new();
     while started.elapsed() < soak {
         tokio::time::sleep(soak / 40).await;
-        let (rounds, plans) = {
+        let (rounds, plans, open) = {
             let core = running.state.core();
+            let open = core.plans(None).iter().filter(|p| !p.state.is_final()).count();
             (
                 core.metrics.snapshots.get(),
                 core.metrics.plans_created.get(),
+                open,
             )
         };
         let rss = rss_mb();
         eprintln!(
-            "{:>6.0} s  rounds {rounds:>6}  plans {plans:>6}  rss {rss:.1} MB",
+            "{:>6.0} s  rounds {rounds:>6}  plans {plans:>6} ({open} open)  rss {rss:.1} MB",
             started.elapsed().as_secs_f64()
         );
         samples.push(rss);
