@@ -35,6 +35,8 @@ pub struct AppState {
     pub token: String,
     /// The world's name (`sim`, `qemu`...).
     pub world: &'static str,
+    /// Outcomes the core has taken in (the daemon waits on it; see `World::migrations_ended`).
+    pub outcomes_taken: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {

@@ -37,14 +37,20 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The shared state (the tests read the core directly).
     pub state: Arc<AppState>,
-    done: tokio::task::JoinHandle<Result<(), ControllerError>>,
+    done: tokio::task::JoinHandle<(Box<dyn World>, Result<(), ControllerError>)>,
 }
 
 impl Running {
     /// Waits for the daemon to end (after its shutdown signal).
     pub async fn wait(self) -> Result<(), ControllerError> {
+        self.wait_for_world().await.map(|_| ())
+    }
+
+    /// Waits for the daemon to end and hands back its world, so a caller can read what happened
+    /// in it (the simulator's report, in tests and evaluations).
+    pub async fn wait_for_world(self) -> Result<Box<dyn World>, ControllerError> {
         match self.done.await {
-            Ok(r) => r,
+            Ok((world, r)) => r.map(|()| world),
             Err(e) => Err(ControllerError::World(format!("the loop task died: {e}"))),
         }
     }
@@ -77,6 +83,7 @@ pub async fn start(
         cancels: Mutex::new(BTreeMap::new()),
         token,
         world: world.name(),
+        outcomes_taken: watch::channel(0).0,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let (server_stop_tx, mut server_stop_rx) = watch::channel(false);
@@ -99,7 +106,7 @@ pub async fn start(
         let result = run_loop(&loop_state, &mut world, &driver, &options, stop_rx).await;
         let _ = server_stop_tx.send(true);
         let _ = server.await;
-        result
+        (world, result)
     });
     Ok(Running { addr, state, done })
 }
@@ -153,6 +160,19 @@ async fn run_loop(
                 continue;
             }
         };
+        if let Some(ended) = world.migrations_ended() {
+            // Every outcome the world handed out this step reaches the core first.
+            let mut taken = state.outcomes_taken.subscribe();
+            let waited =
+                tokio::time::timeout(Duration::from_secs(10), taken.wait_for(|&n| n >= ended))
+                    .await;
+            if waited.is_err() {
+                tracing::warn!(
+                    ended,
+                    "outcomes did not reach the core within 10 s; deciding anyway"
+                );
+            }
+        }
         // A journal failure stops the loop: acting without a record is what must never happen.
         let orders = state.core().observe(snapshot)?;
         for order in orders {
@@ -210,6 +230,7 @@ async fn execute(
                 if let Err(e) = watcher.core().finished(id, result) {
                     tracing::error!(plan = %id, error = %e, "could not journal the migration's end");
                 }
+                watcher.outcomes_taken.send_modify(|n| *n += 1);
             });
             Ok(())
         }

@@ -47,9 +47,14 @@ struct Entry {
 }
 
 impl Entry {
-    fn finish(&mut self, result: Result<Outcome, DriverError>) {
-        if let Some(done) = self.done.take() {
-            let _ = done.send(result);
+    /// Hands the outcome to the migration's handle; true the first time.
+    fn finish(&mut self, result: Result<Outcome, DriverError>) -> bool {
+        match self.done.take() {
+            Some(done) => {
+                let _ = done.send(result);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -59,6 +64,8 @@ struct Shared {
     host_names: Arc<Vec<String>>,
     vm_names: Arc<Vec<String>>,
     entries: Vec<Entry>,
+    /// Outcomes handed out so far (see [`World::migrations_ended`]).
+    ended: u64,
 }
 
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -185,6 +192,7 @@ impl Policy for Relay {
 /// Ends the running migrations the observation shows finished (VM on its destination) or
 /// broken off (VM elsewhere or down).
 fn settle(s: &mut Shared, obs: &Observation) {
+    let mut ended = 0;
     s.entries.retain_mut(|e| {
         let Phase::Running {
             started_s,
@@ -195,7 +203,7 @@ fn settle(s: &mut Shared, obs: &Observation) {
             return true;
         };
         let Some(v) = obs.vms.get(e.vm) else {
-            e.finish(Err(lost("the VM left the simulated world")));
+            ended += u64::from(e.finish(Err(lost("the VM left the simulated world"))));
             return false;
         };
         if v.in_migration {
@@ -203,7 +211,7 @@ fn settle(s: &mut Shared, obs: &Observation) {
         }
         if v.host == Some(e.to) {
             let total_s = (expected_end_s.min(obs.time_s) - started_s).max(0.0);
-            e.finish(Ok(Outcome {
+            ended += u64::from(e.finish(Ok(Outcome {
                 status: MigrationStatus::Completed,
                 total_ms: total_s * 1000.0,
                 downtime_ms: downtime_s * 1000.0,
@@ -213,16 +221,17 @@ fn settle(s: &mut Shared, obs: &Observation) {
                 deadline_hit: false,
                 cancel_requested: e.cancel_requested,
                 max_throttle_pct: 0,
-            }));
+            })));
         } else {
-            e.finish(Err(DriverError::MigrationFailed {
+            ended += u64::from(e.finish(Err(DriverError::MigrationFailed {
                 reason: "the simulated migration broke off (source or destination failed)".into(),
                 source_running: v.host.is_some(),
                 cause: None,
-            }));
+            })));
         }
         false
     });
+    s.ended += ended;
 }
 
 fn lost(reason: &str) -> DriverError {
@@ -305,6 +314,11 @@ impl SimWorld {
         Self::new(Arc::new(world), config)
     }
 
+    /// Decision points in one episode (the scenario's length).
+    pub fn steps(&self) -> usize {
+        self.config.steps
+    }
+
     /// Episodes started so far (1 for the first).
     pub fn episodes(&self) -> u64 {
         self.episodes
@@ -312,9 +326,11 @@ impl SimWorld {
 
     fn restart(&mut self) -> Result<(), ControllerError> {
         let mut s = lock(&self.shared);
+        let mut ended = 0;
         for e in s.entries.iter_mut() {
-            e.finish(Err(lost("world reset: the simulated episode ended")));
+            ended += u64::from(e.finish(Err(lost("world reset: the simulated episode ended"))));
         }
+        s.ended += ended;
         s.entries.clear();
         drop(s);
         self.config.seed += 1;
@@ -350,6 +366,7 @@ impl World for SimWorld {
             ControllerError::World("the simulator stepped without a decision point".into())
         })?;
         let mut s = lock(&self.shared);
+        let mut refused = 0;
         for e in s.entries.iter_mut() {
             if e.phase != Phase::Handing {
                 continue;
@@ -370,14 +387,20 @@ impl World for SimWorld {
                         ..Progress::default()
                     });
                 }
-                _ => e.finish(Err(DriverError::MigrationFailed {
-                    reason: "the simulator refused the move (capacity, host down or VM busy)"
-                        .into(),
-                    source_running: true,
-                    cause: None,
-                })),
+                _ => {
+                    refused += u64::from(
+                        e.finish(Err(DriverError::MigrationFailed {
+                            reason:
+                                "the simulator refused the move (capacity, host down or VM busy)"
+                                    .into(),
+                            source_running: true,
+                            cause: None,
+                        })),
+                    );
+                }
             }
         }
+        s.ended += refused;
         s.entries.retain(|e| e.done.is_some());
         let snap = Snapshot {
             obs: Arc::new(obs),
@@ -385,6 +408,14 @@ impl World for SimWorld {
             vm_names: Arc::clone(&s.vm_names),
         };
         Ok(snap)
+    }
+
+    fn report(&self) -> Option<promig_sim::Report> {
+        Some(self.sim.report())
+    }
+
+    fn migrations_ended(&self) -> Option<u64> {
+        Some(lock(&self.shared).ended)
     }
 
     fn driver(&self) -> Arc<dyn Driver> {

@@ -19,4 +19,19 @@ pub trait World: Send {
 
     /// The driver that executes migrations in this world.
     fn driver(&self) -> Arc<dyn Driver>;
+
+    /// What the world itself measured so far (the simulator's report: VNF downtime, loss,
+    /// crashes...), when it keeps such a record; real worlds do not.
+    fn report(&self) -> Option<promig_sim::Report> {
+        None
+    }
+
+    /// How many migrations this world has ended so far (outcomes handed to their handles), when
+    /// it ends them inside [`World::next`]: the daemon then waits until the core has taken in
+    /// that many outcomes before it decides on the snapshot, so a simulated run decides on the
+    /// same facts every time (reproducible bit for bit). Real worlds end migrations on their
+    /// own clock and return `None`.
+    fn migrations_ended(&self) -> Option<u64> {
+        None
+    }
 }

@@ -85,7 +85,11 @@ async fn memory_stays_flat_at_a_thousand_hosts() {
         tokio::time::sleep(soak / 40).await;
         let (rounds, plans, open) = {
             let core = running.state.core();
-            let open = core.plans(None).iter().filter(|p| !p.state.is_final()).count();
+            let open = core
+                .plans(None)
+                .iter()
+                .filter(|p| !p.state.is_final())
+                .count();
             (
                 core.metrics.snapshots.get(),
                 core.metrics.plans_created.get(),
