@@ -33,7 +33,7 @@ pub enum PolicyError {
         value: String,
     },
     /// A parameter value is NaN, infinite or outside its declared range.
-    #[error("policy {policy}: parameter {param} = {value} is outside {min}..={max}")]
+    #[error("policy {policy}: parameter {param} = {value} is outside {}", crate::registry::range_text(*min, *max))]
     OutOfRange {
         /// Policy name.
         policy: String,

@@ -255,11 +255,10 @@ impl Registry {
             for p in &s.params {
                 let _ = writeln!(
                     out,
-                    "      {} = {} (in {}..={}): {}",
+                    "      {} = {} (in {}): {}",
                     p.name,
                     p.default,
-                    p.range.start(),
-                    p.range.end(),
+                    range_text(*p.range.start(), *p.range.end()),
                     p.description
                 );
             }
@@ -285,9 +284,27 @@ fn check(spec: &PolicySpec, p: &ParamSpec, value: f64) -> Result<f64, PolicyErro
 /// The smallest positive value, for ranges that exclude zero.
 pub(crate) const POSITIVE: f64 = f64::MIN_POSITIVE;
 
+/// A parameter range as people write it: `(0, 1]` when it excludes zero (stored as
+/// [`POSITIVE`], which would otherwise print as 300 digits), `[0.5, 3]` otherwise.
+pub(crate) fn range_text(min: f64, max: f64) -> String {
+    if min == POSITIVE {
+        format!("(0, {max}]")
+    } else {
+        format!("[{min}, {max}]")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_prints_ranges_as_people_write_them() {
+        let help = Registry::builtin().help();
+        assert!(help.contains("(in (0, 1]): CPU utilisation"), "{help}");
+        assert!(!help.contains("0.00000000"), "no 300-digit lower bounds");
+        assert_eq!(range_text(0.5, 3.0), "[0.5, 3]");
+    }
 
     #[test]
     fn every_builtin_name_builds_and_reports_its_name() {
