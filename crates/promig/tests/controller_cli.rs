@@ -24,6 +24,8 @@ fn scratch(label: &str) -> PathBuf {
 }
 
 /// Starts the controller on `config`; returns the child, its API address and its stderr lines.
+// The caller waits for the child; only a failed start (a panic here) leaves it to the OS.
+#[allow(clippy::zombie_processes)]
 fn spawn(config: &Path, extra: &[&str]) -> (Child, SocketAddr, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_promig"))
         .args(["controller", "--config"])
