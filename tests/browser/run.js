@@ -1,7 +1,7 @@
 // Drives headless Debian chromium (no browser download: playwright-core with executablePath) over
 // the promig dashboard or an HTML report. Run by crates/promig/tests/browser.rs:
 //   node run.js dashboard BASE_URL TOKEN SCREENSHOT.png
-//   node run.js report FILE.html CHARTS SCREENSHOT.png
+//   node run.js report FILE.html CHARTS SCREENSHOT.png [timeline]
 // Exits non-zero with a message on the first failed check.
 "use strict";
 
@@ -133,7 +133,7 @@ async function dashboard(base, token, shot) {
   }
 }
 
-async function report(file, charts, shot) {
+async function report(file, charts, shot, wantTimeline) {
   const { context, page, errors, dir } = await launch();
   const requests = [];
   page.on("request", (r) => { if (!r.url().startsWith("file:")) requests.push(r.url()); });
@@ -144,7 +144,7 @@ async function report(file, charts, shot) {
     const sizes = await page.locator("svg").evaluateAll((all) => all.map((s) => s.getBoundingClientRect().height));
     check(sizes.every((h) => h > 100), "every chart is drawn: heights " + sizes.map((h) => h.toFixed(0)).join(","));
     const timeline = await page.locator("svg[aria-labelledby='timeline-t']").count();
-    check(timeline === 1, "the risk timeline is there");
+    check(timeline === (wantTimeline ? 1 : 0), "the risk timeline is there: " + wantTimeline);
     await page.screenshot({ path: shot, fullPage: true });
     check(fs.statSync(shot).size > 10000, "screenshot " + shot);
     check(requests.length === 0, "no network request: " + requests.join(" "));
@@ -156,8 +156,8 @@ async function report(file, charts, shot) {
 }
 
 (async () => {
-  const [mode, a, b, c] = process.argv.slice(2);
+  const [mode, a, b, c, d] = process.argv.slice(2);
   if (mode === "dashboard") await dashboard(a, b, c);
-  else if (mode === "report") await report(a, Number(b), c);
-  else throw new Error("usage: node run.js dashboard BASE TOKEN PNG | report FILE CHARTS PNG");
+  else if (mode === "report") await report(a, Number(b), c, d === "timeline");
+  else throw new Error("usage: node run.js dashboard BASE TOKEN PNG | report FILE CHARTS PNG [timeline]");
 })().catch((e) => { console.error(e.stack || String(e)); process.exit(1); });

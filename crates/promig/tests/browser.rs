@@ -195,6 +195,7 @@ fn report_renders_in_chromium_without_errors() {
         file.to_str().unwrap(),
         "7",
         shot.to_str().unwrap(),
+        "timeline",
     ]);
     let _ = std::fs::remove_dir_all(&dir);
 }

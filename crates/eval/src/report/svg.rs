@@ -178,8 +178,15 @@ pub fn bar_chart(id: &str, title: &str, unit: &str, bars: &[Bar]) -> String {
         }
         let _ = write!(
             out,
-            r##"<text x="{cx:.1}" y="{ty:.1}" font-size="11" text-anchor="middle" fill="#111">{v}</text><text x="{cx:.1}" y="{ly:.1}" font-size="11" text-anchor="end" fill="#111" transform="rotate(-25 {cx:.1} {ly:.1})">{l}</text>"##,
-            ty = y - 4.0,
+            r##"<text x="{vx:.1}" y="{ty:.1}" font-size="11" text-anchor="{va}" fill="#111">{v}</text><text x="{cx:.1}" y="{ly:.1}" font-size="11" text-anchor="end" fill="#111" transform="rotate(-25 {cx:.1} {ly:.1})">{l}</text>"##,
+            // Beside the bar's top when a whisker runs through it, above it otherwise.
+            vx = if b.ci95.is_some() {
+                cx + bw / 2.0 + 3.0
+            } else {
+                cx
+            },
+            va = if b.ci95.is_some() { "start" } else { "middle" },
+            ty = if b.ci95.is_some() { y + 4.0 } else { y - 4.0 },
             ly = h - BOTTOM + 14.0,
             v = short(b.value),
             l = escape(&b.label)
