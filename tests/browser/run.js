@@ -57,39 +57,46 @@ async function dashboard(base, token, shot) {
     check(hosts > 0 && racks > 0, `${hosts} hosts in ${racks} racks shown`);
     check(await page.evaluate(() => sessionStorage.getItem("promig-token") !== null), "the token is kept in sessionStorage");
 
-    // A recommended plan (the controller runs with --approval manual), approved from the keyboard.
+    // A recommended plan (the controller runs with --approval manual), approved from the keyboard
+    // and watched to its end. The simulated world may refuse a move (capacity, a host that went
+    // down) or supersede a plan before the click lands; then the next plan is taken, three at most.
     let id = null;
-    for (let attempt = 0; attempt < 5 && id === null; attempt++) {
-      const button = page.getByRole("button", { name: /^Approve plan \d+$/ }).first();
-      await button.waitFor({ timeout: 90000 });
-      const name = await button.textContent();
-      const candidate = Number(name.match(/\d+/)[0]);
-      const card = page.locator(`article.plan[data-plan="${candidate}"]`);
-      const text = await card.textContent();
-      check(/Cause/.test(text) && /Predicted downtime/.test(text) && /Technique/.test(text),
-        `plan ${candidate} shows its reasons`);
-      await button.focus();
-      await page.keyboard.press("Enter");
-      const notice = page.locator("#notice");
-      await notice.filter({ hasText: `Plan ${candidate}:` }).waitFor({ timeout: 10000 });
-      const said = await notice.textContent();
-      console.log("notice: " + said);
-      if (/approved/.test(said)) id = candidate; // else superseded meanwhile: take the next one
-    }
-    check(id !== null, `plan ${id} approved with the Approve button`);
-
-    // Watch it run and finish: it leaves the running list and its point joins the chart.
-    const deadline = Date.now() + 120000;
     let state = "";
     let sawRunning = false;
-    while (Date.now() < deadline) {
-      state = await page.evaluate(async (id) => {
-        const r = await fetch("/api/v1/plans/" + id, { headers: { Authorization: "Bearer " + sessionStorage.getItem("promig-token") } });
-        return (await r.json()).state;
-      }, id);
-      if (await page.locator(`article.migration[data-plan="${id}"]`).count() > 0) sawRunning = true;
-      if (["succeeded", "failed", "cancelled", "superseded"].includes(state)) break;
-      await page.waitForTimeout(100);
+    for (let round = 0; round < 3 && state !== "succeeded"; round++) {
+      id = null;
+      for (let attempt = 0; attempt < 5 && id === null; attempt++) {
+        const button = page.getByRole("button", { name: /^Approve plan \d+$/ }).first();
+        await button.waitFor({ timeout: 90000 });
+        const name = await button.textContent();
+        const candidate = Number(name.match(/\d+/)[0]);
+        const card = page.locator(`article.plan[data-plan="${candidate}"]`);
+        const text = await card.textContent();
+        check(/Cause/.test(text) && /Predicted downtime/.test(text) && /Technique/.test(text),
+          `plan ${candidate} shows its reasons`);
+        await button.focus();
+        await page.keyboard.press("Enter");
+        const notice = page.locator("#notice");
+        await notice.filter({ hasText: `Plan ${candidate}:` }).waitFor({ timeout: 10000 });
+        const said = await notice.textContent();
+        console.log("notice: " + said);
+        if (/approved/.test(said)) id = candidate; // else superseded meanwhile: take the next one
+      }
+      check(id !== null, `plan ${id} approved with the Approve button`);
+
+      // Watch it run and finish: it leaves the running list and its point joins the chart.
+      const deadline = Date.now() + 120000;
+      sawRunning = false;
+      while (Date.now() < deadline) {
+        state = await page.evaluate(async (id) => {
+          const r = await fetch("/api/v1/plans/" + id, { headers: { Authorization: "Bearer " + sessionStorage.getItem("promig-token") } });
+          return (await r.json()).state;
+        }, id);
+        if (await page.locator(`article.migration[data-plan="${id}"]`).count() > 0) sawRunning = true;
+        if (["succeeded", "failed", "cancelled", "superseded"].includes(state)) break;
+        await page.waitForTimeout(100);
+      }
+      console.log(`plan ${id} ended ${state}`);
     }
     check(state === "succeeded", `plan ${id} ended ${state}`);
     console.log("saw it in the running list: " + sawRunning);
