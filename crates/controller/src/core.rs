@@ -219,6 +219,12 @@ impl Core {
         self.draining = on;
     }
 
+    /// Whether the daemon is shutting down (the dashboard's event stream ends then, so an open
+    /// page does not hold up the graceful stop).
+    pub fn draining(&self) -> bool {
+        self.draining
+    }
+
     /// Executing plans the journal had at start that are not yet reconciled.
     pub fn orphans(&self) -> &[PlanId] {
         &self.orphans

@@ -13,6 +13,7 @@ pub mod api;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod dashboard;
 pub mod error;
 pub mod journal;
 pub mod metrics;

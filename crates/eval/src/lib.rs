@@ -9,9 +9,10 @@ pub mod error;
 pub mod evacuation;
 pub mod fidelity;
 pub mod prediction;
+pub mod report;
 pub mod run;
 pub mod table;
 
 pub use error::EvalError;
-pub use run::{default_predictor, run_named};
+pub use run::{default_predictor, run_named, run_named_recorded};
 pub use table::table;

@@ -2,7 +2,8 @@
 //! accounting (full power for `non-power-aware`) and whether the default predictor is attached.
 
 use crate::EvalError;
-use promig_policy::Registry;
+use crate::report::{Recording, Timeline};
+use promig_policy::{Policy, Registry};
 use promig_predict::{HardwareModel, RiskPredictor};
 use promig_sim::{Report, SimConfig, Simulator, World};
 use std::sync::Arc;
@@ -32,17 +33,56 @@ pub fn run_named(
     policy_name: &str,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, EvalError> {
+    run_inner(world, base, policy_name, on_step, None)
+}
+
+/// [`run_named`] that also records the run's [`Timeline`] (the risks the policy was given and the
+/// migrations it asked for), for the timeline of an HTML report. The policy is wrapped in a
+/// pass-through [`Recording`], so the report equals [`run_named`]'s.
+pub fn run_named_recorded(
+    world: &Arc<World>,
+    base: &SimConfig,
+    policy_name: &str,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> Result<(Report, Timeline), EvalError> {
+    let mut timeline = Timeline {
+        policy: policy_name.to_string(),
+        host_names: world.hosts.iter().map(|h| h.name.clone()).collect(),
+        ..Timeline::default()
+    };
+    let report = run_inner(world, base, policy_name, on_step, Some(&mut timeline))?;
+    Ok((report, timeline))
+}
+
+fn run_inner(
+    world: &Arc<World>,
+    base: &SimConfig,
+    policy_name: &str,
+    on_step: &mut dyn FnMut(usize, usize),
+    timeline: Option<&mut Timeline>,
+) -> Result<Report, EvalError> {
     let registry = registry();
     let resolved = registry.resolve(policy_name)?;
     let mut config = base.clone();
     if resolved.spec.requires.full_power_accounting {
         config.power_aware = false;
     }
-    let mut policy = resolved.build(config.seed);
-    let mut sim = Simulator::new(Arc::clone(world), config, policy.as_mut())?;
+    let mut built = resolved.build(config.seed);
+    let mut recording;
+    let policy: &mut dyn Policy = match timeline {
+        Some(timeline) => {
+            recording = Recording {
+                inner: built.as_mut(),
+                timeline,
+            };
+            &mut recording
+        }
+        None => built.as_mut(),
+    };
+    let mut sim = Simulator::new(Arc::clone(world), config, policy)?;
     if resolved.spec.requires.predictions {
         let mut predictor = default_predictor()?;
-        return Ok(sim.run_with(policy.as_mut(), Some(&mut predictor), on_step));
+        return Ok(sim.run_with(policy, Some(&mut predictor), on_step));
     }
-    Ok(sim.run(policy.as_mut(), on_step))
+    Ok(sim.run(policy, on_step))
 }

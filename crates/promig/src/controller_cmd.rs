@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use promig_controller::{
-    ControllerConfig, Core, DaemonOptions, DriverKind, SimWorld, SqliteJournal, World,
+    Approval, ControllerConfig, Core, DaemonOptions, DriverKind, SimWorld, SqliteJournal, World,
 };
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,6 +39,19 @@ pub struct ControllerArgs {
     /// Longest wait for running migrations at shutdown, seconds.
     #[arg(long, default_value_t = 60)]
     grace_s: u64,
+    /// Who approves plans (overrides the config's `approval`; --demo approves automatically):
+    /// `manual` leaves every plan `recommended` until an operator approves it (API, dashboard).
+    #[arg(long, value_enum)]
+    approval: Option<ApprovalArg>,
+}
+
+/// `--approval`'s values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ApprovalArg {
+    /// The controller approves its own plans.
+    Auto,
+    /// An operator approves each plan.
+    Manual,
 }
 
 fn token(args: &ControllerArgs) -> Result<(String, &'static str)> {
@@ -90,6 +103,12 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
             bail!("--tick-ms must be at least 1");
         }
         config.controller.tick_ms = t;
+    }
+    if let Some(a) = args.approval {
+        config.controller.approval = match a {
+            ApprovalArg::Auto => Approval::Auto,
+            ApprovalArg::Manual => Approval::Manual,
+        };
     }
     let (token, token_source) = token(&args)?;
     let profile = Arc::new(
@@ -162,6 +181,7 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
             }
         );
         eprintln!("  API      http://{}/api/v1/status", running.addr);
+        eprintln!("  dashboard http://{}/", running.addr);
         eprintln!("  metrics  http://{}/metrics", running.addr);
         if token_source == "generated" {
             eprintln!("  token    {token}   (set PROMIG_API_TOKEN or --token-file to choose one)");

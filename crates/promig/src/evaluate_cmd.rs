@@ -54,6 +54,10 @@ struct CompareArgs {
     /// Print one JSON object (summary under "policies", raw figures under "runs").
     #[arg(long)]
     json: bool,
+    /// Also write an HTML report (DIR/report.html): per-policy charts with 95 % interval
+    /// whiskers, and the RL agent's learning curve when `rl` is compared.
+    #[arg(long, value_name = "DIR", conflicts_with = "shard")]
+    report: Option<PathBuf>,
 }
 
 /// Subcommands.
@@ -205,6 +209,7 @@ fn run_compare(args: CompareArgs, data: Option<&Path>) -> Result<()> {
         steps: args.steps,
         calibration: args.calibration,
         json: args.json,
+        report: None,
     };
     let s = crate::setup(&sim_args, data)?;
     let episodes = Episodes::of(&s.world, &s.config, traces);
@@ -214,6 +219,9 @@ fn run_compare(args: CompareArgs, data: Option<&Path>) -> Result<()> {
         eprintln!("note: {note}");
     }
     print(&comparison, args.json || shard.is_some());
+    if let Some(dir) = &args.report {
+        write_report(dir, &comparison)?;
+    }
     Ok(())
 }
 
@@ -254,4 +262,17 @@ fn print(c: &Comparison, json: bool) {
     );
     print!("{}", c.table());
     println!("(mean ± half-width of the 95 % confidence interval, Student t over the seeds)");
+}
+
+/// Writes `promig evaluate --report DIR` (the path goes to stderr: stdout stays the table or JSON).
+fn write_report(dir: &Path, c: &Comparison) -> Result<()> {
+    use promig_eval::report;
+    let curve = if c.policy_order.iter().any(|p| report::is_committed_rl(p)) {
+        Some(report::committed_rl_curve()?)
+    } else {
+        None
+    };
+    let path = report::write(dir, &report::evaluate_page(c, curve.as_deref()))?;
+    eprintln!("report: {}", path.display());
+    Ok(())
 }

@@ -110,6 +110,10 @@ struct SimulateArgs {
     /// Print one JSON object (one policy) or an array (several) instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write an HTML report (DIR/report.html): per-policy charts, each troubled host's
+    /// predicted risk against its faults, the RL agent's learning curve when `rl` ran.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
 }
 
 /// The command line, with `simulate --policy`'s and `evaluate --policies`' long help written from
@@ -254,17 +258,19 @@ fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
     })
 }
 
-/// Runs one policy on a prepared setup, with a progress bar when it takes more than a second.
-pub(crate) fn run_policy(
+/// Runs one policy on a prepared setup, with a progress bar when it takes more than a second;
+/// records the run's timeline for the HTML report when `record` is set.
+fn run_policy(
     world: &Arc<World>,
     base: &SimConfig,
     name: &str,
     show_progress: bool,
-) -> Result<Report> {
+    record: bool,
+) -> Result<(Report, Option<promig_eval::report::Timeline>)> {
     let started = Instant::now();
     let bar = ProgressBar::hidden();
     let mut shown = false;
-    let report = promig_eval::run_named(world, base, name, &mut |done, total| {
+    let mut on_step = |done: usize, total: usize| {
         if show_progress && !shown && started.elapsed() > Duration::from_secs(1) {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar.set_length(total as u64);
@@ -277,9 +283,18 @@ pub(crate) fn run_policy(
             shown = true;
         }
         bar.set_position(done as u64);
-    })?;
+    };
+    let result = if record {
+        let (r, t) = promig_eval::run_named_recorded(world, base, name, &mut on_step)?;
+        (r, Some(t))
+    } else {
+        (
+            promig_eval::run_named(world, base, name, &mut on_step)?,
+            None,
+        )
+    };
     bar.finish_and_clear();
-    Ok(report)
+    Ok(result)
 }
 
 fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
@@ -294,9 +309,15 @@ fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
         registry.resolve(p)?; // reject typos before spending time on the others
     }
     let mut reports = Vec::new();
+    let mut timelines = Vec::new();
     let started = Instant::now();
     for p in &policies {
-        reports.push(run_policy(&s.world, &s.config, p, !args.json)?);
+        let (r, t) = run_policy(&s.world, &s.config, p, !args.json, args.report.is_some())?;
+        reports.push(r);
+        timelines.extend(t);
+    }
+    if let Some(dir) = &args.report {
+        write_simulate_report(dir, &policies, &reports, &timelines)?;
     }
     // What was adapted to make the run possible goes to stderr, so JSON stays clean.
     for note in &s.world.notes {
@@ -329,5 +350,31 @@ fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
     if policies.is_empty() {
         bail!("no policy given");
     }
+    Ok(())
+}
+
+/// Writes `promig simulate --report DIR`: the timeline is the first run that had predictions
+/// (the risk line is what it shows), else the first run; the learning curve when `rl` ran.
+fn write_simulate_report(
+    dir: &Path,
+    policies: &[String],
+    reports: &[Report],
+    timelines: &[promig_eval::report::Timeline],
+) -> Result<()> {
+    use promig_eval::report;
+    let pick = timelines
+        .iter()
+        .position(|t| t.has_risks())
+        .or((!timelines.is_empty()).then_some(0));
+    let timeline = pick.and_then(|i| Some((timelines.get(i)?, reports.get(i)?)));
+    let curve = if policies.iter().any(|p| report::is_committed_rl(p)) {
+        Some(report::committed_rl_curve()?)
+    } else {
+        None
+    };
+    let html = report::simulate_page(reports, timeline, curve.as_deref());
+    let path = report::write(dir, &html)?;
+    // stderr, so the table (or --json) on stdout stays as it is without --report.
+    eprintln!("report: {}", path.display());
     Ok(())
 }

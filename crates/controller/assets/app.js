@@ -1,0 +1,276 @@
+// promig dashboard: plain JavaScript, no framework, no build step. The token lives in
+// sessionStorage (this tab only); every API call sends it as a bearer token, and the live feed
+// (/api/v1/events, server-sent events) takes it as ?token= because EventSource cannot set headers.
+"use strict";
+
+const KEY = "promig-token";
+const $ = (id) => document.getElementById(id);
+let source = null;
+let last = {};
+let failures = 0;
+
+function token() { return sessionStorage.getItem(KEY) || ""; }
+
+// Builds an element: el("p", {class: "x"}, "text", child...).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function pct(x) { return (x * 100).toFixed(0) + " %"; }
+function level(risk) { return risk >= 0.5 ? "high" : risk >= 0.2 ? "medium" : "low"; }
+function duration(s) {
+  if (s === null || s === undefined) return "no estimate";
+  if (s < 120) return s.toFixed(0) + " s";
+  if (s < 7200) return (s / 60).toFixed(0) + " min";
+  return (s / 3600).toFixed(1) + " h";
+}
+function mib(bytes) { return (bytes / 1048576).toFixed(0) + " MiB"; }
+
+async function api(method, path, body) {
+  const headers = { "Authorization": "Bearer " + token(), "X-Operator": "dashboard" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  try { data = await r.json(); } catch (_) { data = null; }
+  if (!r.ok) throw new Error((data && data.error) || (r.status + " " + r.statusText));
+  return data;
+}
+
+function notice(text) { $("notice").textContent = text; }
+
+// Re-renders a section only when its data changed, keeping keyboard focus on the same control.
+function renderSection(id, data, build) {
+  const text = JSON.stringify(data);
+  if (last[id] === text) return;
+  last[id] = text;
+  const focused = document.activeElement && document.activeElement.dataset
+    ? document.activeElement.dataset.key : null;
+  const box = $(id);
+  box.replaceChildren(build(data));
+  if (focused) {
+    const again = box.querySelector('[data-key="' + CSS.escape(focused) + '"]');
+    if (again) again.focus();
+  }
+}
+
+function hostsView(hosts) {
+  if (!hosts.length) return el("p", { class: "empty" }, "No hosts yet.");
+  const racks = new Map();
+  for (const h of hosts) {
+    if (!racks.has(h.rack)) racks.set(h.rack, []);
+    racks.get(h.rack).push(h);
+  }
+  const moving = new Set((last.migratingVms || "").split("\n"));
+  const wrap = el("div", { class: "racks" });
+  for (const rack of [...racks.keys()].sort((a, b) => a - b)) {
+    const list = el("ul", { class: "hostgrid" });
+    for (const h of racks.get(rack)) {
+      const lv = h.up ? level(h.risk) : "down";
+      list.append(el("li", { class: "host " + lv, "data-host": h.name },
+        el("div", { class: "name" }, h.name),
+        el("div", { class: "meta" }, h.up
+          ? ["risk ", el("strong", {}, pct(h.risk) + " (" + lv + ")"),
+             h.risk >= 0.05 ? " · " + h.cause : "",
+             h.risk >= 0.05 && h.time_left_s !== null && h.time_left_s !== undefined ? " · " + duration(h.time_left_s) + " left" : ""]
+          : "down"),
+        el("div", { class: "meta" }, "CPU " + pct(h.cpu_utilization) + " · memory " +
+          (h.memory_reserved_mib / 1024).toFixed(1) + " / " + (h.memory_mib / 1024).toFixed(1) + " GiB"),
+        h.vms.length
+          ? el("ul", { class: "vms", "aria-label": h.vms.length + " VMs on " + h.name },
+              h.vms.map((v) => el("li", { class: moving.has(v) ? "moving" : null }, v + (moving.has(v) ? " (moving)" : ""))))
+          : el("div", { class: "meta" }, "no VMs")));
+    }
+    wrap.append(el("section", { class: "rack", "aria-label": "Rack " + rack },
+      el("h3", {}, "Rack " + rack + " (" + racks.get(rack).length + " hosts)"), list));
+  }
+  return wrap;
+}
+
+async function act(id, verb) {
+  try {
+    const r = await api("POST", "/api/v1/plans/" + id + "/" + verb);
+    const state = r.plan ? r.plan.state : r.state;
+    notice("Plan " + id + ": " + (verb === "approve" ? "approved" : "cancel requested") + " (now " + state + ").");
+  } catch (e) {
+    notice("Plan " + id + ": " + verb + " refused: " + e.message);
+  }
+}
+
+function plansView(plans) {
+  if (!plans.length) return el("p", { class: "empty" }, "No open plans.");
+  return el("div", { class: "cards" }, plans.map((p) => {
+    const r = p.reason;
+    const open = p.state === "recommended";
+    return el("article", { class: "card plan", "data-plan": p.id, "aria-labelledby": "plan-" + p.id },
+      el("h3", { id: "plan-" + p.id }, "Plan " + p.id + ": " + p.vm + " from " + p.source + " to " + p.destination + " ",
+        el("span", { class: "state" }, p.state)),
+      el("dl", {},
+        el("dt", {}, "Cause"), el("dd", {}, r.cause),
+        el("dt", {}, "Risk"), el("dd", {}, el("span", { class: "risk " + level(r.risk) }, pct(r.risk))),
+        el("dt", {}, "Time left"), el("dd", {}, duration(r.time_left_s)),
+        el("dt", {}, "Technique"), el("dd", {}, p.technique),
+        el("dt", {}, "Predicted downtime"), el("dd", {}, r.predicted_downtime_ms.toFixed(1) + " ms"),
+        el("dt", {}, "Predicted total"), el("dd", {}, r.predicted_total_s.toFixed(1) + " s"),
+        el("dt", {}, "Constraints"), el("dd", {}, r.meets_constraints ? "met" : "best effort (none met)")),
+      p.detail ? el("p", { class: "help" }, p.detail) : null,
+      r.rejected.length
+        ? el("details", {}, el("summary", {}, r.rejected.length + " rejected alternatives"),
+            el("ul", {}, r.rejected.map((a) => el("li", {}, el("strong", {}, a.option), ": " + a.why))))
+        : null,
+      el("div", { class: "actions" },
+        open ? el("button", { type: "button", "data-key": "approve-" + p.id,
+          onclick: () => act(p.id, "approve") }, "Approve plan " + p.id) : null,
+        el("button", { type: "button", class: "secondary", "data-key": "cancel-" + p.id,
+          onclick: () => act(p.id, "cancel") }, "Cancel plan " + p.id)));
+  }));
+}
+
+function migrationsView(migs) {
+  if (!migs.length) return el("p", { class: "empty" }, "No migration running.");
+  return el("div", { class: "cards" }, migs.map((m) => {
+    const g = m.progress;
+    const total = g.transferred_bytes + g.remaining_bytes;
+    const done = total > 0 ? g.transferred_bytes / total : 0;
+    const id = "prog-" + m.plan.id;
+    return el("article", { class: "card migration", "data-plan": m.plan.id },
+      el("h3", {}, "Plan " + m.plan.id + ": " + m.plan.vm + " " + m.plan.source + " → " + m.plan.destination),
+      el("label", { for: id }, "Transferred " + mib(g.transferred_bytes) + ", " + mib(g.remaining_bytes) + " left (" + pct(done) + ")"),
+      el("progress", { id, max: "1", value: String(done) }, pct(done)),
+      el("dl", {},
+        el("dt", {}, "Phase"), el("dd", {}, String(g.status)),
+        el("dt", {}, "Dirty rate"), el("dd", {}, g.dirty_pages_rate + " pages/s"),
+        el("dt", {}, "Expected downtime"), el("dd", {}, g.expected_downtime_ms + " ms"),
+        el("dt", {}, "Elapsed"), el("dd", {}, (g.elapsed_ms / 1000).toFixed(1) + " s")));
+  }));
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function s(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function historyView(history) {
+  const done = history.filter((p) => p.measured);
+  if (!done.length) return el("p", { class: "empty" }, "No migration has finished yet.");
+  const W = 560, H = 320, L = 60, B = 46, T = 16, R = 16;
+  const max = Math.max(1, ...done.map((p) => Math.max(p.reason.predicted_downtime_ms, p.measured.downtime_ms))) * 1.1;
+  const x = (v) => L + (W - L - R) * v / max;
+  const y = (v) => H - B - (H - B - T) * v / max;
+  const svg = s("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
+    "aria-labelledby": "hist-title" });
+  svg.append(s("title", { id: "hist-title" }, "Predicted against measured downtime of the last " + done.length + " migrations; points on the diagonal were predicted exactly"));
+  for (let i = 0; i <= 4; i++) {
+    const v = max * i / 4;
+    svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#ddd" }));
+    svg.append(s("text", { x: L - 6, y: y(v) + 4, "font-size": 11, "text-anchor": "end", fill: "#333" }, v.toFixed(0)));
+    svg.append(s("text", { x: x(v), y: H - B + 16, "font-size": 11, "text-anchor": "middle", fill: "#333" }, v.toFixed(0)));
+  }
+  svg.append(s("line", { x1: x(0), y1: y(0), x2: x(max), y2: y(max), stroke: "#555", "stroke-dasharray": "5 4" }));
+  svg.append(s("text", { x: (L + W - R) / 2, y: H - 8, "font-size": 12, "text-anchor": "middle", fill: "#111" }, "predicted downtime (ms)"));
+  svg.append(s("text", { x: 14, y: (T + H - B) / 2, "font-size": 12, "text-anchor": "middle", fill: "#111",
+    transform: "rotate(-90 14 " + (T + H - B) / 2 + ")" }, "measured downtime (ms)"));
+  for (const p of done) {
+    const ok = p.state === "succeeded";
+    const c = s("circle", { cx: x(p.reason.predicted_downtime_ms), cy: y(p.measured.downtime_ms), r: 5,
+      fill: ok ? "#0b57a4" : "#b00020", stroke: "#fff", "class": "point" });
+    c.append(s("title", {}, "plan " + p.id + " (" + p.state + "): predicted " + p.reason.predicted_downtime_ms.toFixed(1) +
+      " ms, measured " + p.measured.downtime_ms.toFixed(1) + " ms"));
+    svg.append(c);
+  }
+  const rows = done.slice(0, 20).map((p) => el("tr", {},
+    el("td", {}, String(p.id)), el("td", {}, p.vm), el("td", {}, p.state),
+    el("td", {}, p.reason.predicted_downtime_ms.toFixed(1)), el("td", {}, p.measured.downtime_ms.toFixed(1))));
+  return el("div", {},
+    el("div", { class: "chart" }, svg),
+    el("p", { class: "help" }, "Blue: succeeded; red: failed or cancelled. Dashed: prediction = measurement."),
+    el("details", {}, el("summary", {}, "The figures (latest 20)"),
+      el("div", { class: "tablewrap" }, el("table", {},
+        el("tr", {}, ["plan", "VM", "state", "predicted ms", "measured ms"].map((h) => el("th", { scope: "col" }, h))),
+        rows))));
+}
+
+function render(state) {
+  const st = state.status;
+  $("summary").textContent = st.world + " world · policy " + st.policy + " · world time " + duration(st.world_time_s) +
+    " · " + st.open_plans + " open plans · " + st.migrations_running + " migrations running" +
+    (st.kill_switch ? " · KILL SWITCH ENGAGED" : "");
+  last.migratingVms = state.migrations.map((m) => m.plan.vm).join("\n");
+  renderSection("plans", state.plans, plansView);
+  renderSection("migrations", state.migrations, migrationsView);
+  renderSection("hosts", { h: state.hosts, m: last.migratingVms }, (d) => hostsView(d.h));
+  renderSection("history", state.history, historyView);
+  document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+}
+
+function connect() {
+  if (source) source.close();
+  source = new EventSource("/api/v1/events?token=" + encodeURIComponent(token()));
+  source.addEventListener("state", (e) => {
+    failures = 0;
+    render(JSON.parse(e.data));
+  });
+  source.addEventListener("error", () => {
+    failures += 1;
+    if (source.readyState === EventSource.CLOSED) {
+      // Closed for good: the token was refused, or the controller stopped. Ask the API which.
+      api("GET", "/api/v1/status").then(() => setTimeout(connect, 2000), (err) => {
+        if (/token/.test(err.message)) { logout("The token was refused."); }
+        else { $("summary").textContent = "Controller unreachable; retrying."; setTimeout(connect, 3000); }
+      });
+    } else {
+      $("summary").textContent = "Connection lost; reconnecting…";
+    }
+  });
+}
+
+function show(app) {
+  $("login").hidden = app;
+  $("app").hidden = !app;
+  $("logout").hidden = !app;
+}
+
+function logout(message) {
+  if (source) { source.close(); source = null; }
+  sessionStorage.removeItem(KEY);
+  last = {};
+  show(false);
+  $("summary").textContent = "Not connected.";
+  $("login-error").textContent = message || "";
+  $("token").focus();
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const t = $("token").value.trim();
+  sessionStorage.setItem(KEY, t);
+  try {
+    await api("GET", "/api/v1/status");
+  } catch (e) {
+    sessionStorage.removeItem(KEY);
+    $("login-error").textContent = "Refused: " + e.message;
+    return;
+  }
+  $("token").value = "";
+  $("login-error").textContent = "";
+  show(true);
+  connect();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", login);
+  $("logout").addEventListener("click", () => logout(""));
+  if (token()) { show(true); connect(); } else { show(false); }
+});

@@ -1,0 +1,201 @@
+//! The dashboard and an HTML report in a real browser: headless Debian chromium driven by
+//! playwright-core (`tests/browser/run.js`, no browser download). The dashboard test starts
+//! `promig controller --demo --approval manual`, logs in, sees hosts and a plan, approves it from
+//! the keyboard, watches the migration finish, checks the API refuses a request without the token
+//! and saves `docs/dashboard.png`; the report test renders `promig simulate --report` and saves
+//! `docs/report.png`.
+//!
+//! Needs `chromium` (apt-get install -y --no-install-recommends chromium; or `PROMIG_CHROMIUM`)
+//! and `node`; `tests/browser/node_modules` is installed with `npm ci` when missing. A test skips,
+//! saying so on stderr, when chromium or node is missing or `PROMIG_SKIP_BROWSER=1` is set;
+//! `.ci/run` installs both and refuses to run with a `PROMIG_SKIP_*` variable set.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "browser-test-token-0123456789";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Says why a test does not run, straight to the process's stderr (libtest would swallow
+/// `eprintln!` of a passing test), so a skip cannot pass for a run.
+fn skip(reason: &str) {
+    let thread = std::thread::current();
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {}: {reason}",
+        thread.name().unwrap_or("a browser test")
+    );
+}
+
+/// Whether the browser tests can run here; installs the node modules when missing. `false`
+/// (after saying why) when they must be skipped.
+fn browser_ready() -> bool {
+    if std::env::var("PROMIG_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        skip("PROMIG_SKIP_BROWSER=1 is set, so it ran without a browser");
+        return false;
+    }
+    let chromium = std::env::var("PROMIG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        skip(&format!(
+            "no chromium at {chromium} (apt-get install -y --no-install-recommends chromium)"
+        ));
+        return false;
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        skip("node is not installed");
+        return false;
+    }
+    let dir = root().join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs (it comes with node)");
+        assert!(status.success(), "npm ci in tests/browser failed");
+    }
+    true
+}
+
+/// Runs `node tests/browser/run.js ARGS` and fails the test with its output if it fails.
+fn node(args: &[&str]) {
+    let started = Instant::now();
+    let out = Command::new("node")
+        .arg("run.js")
+        .args(args)
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("node runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the browser check failed:\n{text}");
+    println!(
+        "{text}browser check: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Kills the controller when the test ends, passed or not.
+struct Controller(Child);
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_controller(journal: &Path) -> (Controller, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_promig"))
+        .args([
+            "controller",
+            "--demo",
+            "--approval",
+            "manual",
+            "--listen",
+            "127.0.0.1:0",
+            // One world step (5 simulated minutes) a second: a plan stays open for six (its
+            // 30-minute time to live), ample for a click.
+            "--tick-ms",
+            "1000",
+            "--journal",
+        ])
+        .arg(journal)
+        .env("PROMIG_API_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promig runs");
+    let stderr = child.stderr.take().unwrap();
+    let child = Controller(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the controller prints its API address");
+        if let Some(rest) = line.trim().strip_prefix("API      http://") {
+            let addr = rest.split('/').next().unwrap().parse().unwrap();
+            // Keep draining its stderr so it never blocks on a full pipe.
+            std::thread::spawn(move || while rx.recv().is_ok() {});
+            return (child, addr);
+        }
+    }
+}
+
+#[test]
+fn dashboard_approves_a_plan_and_shows_the_migration_in_chromium() {
+    if !browser_ready() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("promig-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_controller, addr) = start_controller(&dir.join("journal.sqlite"));
+    let shot = root().join("docs/dashboard.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    node(&[
+        "dashboard",
+        &format!("http://{addr}"),
+        TOKEN,
+        shot.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn report_renders_in_chromium_without_errors() {
+    if !browser_ready() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("promig-browser-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_promig"))
+        .args([
+            "simulate",
+            "--steps",
+            "96",
+            "--policy",
+            "none,proactive-greedy,rl",
+            "--report",
+        ])
+        .arg(&dir)
+        .current_dir(root())
+        .output()
+        .expect("promig runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.join("report.html");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("report: {}", file.display())));
+    let shot = root().join("docs/report.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    // Five metrics, the timeline, the learning curve (rl ran).
+    node(&[
+        "report",
+        file.to_str().unwrap(),
+        "7",
+        shot.to_str().unwrap(),
+        "timeline",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
