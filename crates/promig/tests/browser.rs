@@ -2,8 +2,8 @@
 //! playwright-core (`tests/browser/run.js`, no browser download). The dashboard test starts
 //! `promig controller --demo --approval manual`, logs in, sees hosts and a plan, approves it from
 //! the keyboard, watches the migration finish, checks the API refuses a request without the token
-//! and saves `docs/dashboard.png`; the report test renders `promig simulate --report` and saves
-//! `docs/report.png`.
+//! and saves `dashboard.png`; the report test renders `promig simulate --report` and saves
+//! `report.png` (into `docs/` with `PROMIG_BLESS=1`, else `target/screenshots/`).
 //!
 //! Needs `chromium` (apt-get install -y --no-install-recommends chromium; or `PROMIG_CHROMIUM`)
 //! and `node`; `tests/browser/node_modules` is installed with `npm ci` when missing. A test skips,
@@ -140,6 +140,17 @@ fn start_controller(journal: &Path) -> (Controller, SocketAddr) {
     }
 }
 
+/// Where a screenshot goes: `docs/` (the README's pictures) when re-recording with
+/// `PROMIG_BLESS=1`, as the golden outputs are; `target/screenshots/` otherwise, so a test run
+/// leaves the checkout clean.
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    if std::env::var_os("PROMIG_BLESS").is_some() {
+        root().join("docs").join(name)
+    } else {
+        root().join("target/screenshots").join(name)
+    }
+}
+
 #[test]
 fn dashboard_approves_a_plan_and_shows_the_migration_in_chromium() {
     if !browser_ready() {
@@ -149,7 +160,7 @@ fn dashboard_approves_a_plan_and_shows_the_migration_in_chromium() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (_controller, addr) = start_controller(&dir.join("journal.sqlite"));
-    let shot = root().join("docs/dashboard.png");
+    let shot = screenshot_path("dashboard.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     node(&[
         "dashboard",
@@ -187,7 +198,7 @@ fn report_renders_in_chromium_without_errors() {
     );
     let file = dir.join("report.html");
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("report: {}", file.display())));
-    let shot = root().join("docs/report.png");
+    let shot = screenshot_path("report.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     // Five metrics, the timeline, the learning curve (rl ran).
     node(&[
