@@ -180,16 +180,16 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
                 String::new()
             }
         );
-        eprintln!("  API      http://{}/api/v1/status", running.addr);
+        eprintln!("  API       http://{}/api/v1/status", running.addr);
         eprintln!("  dashboard http://{}/", running.addr);
-        eprintln!("  metrics  http://{}/metrics", running.addr);
+        eprintln!("  metrics   http://{}/metrics", running.addr);
         if token_source == "generated" {
-            eprintln!("  token    {token}   (set PROMIG_API_TOKEN or --token-file to choose one)");
+            eprintln!("  token     {token}   (set PROMIG_API_TOKEN or --token-file to choose one)");
         } else {
-            eprintln!("  token    from the {token_source}");
+            eprintln!("  token     from the {token_source}");
         }
         eprintln!(
-            "  try      curl -H 'Authorization: Bearer <token>' http://{}/api/v1/plans",
+            "  try       curl -H 'Authorization: Bearer <token>' http://{}/api/v1/plans",
             running.addr
         );
         running.wait().await?;

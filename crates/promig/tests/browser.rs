@@ -34,24 +34,26 @@ fn skip(reason: &str) {
     );
 }
 
-/// Whether the browser tests can run here; installs the node modules when missing. `false`
-/// (after saying why) when they must be skipped.
+/// Whether the browser tests run here (`false`, after saying why, only with
+/// `PROMIG_SKIP_BROWSER=1`); installs the node modules when missing.
 fn browser_ready() -> bool {
     if std::env::var("PROMIG_SKIP_BROWSER").is_ok_and(|v| v == "1") {
         skip("PROMIG_SKIP_BROWSER=1 is set, so it ran without a browser");
         return false;
     }
     let chromium = std::env::var("PROMIG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        skip(&format!(
-            "no chromium at {chromium} (apt-get install -y --no-install-recommends chromium)"
-        ));
-        return false;
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        skip("node is not installed");
-        return false;
-    }
+    // A missing tool fails, as every other real-component test here does: a skip would pass
+    // for a run. PROMIG_SKIP_BROWSER=1 is the local opt-out (CI refuses it).
+    assert!(
+        Path::new(&chromium).exists(),
+        "no chromium at {chromium}: apt-get install -y --no-install-recommends chromium \
+         (or PROMIG_SKIP_BROWSER=1 to skip locally)"
+    );
+    assert!(
+        Command::new("node").arg("--version").output().is_ok(),
+        "node is not installed: apt-get install -y nodejs npm (node >= 20) \
+         (or PROMIG_SKIP_BROWSER=1 to skip locally)"
+    );
     let dir = root().join("tests/browser");
     if !dir.join("node_modules/playwright-core").exists() {
         let status = Command::new("npm")
@@ -131,7 +133,7 @@ fn start_controller(journal: &Path) -> (Controller, SocketAddr) {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("the controller prints its API address");
-        if let Some(rest) = line.trim().strip_prefix("API      http://") {
+        if let Some(rest) = line.trim().strip_prefix("API       http://") {
             let addr = rest.split('/').next().unwrap().parse().unwrap();
             // Keep draining its stderr so it never blocks on a full pipe.
             std::thread::spawn(move || while rx.recv().is_ok() {});

@@ -50,7 +50,7 @@ fn spawn(config: &Path, extra: &[&str]) -> (Child, SocketAddr, mpsc::Receiver<St
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("the controller prints its API address");
-        if let Some(rest) = line.trim().strip_prefix("API      http://") {
+        if let Some(rest) = line.trim().strip_prefix("API       http://") {
             let addr = rest.split('/').next().unwrap().parse().unwrap();
             return (child, addr, rx);
         }
