@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use promig_controller::{
-    ControllerConfig, Core, DaemonOptions, DriverKind, SimWorld, SqliteJournal, World,
+    ControllerConfig, Core, DaemonOptions, DriverKind, QemuWorld, SimWorld, SqliteJournal, World,
 };
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -117,8 +117,11 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
             };
             Box::new(w)
         }
+        // Real hosts: node_exporter telemetry, VMs over QMP, the incoming QEMU started by the
+        // configured `incoming_command` (see promig_controller::qemu_world).
+        DriverKind::Qemu => Box::new(QemuWorld::new(&config)?),
         other => bail!(
-            "driver {other:?}: this build runs the controller on the `sim` driver only; the real-host world (node_exporter telemetry + QMP) is not wired into the daemon yet"
+            "driver {other:?}: this build runs the controller on the `sim` and `qemu` drivers only"
         ),
     };
     let journal = SqliteJournal::open(&config.controller.journal)?;
