@@ -16,6 +16,37 @@
 //! host unreachable for [`DOWN_AFTER_FAILURES`] scrapes in a row is reported down), and a round
 //! with no exporter answering at all is an error for that round only.
 //!
+//! A configuration (the test bed's, in `tests/e2e_qemu.rs`, starts QEMU the same way):
+//!
+//! ```toml
+//! [controller]
+//! driver = "qemu"
+//! policy = "proactive-greedy"
+//! calibration = "kvm"
+//! # Must return once the incoming QEMU runs (-daemonize, systemd-run, ssh ...).
+//! incoming_command = "ssh {address} /usr/local/bin/start-incoming {vm} {memory_mib} {qmp}"
+//! incoming_qmp = "/run/promig/{vm}@{host}.qmp"
+//!
+//! [[host]]
+//! name = "compute-1"
+//! migration_address = "10.0.0.1"
+//! exporter = "http://10.0.0.1:9100/metrics"
+//! memory_mib = 262144
+//! cores = 64
+//! link_mbps = 10000
+//!
+//! [[vm]]
+//! name = "fw-1"
+//! host = "compute-1"
+//! qmp = "/run/promig/fw-1@compute-1.qmp"
+//! memory_mib = 4096
+//! vnf = "firewall"
+//! max_downtime_ms = 50
+//! ```
+//!
+//! QMP sockets are paths on the controller's machine: the controller runs where it can reach
+//! them (on one host in the test bed; through a forwarded socket, e.g. `ssh -L`, elsewhere).
+//!
 //! Where a VM runs is QEMU's word, not the journal's: a VM with no live session is looked for at
 //! its configured socket and at its incoming socket on every host, so after a controller crash
 //! mid-migration the first snapshot tells the core whether the move completed (the VM runs on
@@ -206,9 +237,22 @@ impl QemuWorld {
                     v.alive = is_live(&state);
                     v.external_migration = migration_active(&mig);
                 }
-                _ => {
+                Some((state, mig)) => {
+                    // A stopped source: the VM runs elsewhere now. This session is the only
+                    // one QEMU serves, so it goes into the search as it is (and asks that
+                    // copy to exit once the live one is found).
+                    let host = {
+                        let mut inv = lock(&self.shared);
+                        inv.vms[vm].client = None;
+                        (inv.vms[vm].host, inv.vms[vm].qmp.clone())
+                    };
+                    let stale = client.map(|c| (host.0, host.1, c, state, mig));
+                    self.locate(vm, &name, stale).await;
+                }
+                None => {
                     lock(&self.shared).vms[vm].client = None;
-                    self.locate(vm, &name).await;
+                    drop(client);
+                    self.locate(vm, &name, None).await;
                 }
             }
             self.dirty_rate(vm, &name).await;
@@ -216,12 +260,16 @@ impl QemuWorld {
     }
 
     /// Looks for VM `vm` at every socket it may have; keeps a session to the QEMU that runs it
-    /// and asks stopped leftovers (a completed migration's source) to exit.
-    async fn locate(&self, vm: usize, name: &str) {
+    /// and asks stopped leftovers (a completed migration's source) to exit. `known` is a QEMU
+    /// already probed through a session of ours: QMP serves one client at a time, so its socket
+    /// cannot be opened a second time.
+    async fn locate(&self, vm: usize, name: &str, known: Option<Found>) {
         let candidates = lock(&self.shared).candidates(vm);
-        let mut found: Vec<(usize, std::path::PathBuf, Arc<QmpClient>, RunState, String)> =
-            Vec::new();
+        let mut found: Vec<Found> = known.into_iter().collect();
         for (host, path) in candidates {
+            if found.iter().any(|f| f.1 == path) {
+                continue;
+            }
             let Ok(client) = connect(&path, name).await else {
                 continue;
             };
@@ -447,6 +495,9 @@ impl QemuWorld {
         })
     }
 }
+
+/// A QEMU found for a VM: host index, QMP path, session, run state, `query-migrate` status.
+type Found = (usize, std::path::PathBuf, Arc<QmpClient>, RunState, String);
 
 /// A QEMU that runs the guest (paused counts: the guest exists there and resumes there).
 fn is_live(state: &RunState) -> bool {
