@@ -12,7 +12,7 @@
 //! at the start of the next, so a round never waits for a measurement.
 //!
 //! Missing data never stops the loop: an unreachable exporter or a series it does not carry is
-//! counted in [`QemuWorld::refusals`] by reason and logged, the host's signal stays neutral (a
+//! counted in [`QemuWorld::refusals`] by reason and logged (once per reason at warning level), the host's signal stays neutral (a
 //! host unreachable for [`DOWN_AFTER_FAILURES`] scrapes in a row is reported down), and a round
 //! with no exporter answering at all is an error for that round only.
 //!
@@ -146,8 +146,8 @@ impl QemuWorld {
     }
 
     /// Counts of refused or missing telemetry by reason (`unreachable:<host>`,
-    /// `missing:<series>`, `qmp:<vm>`, `dirty-rate:<vm>`), shared: it stays readable after the
-    /// world is handed to the daemon.
+    /// `missing:<host>:<series>`, `qmp:<vm>`, `dirty-rate:<vm>`), shared: it stays readable
+    /// after the world is handed to the daemon.
     pub fn refusals(&self) -> Refusals {
         Arc::clone(&self.refusals)
     }
@@ -164,14 +164,17 @@ impl QemuWorld {
             .collect()
     }
 
+    /// Counts one refusal; the first of each reason is a warning, repeats are debug lines (a
+    /// host without EDAC lacks that series every round, and the log must stay readable).
     fn refuse(&self, reason: String) {
-        tracing::warn!(%reason, "telemetry refused");
-        *self
-            .refusals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(reason)
-            .or_default() += 1;
+        let mut counts = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(reason.clone()).or_default();
+        if *n == 0 {
+            tracing::warn!(%reason, "telemetry refused (repeats are logged at debug level)");
+        } else {
+            tracing::debug!(%reason, "telemetry refused");
+        }
+        *n += 1;
     }
 
     /// Scrapes every exporter at once. A host that never answered counts as down until it does
@@ -196,7 +199,7 @@ impl QemuWorld {
             match result {
                 Ok(sample) => {
                     for series in sample.missing() {
-                        self.refuse(format!("missing:{series}"));
+                        self.refuse(format!("missing:{}:{series}", names[h]));
                     }
                     self.telemetry[h].update(Instant::now(), sample);
                     self.failures[h] = 0;
@@ -626,7 +629,7 @@ max_downtime_ms = 80
         let refusals = world.refusals();
         let r = refusals.lock().unwrap();
         assert_eq!(r.get("unreachable:b"), Some(&4), "{r:?}");
-        assert_eq!(r.get("missing:node_cpu_seconds_total"), Some(&4), "{r:?}");
+        assert_eq!(r.get("missing:a:node_cpu_seconds_total"), Some(&4), "{r:?}");
         assert_eq!(r.get("qmp:fw1"), Some(&4), "{r:?}");
     }
 
