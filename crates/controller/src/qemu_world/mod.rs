@@ -12,7 +12,9 @@
 //! at the start of the next, so a round never waits for a measurement.
 //!
 //! Missing data never stops the loop: an unreachable exporter or a series it does not carry is
-//! counted in [`QemuWorld::refusals`] by reason and logged (once per reason at warning level), the host's signal stays neutral (a
+//! counted in [`QemuWorld::refusals`] by reason (and in the core's `telemetry_refused` metric
+//! once [`Refusals::export_to`] links them) and logged, once per reason at warning level; the
+//! host's signal stays neutral (a
 //! host unreachable for [`DOWN_AFTER_FAILURES`] scrapes in a row is reported down), and a round
 //! with no exporter answering at all is an error for that round only.
 //!
@@ -59,10 +61,13 @@ pub mod inventory;
 use crate::config::ControllerConfig;
 use crate::core::Snapshot;
 use crate::error::ControllerError;
+use crate::metrics::ReasonLabel;
 use crate::world::World;
 pub use driver::QemuWorldDriver;
 use exporter::{HostTelemetry, split_url};
 use inventory::{Inventory, Shared, connect, lock, probe, quit};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use promig_driver::{Driver, QemuDriver, QmpClient, RunState};
 use promig_model::observation::response_time_ms;
 use promig_model::{HISTORY_LEN, HostId, HostView, Observation, PowerCurve, Qos, VmId, VmView};
@@ -90,8 +95,50 @@ const VM_REQUESTED_MIPS: f64 = 100.0;
 /// Dirty-rate measurement window, seconds (QEMU 7.2 counts it in whole seconds).
 const DIRTY_RATE_CALC_S: u64 = 1;
 
-/// Reasons refused or missing telemetry was counted under, with counts.
-pub type Refusals = Arc<Mutex<BTreeMap<String, u64>>>;
+/// Refused or missing telemetry, counted by reason: readable here (tests, logs) and, once
+/// [`Refusals::export_to`] has been called, in the daemon's `telemetry_refused` metric too, so an
+/// operator's alert on that metric covers the real-host world without the daemon knowing it.
+#[derive(Default)]
+pub struct Refusals {
+    counts: Mutex<BTreeMap<String, u64>>,
+    family: Mutex<Option<Family<ReasonLabel, Counter>>>,
+}
+
+impl Refusals {
+    /// Counts so far, by reason.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// From now on every refusal also increments `family` (the core's
+    /// `metrics.telemetry_refused`); the counts so far are added at once.
+    pub fn export_to(&self, family: Family<ReasonLabel, Counter>) {
+        for (reason, n) in self.counts() {
+            family.get_or_create(&ReasonLabel { reason }).inc_by(n);
+        }
+        *self.family.lock().unwrap_or_else(|p| p.into_inner()) = Some(family);
+    }
+
+    /// Counts one refusal; returns how many of that reason came before.
+    fn count(&self, reason: &str) -> u64 {
+        let before = {
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            let n = counts.entry(reason.to_string()).or_default();
+            *n += 1;
+            *n - 1
+        };
+        if let Some(f) = &*self.family.lock().unwrap_or_else(|p| p.into_inner()) {
+            f.get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+        }
+        before
+    }
+}
 
 /// The real-host world.
 pub struct QemuWorld {
@@ -103,7 +150,7 @@ pub struct QemuWorld {
     predictor: Box<dyn Predictor>,
     vm_history: Vec<usize>,
     last_round: Option<Instant>,
-    refusals: Refusals,
+    refusals: Arc<Refusals>,
 }
 
 impl QemuWorld {
@@ -141,14 +188,14 @@ impl QemuWorld {
             predictor,
             vm_history: vec![0; cfg.vms.len()],
             last_round: None,
-            refusals: Refusals::default(),
+            refusals: Arc::default(),
         })
     }
 
     /// Counts of refused or missing telemetry by reason (`unreachable:<host>`,
     /// `missing:<host>:<series>`, `qmp:<vm>`, `dirty-rate:<vm>`), shared: it stays readable
     /// after the world is handed to the daemon.
-    pub fn refusals(&self) -> Refusals {
+    pub fn refusals(&self) -> Arc<Refusals> {
         Arc::clone(&self.refusals)
     }
 
@@ -167,14 +214,11 @@ impl QemuWorld {
     /// Counts one refusal; the first of each reason is a warning, repeats are debug lines (a
     /// host without EDAC lacks that series every round, and the log must stay readable).
     fn refuse(&self, reason: String) {
-        let mut counts = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
-        let n = counts.entry(reason.clone()).or_default();
-        if *n == 0 {
+        if self.refusals.count(&reason) == 0 {
             tracing::warn!(%reason, "telemetry refused (repeats are logged at debug level)");
         } else {
             tracing::debug!(%reason, "telemetry refused");
         }
-        *n += 1;
     }
 
     /// Scrapes every exporter at once. A host that never answered counts as down until it does
@@ -623,11 +667,15 @@ max_downtime_ms = 80
         assert_eq!(obs.vms[0].host, None, "no QEMU answers for fw1");
         assert_eq!(obs.vnf_qos[0].max_downtime_ms, 80.0);
         assert_eq!(obs.risks.len(), 2);
-        for _ in 0..3 {
+        for _ in 0..2 {
             tokio::task::block_in_place(|| world.next()).unwrap();
         }
-        let refusals = world.refusals();
-        let r = refusals.lock().unwrap();
+        let family = Family::<ReasonLabel, Counter>::default();
+        world.refusals().export_to(family.clone());
+        tokio::task::block_in_place(|| world.next()).unwrap();
+        let reason = |r: &str| ReasonLabel { reason: r.into() };
+        assert_eq!(family.get_or_create(&reason("unreachable:b")).get(), 4);
+        let r = world.refusals().counts();
         assert_eq!(r.get("unreachable:b"), Some(&4), "{r:?}");
         assert_eq!(r.get("missing:a:node_cpu_seconds_total"), Some(&4), "{r:?}");
         assert_eq!(r.get("qmp:fw1"), Some(&4), "{r:?}");
