@@ -646,7 +646,9 @@ fn a_controller_killed_mid_migration_is_reconciled_by_the_next_one() {
         drop((handle, driver, world, core));
         id
     };
-    rt1.shutdown_background();
+    // Every task and socket of controller 1 is dropped here, as the kernel closes a killed
+    // process's sockets (QMP serves one client: controller 2 could not connect otherwise).
+    rt1.shutdown_timeout(Duration::from_secs(5));
 
     // Controller 2: same journal, fresh world.
     let rt2 = runtime();

@@ -324,11 +324,9 @@ impl QemuWorld {
                 found.push((host, path, client, state, mig));
             }
         }
-        let running = found.iter().position(|f| is_live(&f.3));
-        let migrating = found
-            .iter()
-            .position(|f| migration_active(&f.4) && f.3 != RunState::Inmigrate);
-        let keep = running.or(migrating);
+        let states: Vec<(RunState, &str)> =
+            found.iter().map(|f| (f.3.clone(), f.4.as_str())).collect();
+        let (keep, leftovers) = choose(&states);
         {
             let mut inv = lock(&self.shared);
             let v = &mut inv.vms[vm];
@@ -350,17 +348,10 @@ impl QemuWorld {
         if keep.is_none() {
             self.refuse(format!("qmp:{name}"));
         }
-        let settled = keep.is_some_and(|k| !migration_active(&found[k].4));
-        for (i, f) in found.iter().enumerate() {
-            // A stopped copy next to a live one without a migration between them is a
-            // leftover (the source of a move that completed while no controller watched).
-            if Some(i) != keep
-                && settled
-                && matches!(f.3, RunState::Postmigrate | RunState::Inmigrate)
-            {
-                tracing::info!(vm = name, host = f.0, state = %f.3, "asking a leftover QEMU to exit");
-                quit(&f.2).await;
-            }
+        for i in leftovers {
+            let f = &found[i];
+            tracing::info!(vm = name, host = f.0, state = %f.3, "asking a leftover QEMU to exit");
+            quit(&f.2).await;
         }
     }
 
@@ -546,6 +537,36 @@ impl QemuWorld {
 /// A QEMU found for a VM: host index, QMP path, session, run state, `query-migrate` status.
 type Found = (usize, std::path::PathBuf, Arc<QmpClient>, RunState, String);
 
+/// Given the QEMUs found for one VM (run state, `query-migrate` status), which one the VM runs
+/// on, and which are leftovers to ask to exit.
+///
+/// The VM runs on a live QEMU with no migration in flight (a destination that completed may say
+/// so while its source is still in `finish-migrate`); else on a live source still migrating;
+/// else on a source stopped for the switch-over. Only next to a settled live copy is any stopped
+/// copy a leftover: the source of a move that completed while no controller watched
+/// (`postmigrate`, or `finish-migrate` when its destination already runs), or a destination whose
+/// migration never came (`inmigrate`). A second live copy is never touched, and nothing is while
+/// a migration (post-copy included) is still in flight.
+fn choose(found: &[(RunState, &str)]) -> (Option<usize>, Vec<usize>) {
+    let settled_live = found
+        .iter()
+        .position(|(s, m)| is_live(s) && !migration_active(m));
+    let keep = settled_live
+        .or_else(|| found.iter().position(|(s, _)| is_live(s)))
+        .or_else(|| {
+            found
+                .iter()
+                .position(|(s, m)| migration_active(m) && *s != RunState::Inmigrate)
+        });
+    let leftovers = match settled_live {
+        Some(k) => (0..found.len())
+            .filter(|&i| i != k && !is_live(&found[i].0))
+            .collect(),
+        None => Vec::new(),
+    };
+    (keep, leftovers)
+}
+
 /// A QEMU that runs the guest (paused counts: the guest exists there and resumes there).
 fn is_live(state: &RunState) -> bool {
     matches!(state, RunState::Running | RunState::Paused)
@@ -679,6 +700,49 @@ max_downtime_ms = 80
         assert_eq!(r.get("unreachable:b"), Some(&4), "{r:?}");
         assert_eq!(r.get("missing:a:node_cpu_seconds_total"), Some(&4), "{r:?}");
         assert_eq!(r.get("qmp:fw1"), Some(&4), "{r:?}");
+    }
+
+    #[test]
+    fn the_vm_is_where_a_settled_copy_runs_and_stopped_copies_beside_it_are_leftovers() {
+        use RunState::*;
+        // Mid-migration: stay on the source, touch nothing.
+        assert_eq!(
+            choose(&[(Running, "active"), (Inmigrate, "active")]),
+            (Some(0), vec![])
+        );
+        // The destination already completed while the source is still switching over.
+        assert_eq!(
+            choose(&[(FinishMigrate, "active"), (Running, "completed")]),
+            (Some(1), vec![0])
+        );
+        // Both report running for a moment: the completed destination wins, nothing is quit.
+        assert_eq!(
+            choose(&[(Running, "active"), (Running, "completed")]),
+            (Some(1), vec![])
+        );
+        // Completed long ago; and a cancelled move leaves a waiting destination behind.
+        assert_eq!(
+            choose(&[(Postmigrate, "completed"), (Running, "completed")]),
+            (Some(1), vec![0])
+        );
+        assert_eq!(
+            choose(&[(Running, "cancelled"), (Inmigrate, "setup")]),
+            (Some(0), vec![1])
+        );
+        // Post-copy: the destination runs but still pulls pages; the source must stay.
+        assert_eq!(
+            choose(&[
+                (Postmigrate, "postcopy-active"),
+                (Running, "postcopy-active")
+            ]),
+            (Some(1), vec![])
+        );
+        // Stopped for the switch-over, nothing running yet; nothing found at all.
+        assert_eq!(
+            choose(&[(FinishMigrate, "active"), (Inmigrate, "active")]),
+            (Some(0), vec![])
+        );
+        assert_eq!(choose(&[]), (None, vec![]));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
