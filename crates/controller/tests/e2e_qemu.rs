@@ -689,7 +689,13 @@ fn a_controller_killed_mid_migration_is_reconciled_by_the_next_one() {
         plan.state,
         plan.detail
     );
-    std::thread::sleep(Duration::from_millis(1000));
+    // The controller keeps running: two more rounds (a stopped copy that was busy switching over
+    // when first found is asked to exit again then).
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = core.observe(world.next().unwrap()).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
     let live: Vec<usize> = (0..2).filter(|&h| bed.pid("vm-x", h).is_some()).collect();
     assert_eq!(live.len(), 1, "vm-x has live QEMUs on hosts {live:?}");
     let expected = match plan.state {

@@ -132,7 +132,7 @@ impl QemuWorldDriver {
             .await?;
         let state = dest.status().await?;
         if state != RunState::Inmigrate {
-            quit(&dest).await;
+            let _ = quit(&dest).await;
             return Err(DriverError::Protocol {
                 vm: request.vm.clone(),
                 message: format!(
@@ -154,7 +154,7 @@ impl QemuWorldDriver {
         match self.qemu.start(request).await {
             Ok(handle) => Ok((handle, dest)),
             Err(e) => {
-                quit(&dest).await;
+                let _ = quit(&dest).await;
                 Err(e)
             }
         }
@@ -230,5 +230,8 @@ async fn settle(
             dest
         }
     };
-    quit(&leftover).await;
+    if !quit(&leftover).await {
+        // Not gone yet: the world's next search finds the stopped copy and asks again.
+        lock(shared).vms[vm].recheck = true;
+    }
 }

@@ -37,6 +37,10 @@ pub struct VmState {
     /// QEMU reports a migration this driver did not start (one a previous controller process
     /// started before it died): the VM is `in_migration` until it ends.
     pub external_migration: bool,
+    /// The last search could not check every other socket of this VM (a QEMU that did not
+    /// answer, or a leftover that did not quit): search again next round, so a stopped copy is
+    /// never forgotten.
+    pub recheck: bool,
 }
 
 /// Hosts and VMs.
@@ -75,6 +79,7 @@ impl Inventory {
                 dirty_pages_per_s: 0.0,
                 dirty_rate_pending: false,
                 external_migration: false,
+                recheck: false,
             })
             .collect();
         Inventory {
@@ -136,6 +141,14 @@ pub async fn connect(path: &Path, vm: &str) -> Result<Arc<QmpClient>, DriverErro
     if !path.exists() {
         return Err(DriverError::Closed { vm: vm.into() });
     }
+    // A socket file whose QEMU exited refuses at once; QmpClient::connect would keep retrying
+    // for its whole wait (it expects a QEMU that is still starting).
+    if let Err(e) = tokio::net::UnixStream::connect(path).await {
+        return Err(DriverError::io(
+            format!("{vm}: connecting to QMP at {}", path.display()),
+            e,
+        ));
+    }
     let mut c = QmpClient::connect(path, vm, QMP_CONNECT_WAIT).await?;
     c.timeout = QMP_COMMAND_TIMEOUT;
     Ok(Arc::new(c))
@@ -154,6 +167,18 @@ pub async fn probe(client: &QmpClient) -> Result<(RunState, String), DriverError
 
 /// Asks a QEMU to exit (a stopped source after a completed migration, an unused destination),
 /// ignoring a QEMU that is already gone.
-pub async fn quit(client: &QmpClient) {
-    let _ = client.execute("quit", serde_json::Value::Null).await;
+/// `true` once it is gone (it answered, or closed the session exiting), `false` when it did not
+/// answer in time (busy switching over: the caller tries again later).
+pub async fn quit(client: &QmpClient) -> bool {
+    match client.execute("quit", serde_json::Value::Null).await {
+        Ok(_) | Err(DriverError::Closed { .. }) => true,
+        Err(_) => false,
+    }
+}
+
+/// Whether a failed connection means "no QEMU there" (no socket, nobody listening: a QEMU that
+/// exited leaves its socket file behind) rather than "a QEMU that did not greet us in time"
+/// (busy, or serving another client), which must be looked at again.
+pub fn nobody_there(error: &DriverError) -> bool {
+    matches!(error, DriverError::Closed { .. } | DriverError::Io { .. })
 }

@@ -65,7 +65,7 @@ use crate::metrics::ReasonLabel;
 use crate::world::World;
 pub use driver::QemuWorldDriver;
 use exporter::{HostTelemetry, split_url};
-use inventory::{Inventory, Shared, connect, lock, probe, quit};
+use inventory::{Inventory, Shared, connect, lock, nobody_there, probe, quit};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use promig_driver::{Driver, QemuDriver, QmpClient, RunState};
@@ -279,10 +279,21 @@ impl QemuWorld {
             };
             match probed {
                 Some((state, mig)) if state != RunState::Postmigrate => {
-                    let mut inv = lock(&self.shared);
-                    let v = &mut inv.vms[vm];
-                    v.alive = is_live(&state);
-                    v.external_migration = migration_active(&mig);
+                    let recheck = {
+                        let mut inv = lock(&self.shared);
+                        let v = &mut inv.vms[vm];
+                        v.alive = is_live(&state);
+                        v.external_migration = migration_active(&mig);
+                        v.recheck
+                    };
+                    if recheck && let Some(c) = client {
+                        let (host, path) = {
+                            let inv = lock(&self.shared);
+                            (inv.vms[vm].host, inv.vms[vm].qmp.clone())
+                        };
+                        self.locate(vm, &name, Some((host, path, c, state, mig)))
+                            .await;
+                    }
                 }
                 Some((state, mig)) => {
                     // A stopped source: the VM runs elsewhere now. This session is the only
@@ -313,15 +324,21 @@ impl QemuWorld {
     async fn locate(&self, vm: usize, name: &str, known: Option<Found>) {
         let candidates = lock(&self.shared).candidates(vm);
         let mut found: Vec<Found> = known.into_iter().collect();
+        let mut unchecked = false;
         for (host, path) in candidates {
             if found.iter().any(|f| f.1 == path) {
                 continue;
             }
-            let Ok(client) = connect(&path, name).await else {
-                continue;
+            let client = match connect(&path, name).await {
+                Ok(c) => c,
+                Err(e) => {
+                    unchecked |= !nobody_there(&e);
+                    continue;
+                }
             };
-            if let Ok((state, mig)) = probe(&client).await {
-                found.push((host, path, client, state, mig));
+            match probe(&client).await {
+                Ok((state, mig)) => found.push((host, path, client, state, mig)),
+                Err(_) => unchecked = true,
             }
         }
         let states: Vec<(RunState, &str)> =
@@ -351,8 +368,9 @@ impl QemuWorld {
         for i in leftovers {
             let f = &found[i];
             tracing::info!(vm = name, host = f.0, state = %f.3, "asking a leftover QEMU to exit");
-            quit(&f.2).await;
+            unchecked |= !quit(&f.2).await;
         }
+        lock(&self.shared).vms[vm].recheck = unchecked && keep.is_some();
     }
 
     /// Reads the last dirty-rate measurement and starts the next one.
