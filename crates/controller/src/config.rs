@@ -80,6 +80,17 @@ pub struct LoopConfig {
     pub destination_risk_max: f64,
     /// Margin kept between a migration's predicted end and the predicted failure.
     pub deadline_margin_s: f64,
+    /// `qemu` driver: the shell command (run with `sh -c`) that starts a VM's incoming QEMU on
+    /// a destination host, with `-incoming defer` and its QMP socket at `{qmp}`. It must return
+    /// once QEMU is up (`-daemonize`, `systemd-run`, `ssh host ...`): the controller does not
+    /// own the VMs it moves, so a controller restart never takes a VM down with it.
+    /// Placeholders: `{vm}`, `{host}`, `{qmp}`, `{memory_mib}`, `{address}` (the host's
+    /// `migration_address`).
+    pub incoming_command: Option<String>,
+    /// `qemu` driver: where the incoming QEMU's QMP socket will be, with `{vm}` and `{host}`
+    /// (distinct per VM and host, so two incoming VMs never share a socket). After a completed
+    /// migration this becomes the VM's QMP path.
+    pub incoming_qmp: Option<String>,
 }
 
 impl Default for LoopConfig {
@@ -95,6 +106,8 @@ impl Default for LoopConfig {
             plan_ttl_s: 1800.0,
             destination_risk_max: 0.3,
             deadline_margin_s: 60.0,
+            incoming_command: None,
+            incoming_qmp: None,
         }
     }
 }
@@ -162,6 +175,13 @@ pub struct HostEntry {
     pub memory_mib: f64,
     /// Cores offered to VMs.
     pub cores: u32,
+    /// Rate of its migration link, Mbit/s: the planner prices a move out of this host with it.
+    #[serde(default = "default_link_mbps")]
+    pub link_mbps: f64,
+}
+
+fn default_link_mbps() -> f64 {
+    1000.0
 }
 
 /// One real VM.
@@ -298,11 +318,17 @@ impl ControllerConfig {
                     format!("host name {:?} is empty or used twice", h.name),
                 ));
             }
-            if !(h.memory_mib.is_finite() && h.memory_mib > 0.0) || h.cores == 0 {
+            if !(h.memory_mib.is_finite() && h.memory_mib > 0.0)
+                || h.cores == 0
+                || !(h.link_mbps.is_finite() && h.link_mbps > 0.0)
+            {
                 return Err(fail(
                     &needle,
                     "host.memory_mib",
-                    format!("host {}: memory_mib and cores must be positive", h.name),
+                    format!(
+                        "host {}: memory_mib, cores and link_mbps must be positive",
+                        h.name
+                    ),
                 ));
             }
         }
@@ -335,6 +361,9 @@ impl ControllerConfig {
                 ));
             }
         }
+        if c.driver == DriverKind::Qemu {
+            self.check_qemu(text, path)?;
+        }
         if c.driver != DriverKind::Sim && self.hosts.len() < 2 {
             return Err(fail(
                 "driver",
@@ -345,6 +374,83 @@ impl ControllerConfig {
         }
         Ok(())
     }
+}
+
+impl ControllerConfig {
+    /// What only the `qemu` driver needs: the incoming templates (with the placeholders that keep
+    /// two VMs apart) and, per host, an IP to migrate to and a node_exporter URL to scrape.
+    fn check_qemu(&self, text: &str, path: &Path) -> Result<(), ControllerError> {
+        let fail = |needle: &str, field: &str, message: String| ControllerError::Config {
+            path: path.to_path_buf(),
+            line: text.find(needle).map_or(1, |o| line_of(text, o)),
+            field: field.to_string(),
+            message,
+        };
+        let c = &self.controller;
+        let command = c.incoming_command.as_deref().unwrap_or("");
+        if !command.contains("{qmp}") {
+            return Err(fail(
+                "incoming_command",
+                "controller.incoming_command",
+                "the qemu driver needs a command that starts the incoming QEMU with its QMP socket at {qmp}".into(),
+            ));
+        }
+        let qmp = c.incoming_qmp.as_deref().unwrap_or("");
+        if !(qmp.contains("{vm}") && qmp.contains("{host}")) {
+            return Err(fail(
+                "incoming_qmp",
+                "controller.incoming_qmp",
+                "the qemu driver needs a QMP socket path template with {vm} and {host}".into(),
+            ));
+        }
+        for t in [command, qmp] {
+            if let Some(bad) = unknown_placeholder(t) {
+                return Err(fail(
+                    &format!("{{{bad}}}"),
+                    "controller.incoming_command",
+                    format!(
+                        "unknown placeholder {{{bad}}} (known: vm, host, qmp, memory_mib, address)"
+                    ),
+                ));
+            }
+        }
+        for h in &self.hosts {
+            let needle = format!("\"{}\"", h.migration_address);
+            if h.migration_address.parse::<std::net::IpAddr>().is_err() {
+                return Err(fail(
+                    &needle,
+                    "host.migration_address",
+                    format!("host {}: migration_address must be an IP address", h.name),
+                ));
+            }
+            if crate::qemu_world::exporter::split_url(&h.exporter).is_none() {
+                return Err(fail(
+                    &format!("\"{}\"", h.exporter),
+                    "host.exporter",
+                    format!(
+                        "host {}: exporter must be an http://host:port/path URL",
+                        h.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first `{name}` in `template` that is not a known placeholder.
+fn unknown_placeholder(template: &str) -> Option<String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}')?;
+        let name = &after[..close];
+        if !["vm", "host", "qmp", "memory_mib", "address"].contains(&name) {
+            return Some(name.to_string());
+        }
+        rest = &after[close + 1..];
+    }
+    None
 }
 
 #[cfg(test)]
@@ -418,5 +524,49 @@ memory_mib = 512
         let err = parse(text).unwrap_err().to_string();
         assert!(err.contains(":21") && err.contains("vm.host"), "{err}");
         assert!(parse(&text.replace("host = \"c\"", "host = \"a\"")).is_ok());
+    }
+
+    #[test]
+    fn the_qemu_driver_needs_its_incoming_templates() {
+        let text = r#"
+[controller]
+driver = "qemu"
+incoming_command = "ssh {address} qemu-start {vm} {qmp} {memory_mib}"
+incoming_qmp = "/run/promig/{vm}@{host}.qmp"
+
+[[host]]
+name = "a"
+migration_address = "10.0.0.1"
+exporter = "http://10.0.0.1:9100/metrics"
+memory_mib = 4096
+cores = 4
+
+[[host]]
+name = "b"
+migration_address = "10.0.0.2"
+exporter = "http://10.0.0.2:9100/metrics"
+memory_mib = 4096
+cores = 4
+"#;
+        assert!(parse(text).is_ok(), "{:?}", parse(text));
+        let err = parse(&text.replace(" {qmp}", "")).unwrap_err().to_string();
+        assert!(
+            err.contains(":4") && err.contains("incoming_command"),
+            "{err}"
+        );
+        let err = parse(&text.replace("{vm}@", "")).unwrap_err().to_string();
+        assert!(err.contains(":5") && err.contains("incoming_qmp"), "{err}");
+        let err = parse(&text.replace("{memory_mib}", "{ram}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("{ram}"), "{err}");
+        let err = parse(&text.replace("\"10.0.0.2\"", "\"host-b\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("migration_address"), "{err}");
+        let err = parse(&text.replace("http://10.0.0.2:9100", "10.0.0.2"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exporter"), "{err}");
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! The pieces, in the order a snapshot meets them: [`world`] (where snapshots come from and
 //! migrations go), [`core`] (plans from decisions, approval, limits), [`journal`], [`daemon`]
-//! (the loop and the server), [`api`], [`metrics`].
+//! (the loop and the server), [`api`], [`metrics`]. The worlds: [`sim_world`] (the simulator)
+//! and [`qemu_world`] (real hosts: node_exporter telemetry, QEMU over QMP).
 
 #![deny(missing_docs)]
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod journal;
 pub mod metrics;
 pub mod plan;
+pub mod qemu_world;
 pub mod sim_world;
 pub mod world;
 
@@ -27,5 +29,6 @@ pub use daemon::{DaemonOptions, Running, start};
 pub use error::ControllerError;
 pub use journal::{Journal, SqliteJournal, Transition};
 pub use plan::{Plan, PlanId, PlanState};
+pub use qemu_world::QemuWorld;
 pub use sim_world::SimWorld;
 pub use world::World;

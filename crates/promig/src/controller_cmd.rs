@@ -3,7 +3,8 @@
 
 use anyhow::{Context, Result, bail};
 use promig_controller::{
-    Approval, ControllerConfig, Core, DaemonOptions, DriverKind, SimWorld, SqliteJournal, World,
+    Approval, ControllerConfig, Core, DaemonOptions, DriverKind, QemuWorld, SimWorld,
+    SqliteJournal, World,
 };
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -119,6 +120,8 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
     let policy = registry
         .build(&config.controller.policy, config.sim.seed)
         .context("controller.policy")?;
+    // The qemu world's refused telemetry, counted into the core's metric once the core exists.
+    let mut refusals = None;
     let world: Box<dyn World> = match config.controller.driver {
         DriverKind::Sim => {
             let steps = (config.sim.steps > 0).then_some(config.sim.steps);
@@ -136,12 +139,22 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
             };
             Box::new(w)
         }
+        // Real hosts: node_exporter telemetry, VMs over QMP, the incoming QEMU started by the
+        // configured `incoming_command` (see promig_controller::qemu_world).
+        DriverKind::Qemu => {
+            let w = QemuWorld::new(&config)?;
+            refusals = Some(w.refusals());
+            Box::new(w)
+        }
         other => bail!(
-            "driver {other:?}: this build runs the controller on the `sim` driver only; the real-host world (node_exporter telemetry + QMP) is not wired into the daemon yet"
+            "driver {other:?}: this build runs the controller on the `sim` and `qemu` drivers only"
         ),
     };
     let journal = SqliteJournal::open(&config.controller.journal)?;
     let core = Core::new(config.clone(), policy, profile, Box::new(journal))?;
+    if let Some(r) = refusals {
+        r.export_to(core.metrics.telemetry_refused.clone());
+    }
     let orphans = core.orphans().len();
     let options = DaemonOptions {
         tick: Duration::from_millis(config.controller.tick_ms),
