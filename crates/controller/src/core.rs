@@ -754,6 +754,24 @@ impl Core {
         Ok(())
     }
 
+    /// A plan's migration was only recorded (the `noop` driver): the VM stays where it is, so the
+    /// plan ends `cancelled` with "dry run" in its detail. The VM's cooldown starts as if it had
+    /// moved, so the same move is not recorded again every round.
+    pub fn finished_dry_run(&mut self, id: PlanId) -> Result<(), ControllerError> {
+        let Some(plan) = self.open.get(&id) else {
+            return Ok(());
+        };
+        self.last_moved_s.insert(plan.vm.clone(), self.now_s);
+        self.progress.remove(&id);
+        self.move_plan(
+            id,
+            PlanState::Cancelled,
+            "dry run (noop driver): recorded, nothing moved".into(),
+        )?;
+        self.refresh_plan_gauges();
+        Ok(())
+    }
+
     /// An operator approves a recommended plan.
     pub fn approve(&mut self, id: PlanId, who: &str) -> Result<Plan, ControllerError> {
         self.move_plan(id, PlanState::Approved, format!("approved by {who}"))?;

@@ -192,6 +192,7 @@ async fn execute(
     order: Order,
 ) -> Result<(), ControllerError> {
     let id: PlanId = order.plan;
+    let dry_run = driver.name() == "noop";
     match driver.start(order.request).await {
         Err(e) => {
             tracing::warn!(plan = %id, error = %e, "driver refused the migration");
@@ -227,7 +228,12 @@ async fn execute(
                         downtime_ms = o.downtime_ms, "migration ended"),
                     Err(e) => tracing::warn!(plan = %id, error = %e, "migration failed"),
                 }
-                if let Err(e) = watcher.core().finished(id, result) {
+                let journaled = if dry_run {
+                    watcher.core().finished_dry_run(id)
+                } else {
+                    watcher.core().finished(id, result)
+                };
+                if let Err(e) = journaled {
                     tracing::error!(plan = %id, error = %e, "could not journal the migration's end");
                 }
                 watcher.outcomes_taken.send_modify(|n| *n += 1);

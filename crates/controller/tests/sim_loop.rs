@@ -119,3 +119,58 @@ async fn per_host_limit_sweep() {
         );
     }
 }
+
+/// The `noop` driver's dry run over the simulated day: every plan is journaled with its reason
+/// and ends `cancelled` ("dry run"), and the world moves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_records_plans_and_moves_nothing() {
+    let dir = common::scratch("dry-run");
+    let journal = dir.join("j.sqlite");
+    let cfg = ControllerConfig::demo(journal.clone());
+    let world = promig_controller::DryRun::new(SimWorld::default_scenario(42, None, None).unwrap());
+    let profile =
+        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
+    let p = promig_eval::run::registry()
+        .build("proactive-greedy", 42)
+        .unwrap();
+    let core = Core::new(
+        cfg,
+        p,
+        profile,
+        Box::new(SqliteJournal::open(&journal).unwrap()),
+    )
+    .unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = promig_controller::start(
+        core,
+        Box::new(world),
+        common::TOKEN.into(),
+        "127.0.0.1:0".parse().unwrap(),
+        DaemonOptions {
+            tick: Duration::from_millis(1),
+            grace: Duration::from_secs(1),
+            max_rounds: Some(287),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .unwrap();
+    let state = Arc::clone(&running.state);
+    let world = running.wait_for_world().await.unwrap();
+    assert_eq!(world.name(), "noop");
+    assert_eq!(world.report().unwrap().migrations, 0, "nothing moved");
+    let plans = state.core().plans(None);
+    let dry: Vec<_> = plans
+        .iter()
+        .filter(|p| p.detail.contains("dry run"))
+        .collect();
+    assert!(!dry.is_empty(), "plans were recorded");
+    assert!(
+        dry.iter()
+            .all(|p| p.state == promig_controller::PlanState::Cancelled)
+    );
+    assert!(dry.iter().all(|p| p.reason.predicted_downtime_ms > 0.0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -146,9 +146,12 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
             refusals = Some(w.refusals());
             Box::new(w)
         }
-        other => bail!(
-            "driver {other:?}: this build runs the controller on the `sim` and `qemu` drivers only"
-        ),
+        // A dry run on real hosts: the qemu world's telemetry and plans, nothing moved.
+        DriverKind::Noop => {
+            let w = QemuWorld::new(&config)?;
+            refusals = Some(w.refusals());
+            Box::new(promig_controller::DryRun::new(w))
+        }
     };
     let journal = SqliteJournal::open(&config.controller.journal)?;
     let core = Core::new(config.clone(), policy, profile, Box::new(journal))?;
