@@ -95,9 +95,12 @@ function chainsLegend(chains) {
   return el("ul", { class: "chains", "aria-label": "Service chains" }, chains.map((c) =>
     el("li", { class: "chain chain-" + (c.index % SHAPES.length) + (c.at_risk ? " at-risk" : ""), "data-chain": c.index },
       el("span", { class: "mark" }, chainMark(c.index)),
-      " VNFs " + c.vnfs.join(" → ") + " · " + c.vms.length + " VMs on " +
-        (c.hosts.length ? c.hosts.join(", ") : "no host"),
-      c.at_risk ? el("strong", {}, " · at risk (a member's host is at risk or down)") : " · hosts not at risk")));
+      " VNFs " + c.vnfs.join(" → ") + " · " + c.vms.length + " VMs on " + c.hosts.length + " hosts · ",
+      c.at_risk
+        ? el("strong", {}, "at risk: " + (c.hosts_at_risk.length ? c.hosts_at_risk.join(", ") : "a member is down"))
+        : "no member host at risk",
+      el("details", {}, el("summary", {}, "Members"), el("p", { class: "help" },
+        c.vms.join(", ") + (c.hosts.length ? " on " + c.hosts.join(", ") : ""))))));
 }
 
 function hostsView(hosts, vms, chains, links) {

@@ -123,8 +123,11 @@ pub struct ChainStatus {
     pub vms: Vec<String>,
     /// Hosts those VMs run on (each once, in traffic order; VMs that are down have none).
     pub hosts: Vec<String>,
-    /// Some member's host carries a risk at or above `destination_risk_max` (the controller's
-    /// own "at risk" line), or is down: the chain may be interrupted.
+    /// Hosts of members that are down or carry a risk at or above `destination_risk_max` (the
+    /// controller's own "at risk" line): the ones to look at first.
+    pub hosts_at_risk: Vec<String>,
+    /// Some member is down or its host is at risk (see `hosts_at_risk`): the chain may be
+    /// interrupted.
     pub at_risk: bool,
 }
 
@@ -988,6 +991,7 @@ impl Core {
             .map(|(index, vnfs)| {
                 let mut vms = Vec::new();
                 let mut hosts: Vec<usize> = Vec::new();
+                let mut risky: Vec<usize> = Vec::new();
                 let mut at_risk = false;
                 for f in vnfs {
                     for (v, vm) in obs.vms.iter().enumerate() {
@@ -998,7 +1002,10 @@ impl Core {
                         match vm.host {
                             Some(h) => {
                                 let risk = obs.risks.get(h).map_or(0.0, |r| r.probability);
-                                at_risk |= !obs.hosts[h].up || risk >= line;
+                                if (!obs.hosts[h].up || risk >= line) && !risky.contains(&h) {
+                                    risky.push(h);
+                                    at_risk = true;
+                                }
                                 if !hosts.contains(&h) {
                                     hosts.push(h);
                                 }
@@ -1012,6 +1019,10 @@ impl Core {
                     vnfs: vnfs.clone(),
                     vms,
                     hosts: hosts
+                        .into_iter()
+                        .map(|h| snap.host_names[h].clone())
+                        .collect(),
+                    hosts_at_risk: risky
                         .into_iter()
                         .map(|h| snap.host_names[h].clone())
                         .collect(),
@@ -1045,7 +1056,13 @@ impl Core {
                 Some(g) if g.transferred_bytes > 0 && g.elapsed_ms > 0.0 => {
                     g.transferred_bytes as f64 * 8.0 / (g.elapsed_ms / 1000.0)
                 }
-                _ => obs.migration_bandwidth_bps.get(from).copied().unwrap_or(0.0) / leaving(from),
+                _ => {
+                    obs.migration_bandwidth_bps
+                        .get(from)
+                        .copied()
+                        .unwrap_or(0.0)
+                        / leaving(from)
+                }
             }
         };
         let mut links: Vec<LinkStatus> = Vec::new();
@@ -1088,7 +1105,6 @@ impl Core {
         links
     }
 }
-
 
 /// The most likely cause of a host's risk, `none` when it carries none.
 pub fn cause_of(r: &promig_model::HostRisk) -> &'static str {

@@ -117,9 +117,15 @@ async fn page_and_assets_are_open_and_the_event_stream_is_guarded() {
     assert_eq!(state["status"]["world"], "sim");
 
     // Chains: the demo world has some; each VM names its chain and each chain lists its VMs.
-    let chains = call(&c, "GET", &format!("{base}/api/v1/chains"), Some(TOKEN), b"")
-        .await
-        .json();
+    let chains = call(
+        &c,
+        "GET",
+        &format!("{base}/api/v1/chains"),
+        Some(TOKEN),
+        b"",
+    )
+    .await
+    .json();
     let chains = chains.as_array().unwrap();
     assert!(!chains.is_empty(), "the demo world has service chains");
     let vms = call(&c, "GET", &format!("{base}/api/v1/vms"), Some(TOKEN), b"")
@@ -127,9 +133,21 @@ async fn page_and_assets_are_open_and_the_event_stream_is_guarded() {
         .json();
     for (k, chain) in chains.iter().enumerate() {
         assert_eq!(chain["index"], k);
-        assert!(chain["at_risk"].is_boolean());
+        // A member host at risk makes the chain at risk (a member that is down does too).
+        let risky = chain["hosts_at_risk"].as_array().unwrap();
+        assert!(risky.is_empty() || chain["at_risk"] == true, "{chain}");
+        assert!(
+            risky
+                .iter()
+                .all(|h| chain["hosts"].as_array().unwrap().contains(h))
+        );
         for vm in chain["vms"].as_array().unwrap() {
-            let v = vms.as_array().unwrap().iter().find(|v| &v["name"] == vm).unwrap();
+            let v = vms
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| &v["name"] == vm)
+                .unwrap();
             assert_eq!(v["chain"], k, "{v}");
         }
     }
@@ -142,7 +160,10 @@ async fn page_and_assets_are_open_and_the_event_stream_is_guarded() {
     let links = links.as_array().unwrap();
     let nics: Vec<_> = links.iter().filter(|l| l["kind"] == "host-nic").collect();
     assert_eq!(nics.len(), hosts.len());
-    assert!(nics.iter().all(|l| l["capacity_bps"].as_f64().unwrap() > 0.0));
+    assert!(
+        nics.iter()
+            .all(|l| l["capacity_bps"].as_f64().unwrap() > 0.0)
+    );
     let mut racks: Vec<_> = hosts.iter().map(|h| h["rack"].as_u64().unwrap()).collect();
     racks.dedup();
     racks.sort_unstable();

@@ -403,7 +403,11 @@ fn write_simulate_report(
     // Written beside its final name then renamed: parallel runs sharing the default directory
     // each leave a whole page.
     let path = dir.join(report::REPORT_FILE);
-    let part = dir.join(format!(".{}.{}.part", report::REPORT_FILE, std::process::id()));
+    let part = dir.join(format!(
+        ".{}.{}.part",
+        report::REPORT_FILE,
+        std::process::id()
+    ));
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&part, &html))
         .and_then(|()| std::fs::rename(&part, &path))
