@@ -66,8 +66,10 @@ async function dashboard(base, token, shot) {
     const uplinks = await page.locator(".rack > .link").count();
     const nics = await page.locator(".host .link").count();
     const nicText = await page.locator(".host .link").first().textContent();
-    check(uplinks === racks && nics === hosts && /NIC: migration traffic .* of .*Gb\/s/.test(nicText),
-      `link loads shown: ${uplinks} rack uplinks, ${nics} host NICs ("${nicText}")`);
+    const upText = await page.locator(".rack > .link").first().textContent();
+    check(uplinks === racks && nics === hosts && /NIC: migration traffic .* of .*Gb\/s/.test(nicText) &&
+      /Rack uplink: migration traffic .* of .*Gb\/s/.test(upText),
+      `link loads shown: ${uplinks} rack uplinks ("${upText}"), ${nics} host NICs ("${nicText}")`);
 
     // A recommended plan (the controller runs with --approval manual), approved from the keyboard
     // and watched to its end. The simulated world may refuse a move (capacity, a host that went

@@ -42,6 +42,10 @@ pub struct Snapshot {
     pub host_names: Arc<Vec<String>>,
     /// VM names by observation index.
     pub vm_names: Arc<Vec<String>>,
+    /// Capacity (bits/s) of each rack's uplink to the fabric, by rack, where the world knows its
+    /// topology (observations carry host NICs only); empty otherwise, and the dashboard then
+    /// shows a rack's migration traffic without a capacity.
+    pub rack_uplink_bps: Arc<BTreeMap<u32, f64>>,
 }
 
 impl Snapshot {
@@ -160,8 +164,8 @@ pub struct LinkStatus {
     /// Migration traffic crossing it now (bits/s, estimate as described on the type); other
     /// traffic (the VNFs' own) is not included.
     pub migration_bps: f64,
-    /// Capacity (bits/s) when the world reports it (`nic_bps` for a host NIC); `None` when it
-    /// does not (observations carry no rack uplink capacity today).
+    /// Capacity (bits/s) when the world reports it (`nic_bps` for a host NIC, the snapshot's
+    /// `rack_uplink_bps` for a rack); `None` when it does not.
     pub capacity_bps: Option<f64>,
 }
 
@@ -1084,7 +1088,7 @@ impl Core {
                 host: None,
                 migrations: crossing.len(),
                 migration_bps: crossing.iter().map(rate).sum(),
-                capacity_bps: None,
+                capacity_bps: snap.rack_uplink_bps.get(&r).copied(),
             });
             for (h, host) in obs.hosts.iter().enumerate().filter(|(_, x)| x.rack == r) {
                 let crossing: Vec<_> = running

@@ -151,8 +151,8 @@ async fn page_and_assets_are_open_and_the_event_stream_is_guarded() {
             assert_eq!(v["chain"], k, "{v}");
         }
     }
-    // Links: one uplink per rack (capacity not reported by observations), one NIC per host with
-    // its capacity; migration traffic never negative.
+    // Links: one uplink per rack, one NIC per host, each with its capacity (the simulated world
+    // knows its topology); migration traffic never negative.
     let hosts = state["hosts"].as_array().unwrap();
     let links = call(&c, "GET", &format!("{base}/api/v1/links"), Some(TOKEN), b"")
         .await
@@ -168,8 +168,16 @@ async fn page_and_assets_are_open_and_the_event_stream_is_guarded() {
     racks.dedup();
     racks.sort_unstable();
     racks.dedup();
-    let uplinks = links.iter().filter(|l| l["kind"] == "rack-uplink").count();
-    assert_eq!(uplinks, racks.len());
+    let uplinks: Vec<_> = links
+        .iter()
+        .filter(|l| l["kind"] == "rack-uplink")
+        .collect();
+    assert_eq!(uplinks.len(), racks.len());
+    assert!(
+        uplinks
+            .iter()
+            .all(|l| l["capacity_bps"].as_f64().unwrap() > 0.0)
+    );
     assert!(
         links
             .iter()
