@@ -56,6 +56,20 @@ async function dashboard(base, token, shot) {
     const racks = await page.locator(".rack h3").count();
     check(hosts > 0 && racks > 0, `${hosts} hosts in ${racks} racks shown`);
     check(await page.evaluate(() => sessionStorage.getItem("promig-token") !== null), "the token is kept in sessionStorage");
+    // Service chains: a legend with each chain's mark, and the members marked on the host cards.
+    const chains = await page.locator("ul.chains li.chain").count();
+    const marked = await page.locator(".host .vms li[data-chain]").count();
+    const legend = chains ? await page.locator("ul.chains li.chain").first().textContent() : "";
+    check(chains > 0 && marked > 0 && /C1/.test(legend) && /VNFs/.test(legend),
+      `${chains} chains in the legend, ${marked} chain members marked on host cards`);
+    // Link loads: every rack's uplink and every host's NIC, labelled as migration traffic.
+    const uplinks = await page.locator(".rack > .link").count();
+    const nics = await page.locator(".host .link").count();
+    const nicText = await page.locator(".host .link").first().textContent();
+    const upText = await page.locator(".rack > .link").first().textContent();
+    check(uplinks === racks && nics === hosts && /NIC: migration traffic .* of .*Gb\/s/.test(nicText) &&
+      /Rack uplink: migration traffic .* of .*Gb\/s/.test(upText),
+      `link loads shown: ${uplinks} rack uplinks ("${upText}"), ${nics} host NICs ("${nicText}")`);
 
     // A recommended plan (the controller runs with --approval manual), approved from the keyboard
     // and watched to its end. The simulated world may refuse a move (capacity, a host that went
@@ -63,6 +77,7 @@ async function dashboard(base, token, shot) {
     let id = null;
     let state = "";
     let sawRunning = false;
+    let sawBusy = false;
     for (let round = 0; round < 3 && state !== "succeeded"; round++) {
       id = null;
       for (let attempt = 0; attempt < 5 && id === null; attempt++) {
@@ -92,7 +107,10 @@ async function dashboard(base, token, shot) {
           const r = await fetch("/api/v1/plans/" + id, { headers: { Authorization: "Bearer " + sessionStorage.getItem("promig-token") } });
           return (await r.json()).state;
         }, id);
-        if (await page.locator(`article.migration[data-plan="${id}"]`).count() > 0) sawRunning = true;
+        if (await page.locator(`article.migration[data-plan="${id}"]`).count() > 0) {
+          sawRunning = true;
+          if (await page.locator(".host .link.busy").count() >= 2) sawBusy = true;
+        }
         if (["succeeded", "failed", "cancelled", "superseded"].includes(state)) break;
         await page.waitForTimeout(100);
       }
@@ -100,6 +118,8 @@ async function dashboard(base, token, shot) {
     }
     check(state === "succeeded", `plan ${id} ended ${state}`);
     console.log("saw it in the running list: " + sawRunning);
+    // While it ran, its source and destination NICs carried its traffic.
+    check(!sawRunning || sawBusy, "a running migration loads the NICs it crosses: " + sawBusy);
     await page.locator("#history svg circle.point").first().waitFor({ timeout: 10000 });
     check(true, "the downtime chart has a point");
     await page.waitForFunction((id) => !document.querySelector(`article.migration[data-plan="${id}"]`), id, { timeout: 10000 });

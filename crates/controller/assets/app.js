@@ -63,8 +63,50 @@ function renderSection(id, data, build) {
   }
 }
 
-function hostsView(hosts) {
+// Bits per second as people read them.
+function bps(x) {
+  if (x >= 1e9) return (x / 1e9).toFixed(2) + " Gb/s";
+  if (x >= 1e6) return (x / 1e6).toFixed(1) + " Mb/s";
+  return (x / 1e3).toFixed(0) + " kb/s";
+}
+
+// Chain k's marker: a letter and a shape in text (read by screen readers, visible without colour)
+// plus an outline style per chain (class chain-k modulo 6).
+const SHAPES = ["◆", "●", "▲", "■", "★", "✚"];
+function chainMark(k) { return SHAPES[k % SHAPES.length] + "C" + (k + 1); }
+
+// One link's migration load: a bar against capacity when the world reports it, and a label that
+// says what the figure is.
+function linkView(link, what) {
+  if (!link) return null;
+  const share = link.capacity_bps ? link.migration_bps / link.capacity_bps : null;
+  const text = what + ": migration traffic " + bps(link.migration_bps) +
+    (share === null ? " (capacity not reported)" : " of " + bps(link.capacity_bps) + " (" + pct(share) + ")") +
+    " · " + link.migrations + (link.migrations === 1 ? " migration" : " migrations");
+  return el("div", { class: "link" + (link.migrations ? " busy" : ""), "data-link": link.name },
+    el("div", { class: "meta" }, text),
+    // A meter, not a styled div: the page's content-security policy forbids inline styles.
+    share === null ? null : el("meter", { class: "bar", min: "0", max: "1", low: "0.5", high: "0.8",
+      optimum: "0", value: String(Math.min(1, share)), "aria-hidden": "true" }, pct(share)));
+}
+
+function chainsLegend(chains) {
+  if (!chains.length) return el("p", { class: "empty" }, "No service chains in this world.");
+  return el("ul", { class: "chains", "aria-label": "Service chains" }, chains.map((c) =>
+    el("li", { class: "chain chain-" + (c.index % SHAPES.length) + (c.at_risk ? " at-risk" : ""), "data-chain": c.index },
+      el("span", { class: "mark" }, chainMark(c.index)),
+      " VNFs " + c.vnfs.join(" → ") + " · " + c.vms.length + " VMs on " + c.hosts.length + " hosts · ",
+      c.at_risk
+        ? el("strong", {}, "at risk: " + (c.hosts_at_risk.length ? c.hosts_at_risk.join(", ") : "a member is down"))
+        : "no member host at risk",
+      el("details", {}, el("summary", {}, "Members"), el("p", { class: "help" },
+        c.vms.join(", ") + (c.hosts.length ? " on " + c.hosts.join(", ") : ""))))));
+}
+
+function hostsView(hosts, vms, chains, links) {
   if (!hosts.length) return el("p", { class: "empty" }, "No hosts yet.");
+  const chainOf = new Map(vms.filter((v) => v.chain !== null && v.chain !== undefined).map((v) => [v.name, v.chain]));
+  const linkOf = new Map(links.map((l) => [l.kind === "rack-uplink" ? "rack " + l.rack : l.host, l]));
   const racks = new Map();
   for (const h of hosts) {
     if (!racks.has(h.rack)) racks.set(h.rack, []);
@@ -76,7 +118,9 @@ function hostsView(hosts) {
     const list = el("ul", { class: "hostgrid" });
     for (const h of racks.get(rack)) {
       const lv = h.up ? level(h.risk) : "down";
-      list.append(el("li", { class: "host " + lv, "data-host": h.name },
+      const inChains = [...new Set(h.vms.filter((v) => chainOf.has(v)).map((v) => chainOf.get(v)))].sort((a, b) => a - b);
+      const cls = "host " + lv + (inChains.length ? " in-chain chain-" + (inChains[0] % SHAPES.length) : "");
+      list.append(el("li", { class: cls, "data-host": h.name },
         el("div", { class: "name" }, h.name),
         el("div", { class: "meta" }, h.up
           ? ["risk ", el("strong", {}, pct(h.risk) + " (" + lv + ")"),
@@ -85,15 +129,26 @@ function hostsView(hosts) {
           : "down"),
         el("div", { class: "meta" }, "CPU " + pct(h.cpu_utilization) + " · memory " +
           (h.memory_reserved_mib / 1024).toFixed(1) + " / " + (h.memory_mib / 1024).toFixed(1) + " GiB"),
+        inChains.length
+          ? el("div", { class: "meta chains-here" }, "chains: ", inChains.map((k) =>
+              el("span", { class: "mark chain-" + (k % SHAPES.length) }, chainMark(k))))
+          : null,
+        linkView(linkOf.get(h.name), "NIC"),
         h.vms.length
           ? el("ul", { class: "vms", "aria-label": h.vms.length + " VMs on " + h.name },
-              h.vms.map((v) => el("li", { class: moving.has(v) ? "moving" : null }, v + (moving.has(v) ? " (moving)" : ""))))
+              h.vms.map((v) => {
+                const k = chainOf.get(v);
+                const c = (moving.has(v) ? "moving " : "") + (k === undefined ? "" : "mark chain-" + (k % SHAPES.length));
+                return el("li", { class: c || null, "data-chain": k === undefined ? null : k },
+                  (k === undefined ? "" : chainMark(k) + " ") + v + (moving.has(v) ? " (moving)" : ""));
+              }))
           : el("div", { class: "meta" }, "no VMs")));
     }
     wrap.append(el("section", { class: "rack", "aria-label": "Rack " + rack },
-      el("h3", {}, "Rack " + rack + " (" + racks.get(rack).length + " hosts)"), list));
+      el("h3", {}, "Rack " + rack + " (" + racks.get(rack).length + " hosts)"),
+      linkView(linkOf.get("rack " + rack), "Rack uplink"), list));
   }
-  return wrap;
+  return el("div", {}, el("h3", {}, "Service chains"), chainsLegend(chains), wrap);
 }
 
 async function act(id, verb) {
@@ -210,7 +265,9 @@ function render(state) {
   last.migratingVms = state.migrations.map((m) => m.plan.vm).join("\n");
   renderSection("plans", state.plans, plansView);
   renderSection("migrations", state.migrations, migrationsView);
-  renderSection("hosts", { h: state.hosts, m: last.migratingVms }, (d) => hostsView(d.h));
+  const chainOfVm = (state.vms || []).filter((v) => v.chain !== null && v.chain !== undefined).map((v) => ({ name: v.name, chain: v.chain }));
+  renderSection("hosts", { h: state.hosts, m: last.migratingVms, v: chainOfVm, c: state.chains, l: state.links },
+    (d) => hostsView(d.h, d.v || [], d.c || [], d.l || []));
   renderSection("history", state.history, historyView);
   document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
 }

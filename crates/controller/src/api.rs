@@ -90,6 +90,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/hosts", get(hosts))
         .route("/api/v1/hosts/{name}", get(host))
         .route("/api/v1/vms", get(vms))
+        .route("/api/v1/chains", get(chains))
+        .route("/api/v1/links", get(links))
         .route("/api/v1/plans", get(plans))
         .route("/api/v1/plans/{id}", get(plan))
         .route("/api/v1/plans/{id}/approve", post(approve))
@@ -199,6 +201,14 @@ async fn host(
 
 async fn vms(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(state.core().vms()).into_response()
+}
+
+async fn chains(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(state.core().chains()).into_response()
+}
+
+async fn links(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(state.core().links()).into_response()
 }
 
 fn parse_id(text: &str) -> Result<PlanId, ApiError> {

@@ -42,6 +42,10 @@ pub struct Snapshot {
     pub host_names: Arc<Vec<String>>,
     /// VM names by observation index.
     pub vm_names: Arc<Vec<String>>,
+    /// Capacity (bits/s) of each rack's uplink to the fabric, by rack, where the world knows its
+    /// topology (observations carry host NICs only); empty otherwise, and the dashboard then
+    /// shows a rack's migration traffic without a capacity.
+    pub rack_uplink_bps: Arc<BTreeMap<u32, f64>>,
 }
 
 impl Snapshot {
@@ -106,6 +110,63 @@ pub struct VmStatus {
     pub requested_mips: f64,
     /// VNF index, if any.
     pub vnf: Option<usize>,
+    /// Index of the service chain its VNF belongs to (into `/api/v1/chains`), so the dashboard
+    /// can mark the members of one chain together; `None` outside any chain.
+    pub chain: Option<usize>,
+}
+
+/// A service chain as the API shows it: an outage of any member interrupts the whole chain, so
+/// the operator wants to see where its members run and whether one of those hosts is at risk.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainStatus {
+    /// Index of the chain in the observation (what [`VmStatus::chain`] refers to).
+    pub index: usize,
+    /// The chain's VNF indices in traffic order.
+    pub vnfs: Vec<usize>,
+    /// VMs running one of those VNFs, in traffic order of their VNF.
+    pub vms: Vec<String>,
+    /// Hosts those VMs run on (each once, in traffic order; VMs that are down have none).
+    pub hosts: Vec<String>,
+    /// Hosts of members that are down or carry a risk at or above `destination_risk_max` (the
+    /// controller's own "at risk" line): the ones to look at first.
+    pub hosts_at_risk: Vec<String>,
+    /// Some member is down or its host is at risk (see `hosts_at_risk`): the chain may be
+    /// interrupted.
+    pub at_risk: bool,
+}
+
+/// What a link carries, so a client can tell a host's own NIC from a rack's shared uplink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkKind {
+    /// A host's network interface: every migration into or out of the host crosses it.
+    HostNic,
+    /// The uplink of a rack (leaf switch to the fabric): migrations between racks cross it.
+    RackUplink,
+}
+
+/// A link with the migration traffic on it now, as the API shows it. Any world can fill it: the
+/// traffic is summed over the controller's running migrations, each at its measured mean rate
+/// when the driver reports bytes sent, else at the bandwidth its source grants a migration now
+/// (`migration_bandwidth_bps`) shared equally among the migrations leaving that host.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkStatus {
+    /// Human-readable name (`<host> NIC`, `rack <n> uplink`).
+    pub name: String,
+    /// What the link is.
+    pub kind: LinkKind,
+    /// The rack it belongs to.
+    pub rack: u32,
+    /// The host, for a host NIC.
+    pub host: Option<String>,
+    /// Running migrations crossing it.
+    pub migrations: usize,
+    /// Migration traffic crossing it now (bits/s, estimate as described on the type); other
+    /// traffic (the VNFs' own) is not included.
+    pub migration_bps: f64,
+    /// Capacity (bits/s) when the world reports it (`nic_bps` for a host NIC, the snapshot's
+    /// `rack_uplink_bps` for a rack); `None` when it does not.
+    pub capacity_bps: Option<f64>,
 }
 
 /// A running migration as the API shows it.
@@ -932,8 +993,138 @@ impl Core {
                 dirty_pages_per_s: v.dirty_pages_per_s,
                 requested_mips: v.requested_mips,
                 vnf: v.vnf,
+                chain: v
+                    .vnf
+                    .and_then(|f| snap.obs.chains.iter().position(|c| c.contains(&f))),
             })
             .collect()
+    }
+
+    /// Service chains with where their members run, from the latest snapshot.
+    pub fn chains(&self) -> Vec<ChainStatus> {
+        let Some(snap) = &self.snapshot else {
+            return Vec::new();
+        };
+        let obs = &snap.obs;
+        let line = self.cfg.controller.destination_risk_max;
+        obs.chains
+            .iter()
+            .enumerate()
+            .map(|(index, vnfs)| {
+                let mut vms = Vec::new();
+                let mut hosts: Vec<usize> = Vec::new();
+                let mut risky: Vec<usize> = Vec::new();
+                let mut at_risk = false;
+                for f in vnfs {
+                    for (v, vm) in obs.vms.iter().enumerate() {
+                        if vm.vnf != Some(*f) {
+                            continue;
+                        }
+                        vms.push(snap.vm_names[v].clone());
+                        match vm.host {
+                            Some(h) => {
+                                let risk = obs.risks.get(h).map_or(0.0, |r| r.probability);
+                                if (!obs.hosts[h].up || risk >= line) && !risky.contains(&h) {
+                                    risky.push(h);
+                                    at_risk = true;
+                                }
+                                if !hosts.contains(&h) {
+                                    hosts.push(h);
+                                }
+                            }
+                            None => at_risk = true,
+                        }
+                    }
+                }
+                ChainStatus {
+                    index,
+                    vnfs: vnfs.clone(),
+                    vms,
+                    hosts: hosts
+                        .into_iter()
+                        .map(|h| snap.host_names[h].clone())
+                        .collect(),
+                    hosts_at_risk: risky
+                        .into_iter()
+                        .map(|h| snap.host_names[h].clone())
+                        .collect(),
+                    at_risk,
+                }
+            })
+            .collect()
+    }
+
+    /// Host NICs and rack uplinks with the migration traffic crossing them now (see
+    /// [`LinkStatus`] for what the figure means), from the latest snapshot and running plans.
+    pub fn links(&self) -> Vec<LinkStatus> {
+        let Some(snap) = &self.snapshot else {
+            return Vec::new();
+        };
+        let obs = &snap.obs;
+        // (source, destination, progress if the driver reported any) of each running migration.
+        let running: Vec<(usize, usize, Option<&Progress>)> = self
+            .open
+            .values()
+            .filter(|p| p.state == PlanState::Executing)
+            .filter_map(|p| {
+                let from = snap.host_index(&p.source)?;
+                let to = snap.host_index(&p.destination)?;
+                Some((from, to, self.progress.get(&p.id)))
+            })
+            .collect();
+        let leaving = |h: usize| running.iter().filter(|m| m.0 == h).count().max(1) as f64;
+        let rate = |&&(from, _, g): &&(usize, usize, Option<&Progress>)| -> f64 {
+            match g {
+                Some(g) if g.transferred_bytes > 0 && g.elapsed_ms > 0.0 => {
+                    g.transferred_bytes as f64 * 8.0 / (g.elapsed_ms / 1000.0)
+                }
+                _ => {
+                    obs.migration_bandwidth_bps
+                        .get(from)
+                        .copied()
+                        .unwrap_or(0.0)
+                        / leaving(from)
+                }
+            }
+        };
+        let mut links: Vec<LinkStatus> = Vec::new();
+        let mut racks: Vec<u32> = obs.hosts.iter().map(|h| h.rack).collect();
+        racks.sort_unstable();
+        racks.dedup();
+        for r in racks {
+            let crossing: Vec<_> = running
+                .iter()
+                .filter(|m| {
+                    let (a, b) = (obs.hosts[m.0].rack, obs.hosts[m.1].rack);
+                    a != b && (a == r || b == r)
+                })
+                .collect();
+            links.push(LinkStatus {
+                name: format!("rack {r} uplink"),
+                kind: LinkKind::RackUplink,
+                rack: r,
+                host: None,
+                migrations: crossing.len(),
+                migration_bps: crossing.iter().map(rate).sum(),
+                capacity_bps: snap.rack_uplink_bps.get(&r).copied(),
+            });
+            for (h, host) in obs.hosts.iter().enumerate().filter(|(_, x)| x.rack == r) {
+                let crossing: Vec<_> = running
+                    .iter()
+                    .filter(|m| m.0 != m.1 && (m.0 == h || m.1 == h))
+                    .collect();
+                links.push(LinkStatus {
+                    name: format!("{} NIC", snap.host_names[h]),
+                    kind: LinkKind::HostNic,
+                    rack: r,
+                    host: Some(snap.host_names[h].clone()),
+                    migrations: crossing.len(),
+                    migration_bps: crossing.iter().map(rate).sum(),
+                    capacity_bps: Some(host.nic_bps),
+                });
+            }
+        }
+        links
     }
 }
 

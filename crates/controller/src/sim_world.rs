@@ -251,6 +251,8 @@ pub struct SimWorld {
     relay: Relay,
     shared: Arc<Mutex<Shared>>,
     episodes: u64,
+    /// Rack uplink capacities from the world's topology (fixed for a run).
+    rack_uplink_bps: Arc<std::collections::BTreeMap<u32, f64>>,
 }
 
 impl SimWorld {
@@ -276,8 +278,10 @@ impl SimWorld {
             );
             s.vm_names = Arc::new(obs.vms.iter().map(|v| format!("vm-{}", v.id.0)).collect());
         }
+        let rack_uplink_bps = Arc::new(world.topology.rack_uplink_bps());
         Ok(SimWorld {
             world,
+            rack_uplink_bps,
             config,
             sim,
             predictor,
@@ -406,6 +410,7 @@ impl World for SimWorld {
             obs: Arc::new(obs),
             host_names: Arc::clone(&s.host_names),
             vm_names: Arc::clone(&s.vm_names),
+            rack_uplink_bps: Arc::clone(&self.rack_uplink_bps),
         };
         Ok(snap)
     }

@@ -101,11 +101,92 @@ async fn page_and_assets_are_open_and_the_event_stream_is_guarded() {
         .find_map(|l| l.strip_prefix("data: "))
         .unwrap();
     let state: serde_json::Value = serde_json::from_str(first).unwrap();
-    for key in ["status", "hosts", "plans", "migrations", "history"] {
+    for key in [
+        "status",
+        "hosts",
+        "vms",
+        "chains",
+        "links",
+        "plans",
+        "migrations",
+        "history",
+    ] {
         assert!(state.get(key).is_some(), "{key} in {state}");
     }
     assert!(!state["hosts"].as_array().unwrap().is_empty());
     assert_eq!(state["status"]["world"], "sim");
+
+    // Chains: the demo world has some; each VM names its chain and each chain lists its VMs.
+    let chains = call(
+        &c,
+        "GET",
+        &format!("{base}/api/v1/chains"),
+        Some(TOKEN),
+        b"",
+    )
+    .await
+    .json();
+    let chains = chains.as_array().unwrap();
+    assert!(!chains.is_empty(), "the demo world has service chains");
+    let vms = call(&c, "GET", &format!("{base}/api/v1/vms"), Some(TOKEN), b"")
+        .await
+        .json();
+    for (k, chain) in chains.iter().enumerate() {
+        assert_eq!(chain["index"], k);
+        // A member host at risk makes the chain at risk (a member that is down does too).
+        let risky = chain["hosts_at_risk"].as_array().unwrap();
+        assert!(risky.is_empty() || chain["at_risk"] == true, "{chain}");
+        assert!(
+            risky
+                .iter()
+                .all(|h| chain["hosts"].as_array().unwrap().contains(h))
+        );
+        for vm in chain["vms"].as_array().unwrap() {
+            let v = vms
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| &v["name"] == vm)
+                .unwrap();
+            assert_eq!(v["chain"], k, "{v}");
+        }
+    }
+    // Links: one uplink per rack, one NIC per host, each with its capacity (the simulated world
+    // knows its topology); migration traffic never negative.
+    let hosts = state["hosts"].as_array().unwrap();
+    let links = call(&c, "GET", &format!("{base}/api/v1/links"), Some(TOKEN), b"")
+        .await
+        .json();
+    let links = links.as_array().unwrap();
+    let nics: Vec<_> = links.iter().filter(|l| l["kind"] == "host-nic").collect();
+    assert_eq!(nics.len(), hosts.len());
+    assert!(
+        nics.iter()
+            .all(|l| l["capacity_bps"].as_f64().unwrap() > 0.0)
+    );
+    let mut racks: Vec<_> = hosts.iter().map(|h| h["rack"].as_u64().unwrap()).collect();
+    racks.dedup();
+    racks.sort_unstable();
+    racks.dedup();
+    let uplinks: Vec<_> = links
+        .iter()
+        .filter(|l| l["kind"] == "rack-uplink")
+        .collect();
+    assert_eq!(uplinks.len(), racks.len());
+    assert!(
+        uplinks
+            .iter()
+            .all(|l| l["capacity_bps"].as_f64().unwrap() > 0.0)
+    );
+    assert!(
+        links
+            .iter()
+            .all(|l| l["migration_bps"].as_f64().unwrap() >= 0.0)
+    );
+    for route in ["chains", "links"] {
+        let r = call(&c, "GET", &format!("{base}/api/v1/{route}"), None, b"").await;
+        assert_eq!(r.status, 401, "{route}");
+    }
 
     // The header works too.
     let req = hyper::Request::get(&events)

@@ -319,6 +319,41 @@ impl Topology {
         self.node_path(self.host_nodes[from_host], self.host_nodes[to_host])
     }
 
+    /// Capacity (bits/s, each direction) from each rack or site to the rest of the fabric: the
+    /// sum of the links from its switch (leaf or site) to anything but a host, so a dashboard can
+    /// set the migration traffic leaving a rack against what its uplinks carry. Racks whose switch
+    /// has no such link, or an unlimited one (CloudSim's single switch), are absent: no uplink
+    /// constrains them.
+    pub fn rack_uplink_bps(&self) -> std::collections::BTreeMap<u32, f64> {
+        use petgraph::visit::EdgeRef;
+        let mut out = std::collections::BTreeMap::new();
+        for (h, &rack) in self.host_rack.iter().enumerate() {
+            if out.contains_key(&rack) {
+                continue;
+            }
+            let Some((_, switch)) = self.uplink(h) else {
+                continue;
+            };
+            let bps: f64 = self
+                .graph
+                .edges(switch)
+                .filter(|e| {
+                    let other = if e.source() == switch {
+                        e.target()
+                    } else {
+                        e.source()
+                    };
+                    !matches!(self.graph[other], NodeKind::Host(_))
+                })
+                .map(|e| e.weight().bandwidth_bps)
+                .sum();
+            if bps.is_finite() && bps > 0.0 {
+                out.insert(rack, bps);
+            }
+        }
+        out
+    }
+
     /// A host's access link and the switch or site at its other end (hosts have exactly one).
     pub fn uplink(&self, host: usize) -> Option<(EdgeIndex, NodeIndex)> {
         let n = self.host_nodes[host];
@@ -449,6 +484,19 @@ mod tests {
                 assert_eq!(Some(path), t.node_path(s, d), "{s:?} -> {d:?}");
             }
         }
+    }
+
+    #[test]
+    fn rack_uplinks_sum_the_leaf_to_spine_links() {
+        let t = Topology::leaf_spine(3, 4, 2, 10e9, 40e9);
+        let up = t.rack_uplink_bps();
+        assert_eq!(up.len(), 3);
+        assert!(up.values().all(|&b| b == 80e9), "{up:?}");
+        assert!(
+            Topology::single_switch(4, 10e9)
+                .rack_uplink_bps()
+                .is_empty()
+        );
     }
 
     #[test]

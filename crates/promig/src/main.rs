@@ -110,8 +110,10 @@ struct SimulateArgs {
     /// Print one JSON object (one policy) or an array (several) instead of the table.
     #[arg(long)]
     json: bool,
-    /// Also write an HTML report (DIR/report.html): per-policy charts, each troubled host's
-    /// predicted risk against its faults, the RL agent's learning curve when `rl` ran.
+    /// Write the HTML report (DIR/report.html) here: per-policy charts, each troubled host's
+    /// predicted risk against its faults, the RL agent's learning curve when `rl` ran. Without
+    /// it the table run writes it under the system's temporary directory
+    /// (e.g. /tmp/promig-report/report.html) and names it on stderr; --json writes none.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
 }
@@ -311,13 +313,28 @@ fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
     let mut reports = Vec::new();
     let mut timelines = Vec::new();
     let started = Instant::now();
+    // The table run always makes a report (to `--report DIR` or the default place); a --json run
+    // only when asked, so a script's JSON run leaves nothing behind.
+    let report_dir = args
+        .report
+        .clone()
+        .or_else(|| (!args.json).then(default_report_dir));
     for p in &policies {
-        let (r, t) = run_policy(&s.world, &s.config, p, !args.json, args.report.is_some())?;
+        let (r, t) = run_policy(&s.world, &s.config, p, !args.json, report_dir.is_some())?;
         reports.push(r);
         timelines.extend(t);
     }
-    if let Some(dir) = &args.report {
-        write_simulate_report(dir, &policies, &reports, &timelines)?;
+    let elapsed = started.elapsed();
+    match (&args.report, &report_dir) {
+        (Some(dir), _) => write_simulate_report(dir, &policies, &reports, &timelines)?,
+        (None, Some(dir)) => {
+            // The report is a by-product here: failing to write it (a read-only or foreign
+            // /tmp) must not cost the table the user asked for.
+            if let Err(e) = write_simulate_report(dir, &policies, &reports, &timelines) {
+                eprintln!("report: not written ({e:#}); pass --report DIR to choose where");
+            }
+        }
+        (None, None) => {}
     }
     // What was adapted to make the run possible goes to stderr, so JSON stays clean.
     for note in &s.world.notes {
@@ -341,7 +358,7 @@ fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
         r0.simulated_s / 3600.0,
         r0.seed,
         reports.len(),
-        started.elapsed().as_secs_f64()
+        elapsed.as_secs_f64()
     );
     print!("{}", promig_eval::table(&reports));
     if reports.iter().any(|r| r.failures_struck > 0) {
@@ -351,6 +368,16 @@ fn simulate(args: SimulateArgs, data: Option<&Path>) -> Result<()> {
         bail!("no policy given");
     }
     Ok(())
+}
+
+/// Where `promig simulate` writes its report without `--report`: `promig-report` under
+/// [`std::env::temp_dir`] (`$TMPDIR`, else `/tmp`). Not the current directory: a plain run must
+/// not litter a checkout or a read-only working directory, and a user who wants the report kept
+/// names a place with `--report`. One fixed name rather than one per run, so repeated runs replace
+/// the last report instead of piling up, and the path printed on stderr is always the same one
+/// to bookmark. The file is replaced in one rename, so runs in parallel never leave half a page.
+fn default_report_dir() -> PathBuf {
+    std::env::temp_dir().join("promig-report")
 }
 
 /// Writes `promig simulate --report DIR`: the timeline is the first run that had predictions
@@ -373,7 +400,18 @@ fn write_simulate_report(
         None
     };
     let html = report::simulate_page(reports, timeline, curve.as_deref());
-    let path = report::write(dir, &html)?;
+    // Written beside its final name then renamed: parallel runs sharing the default directory
+    // each leave a whole page.
+    let path = dir.join(report::REPORT_FILE);
+    let part = dir.join(format!(
+        ".{}.{}.part",
+        report::REPORT_FILE,
+        std::process::id()
+    ));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&part, &html))
+        .and_then(|()| std::fs::rename(&part, &path))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     // stderr, so the table (or --json) on stdout stays as it is without --report.
     eprintln!("report: {}", path.display());
     Ok(())

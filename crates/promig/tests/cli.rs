@@ -88,3 +88,40 @@ fn unknown_policy_is_refused() {
     assert!(!ok);
     assert!(err.contains("unknown policy"), "{err}");
 }
+
+/// A plain `promig simulate` writes its report under the temporary directory and names it on
+/// stderr (stdout keeps only the table); `--json` writes none.
+#[test]
+fn default_simulate_names_its_report_on_stderr_json_writes_none() {
+    let tmp = scratch("default-report");
+    let run = |json: bool| {
+        let mut args = vec!["simulate", "--steps", "20", "--policy", "none"];
+        if json {
+            args.push("--json");
+        }
+        std::process::Command::new(env!("CARGO_BIN_EXE_promig"))
+            .args(&args)
+            .env("TMPDIR", &tmp)
+            .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .output()
+            .unwrap()
+    };
+    let file = tmp.join("promig-report").join("report.html");
+    let out = run(true);
+    assert!(out.status.success());
+    assert!(!file.exists(), "--json wrote a report");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("report:"));
+    let out = run(false);
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stderr.contains(&format!("report: {}", file.display())),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("report"), "{stdout}");
+    assert!(std::fs::read_to_string(&file).unwrap().contains("<html"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -1,7 +1,8 @@
 //! `/api/v1/events`: server-sent events, one `state` event with the dashboard's whole picture
-//! (status, hosts, open plans, running migrations, recent history) whenever it changed, checked
-//! every [`POLL`]. Pushing beats polling the five JSON routes from the page: one request, and an
-//! update lands within a quarter second of the tick or approval that caused it.
+//! (status, hosts, VMs, service chains, link loads, open plans, running migrations, recent
+//! history) whenever it changed, checked every [`POLL`]. Pushing beats polling the JSON routes
+//! from the page: one request, and an update lands within a quarter second of the tick or
+//! approval that caused it.
 //!
 //! The token is required like everywhere under `/api/`; because a browser's `EventSource` cannot
 //! set headers, this one route also takes it as `?token=`, compared in constant time as the
@@ -70,6 +71,9 @@ pub fn state_json(state: &AppState) -> String {
             "migrations_running": core.migrations().len(),
         },
         "hosts": core.hosts(),
+        "vms": core.vms(),
+        "chains": core.chains(),
+        "links": core.links(),
         "plans": plans,
         "migrations": core.migrations(),
         "history": core.history(HISTORY),
