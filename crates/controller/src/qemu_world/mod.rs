@@ -548,6 +548,9 @@ impl QemuWorld {
             obs: Arc::new(obs),
             host_names: Arc::new(host_names),
             vm_names: Arc::new(vm_names),
+            // The inventory names each host's link, not the racks' uplinks: the dashboard shows
+            // rack traffic without a capacity ("capacity not reported").
+            rack_uplink_bps: Arc::new(std::collections::BTreeMap::new()),
         })
     }
 }
