@@ -251,6 +251,10 @@ pub struct SimWorld {
     relay: Relay,
     shared: Arc<Mutex<Shared>>,
     episodes: u64,
+    /// Simulated seconds of the episodes before this one: added to each snapshot's clock, so the
+    /// controller's clock keeps running forward across episodes (plan ages, cooldowns and the
+    /// journal's times would otherwise jump back a day at each restart).
+    epoch_s: f64,
     /// Rack uplink capacities from the world's topology (fixed for a run).
     rack_uplink_bps: Arc<std::collections::BTreeMap<u32, f64>>,
 }
@@ -288,6 +292,7 @@ impl SimWorld {
             relay,
             shared,
             episodes: 1,
+            epoch_s: 0.0,
         })
     }
 
@@ -347,6 +352,7 @@ impl SimWorld {
         self.predictor =
             promig_eval::default_predictor().map_err(|e| ControllerError::World(e.to_string()))?;
         self.episodes += 1;
+        self.epoch_s += self.config.horizon_s();
         Ok(())
     }
 }
@@ -406,6 +412,8 @@ impl World for SimWorld {
         }
         s.ended += refused;
         s.entries.retain(|e| e.done.is_some());
+        let mut obs = obs;
+        obs.time_s += self.epoch_s;
         let snap = Snapshot {
             obs: Arc::new(obs),
             host_names: Arc::clone(&s.host_names),

@@ -174,3 +174,63 @@ async fn a_dry_run_records_plans_and_moves_nothing() {
     assert!(dry.iter().all(|p| p.reason.predicted_downtime_ms > 0.0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Across episodes (the simulated world starts a new day with the next seed) the controller's
+/// clock keeps running forward, so plans still expire and cooldowns still end: open plans stay
+/// few however long the daemon runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_runs_forward_across_episodes_and_open_plans_stay_bounded() {
+    let dir = common::scratch("episodes");
+    let journal = dir.join("j.sqlite");
+    let cfg = ControllerConfig::demo(journal.clone());
+    let world = SimWorld::default_scenario(42, Some(48), None).unwrap();
+    let profile =
+        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
+    let p = promig_eval::run::registry()
+        .build("proactive-greedy", 42)
+        .unwrap();
+    let core = Core::new(
+        cfg,
+        p,
+        profile,
+        Box::new(SqliteJournal::open(&journal).unwrap()),
+    )
+    .unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = promig_controller::start(
+        core,
+        Box::new(world),
+        common::TOKEN.into(),
+        "127.0.0.1:0".parse().unwrap(),
+        DaemonOptions {
+            tick: Duration::from_millis(1),
+            grace: Duration::from_secs(1),
+            // Ten episodes of 48 steps.
+            max_rounds: Some(480),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .unwrap();
+    let state = Arc::clone(&running.state);
+    running.wait_for_world().await.unwrap();
+    let core = state.core();
+    assert!(
+        core.now_s() > 9.0 * 48.0 * 300.0,
+        "clock at {} s",
+        core.now_s()
+    );
+    let open = core
+        .plans(None)
+        .into_iter()
+        .filter(|p| !p.state.is_final())
+        .count();
+    assert!(open < 100, "{open} plans open after ten episodes");
+    for p in core.plans(None) {
+        assert!(p.updated_s >= p.created_s, "{} went back in time", p.id);
+    }
+    drop(core);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
