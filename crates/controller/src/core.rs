@@ -515,11 +515,15 @@ impl Core {
             risk: RiskPolicy::Balanced,
             allow_throttle: true,
         };
-        // QEMU's defaults, but never pushing the stream faster than `link_headroom` of the path.
+        // QEMU's defaults, but never pushing the stream faster than `link_headroom` of the path,
+        // and compressing on at most a quarter of the source's cores: QEMU's 8 compression
+        // threads took both cores of the e2e bed and stalled the source's other guest for
+        // 339 ms while the migrated one paused 63 ms; the VNFs own the host's CPUs.
         let base = TechniqueParams {
             max_bandwidth_bps: TechniqueParams::default()
                 .max_bandwidth_bps
                 .min(input.bandwidth_bps * self.cfg.controller.link_headroom),
+            compress_threads: (obs.hosts[source].cores / 4).max(1),
             ..TechniqueParams::default()
         };
         let (chosen, meets) = match d.technique {
