@@ -292,7 +292,7 @@ impl Core {
     pub fn held_destinations(&self, snap: &Snapshot) -> Vec<usize> {
         self.failed_into
             .iter()
-            .filter(|&(_, &t)| self.now_s - t < self.cfg.limits.cooldown_s)
+            .filter(|&(_, &t)| snap.obs.time_s - t < self.cfg.limits.cooldown_s)
             .filter_map(|(h, _)| snap.host_index(h))
             .collect()
     }
