@@ -80,6 +80,11 @@ pub struct LoopConfig {
     pub destination_risk_max: f64,
     /// Margin kept between a migration's predicted end and the predicted failure.
     pub deadline_margin_s: f64,
+    /// Share of the migration link a pre-copy stream may use (QEMU `max-bandwidth`, never above
+    /// QEMU's 128 MiB/s default), in (0, 1]. Below 1 the stream's bursts drain before QEMU
+    /// decides to stop the VM, so the pause does not wait behind queued data (see
+    /// `core::LINK_HEADROOM`, the default).
+    pub link_headroom: f64,
     /// `qemu` driver: the shell command (run with `sh -c`) that starts a VM's incoming QEMU on
     /// a destination host, with `-incoming defer` and its QMP socket at `{qmp}`. It must return
     /// once QEMU is up (`-daemonize`, `systemd-run`, `ssh host ...`): the controller does not
@@ -106,6 +111,7 @@ impl Default for LoopConfig {
             plan_ttl_s: 1800.0,
             destination_risk_max: 0.3,
             deadline_margin_s: 60.0,
+            link_headroom: crate::core::LINK_HEADROOM,
             incoming_command: None,
             incoming_qmp: None,
         }
@@ -286,6 +292,13 @@ impl ControllerConfig {
                     "must be a positive number".into(),
                 ));
             }
+        }
+        if !(c.link_headroom > 0.0 && c.link_headroom <= 1.0) {
+            return Err(fail(
+                "link_headroom",
+                "controller.link_headroom",
+                "must be a share of the link in (0, 1]".into(),
+            ));
         }
         if !(0.0..=1.0).contains(&c.destination_risk_max) {
             return Err(fail(

@@ -32,6 +32,16 @@ const LAN_LATENCY_MS: f64 = 0.1;
 /// Deadline handed to the driver when the predictor gives no time to failure.
 const NO_DEADLINE_S: f64 = 3600.0;
 
+/// Default share of the migration path's bandwidth QEMU's pre-copy may use (`max-bandwidth`;
+/// `[controller] link_headroom`). QEMU sends
+/// each 100 ms window's budget in one burst; at or above the link rate (its default cap is
+/// 128 MiB/s, more than 1 Gbit/s) the bursts never drain, so socket and link buffers stay full
+/// and the final stop-and-copy waits behind them: on the e2e test bed (1 Gbit/s `tbf`) that
+/// queue, not the last dirty pages, made most of a ~90 ms pause. Below the link rate each burst
+/// drains before the next window, when QEMU decides to stop, so the pause is the pending pages
+/// and the device state the model prices.
+pub const LINK_HEADROOM: f64 = 0.8;
+
 /// One snapshot of the world with its names: the observation indexes hosts and VMs, the plans,
 /// the journal and the API name them.
 #[derive(Debug, Clone)]
@@ -191,6 +201,9 @@ pub struct Core {
     /// snapshot tells how they ended.
     orphans: Vec<PlanId>,
     last_moved_s: BTreeMap<String, f64>,
+    /// Hosts a migration into failed, with when: held back as destinations for `cooldown_s`
+    /// (see [`Core::held_destinations`]).
+    failed_into: BTreeMap<String, f64>,
     snapshot: Option<Snapshot>,
     kill_switch: bool,
     draining: bool,
@@ -240,6 +253,7 @@ impl Core {
             progress: BTreeMap::new(),
             orphans,
             last_moved_s: BTreeMap::new(),
+            failed_into: BTreeMap::new(),
             snapshot: None,
             kill_switch,
             draining: false,
@@ -309,7 +323,18 @@ impl Core {
         self.expire(&snap)?;
         let mut orders = Vec::new();
         if !self.draining {
-            let decisions = self.policy.decide(&snap.obs);
+            let held = self.held_destinations(&snap);
+            let decisions = if held.is_empty() {
+                self.policy.decide(&snap.obs)
+            } else {
+                // The policy sees no room on a held host, so it picks another destination
+                // instead of proposing the one that just failed again (and again).
+                let mut obs = (*snap.obs).clone();
+                for &h in &held {
+                    obs.hosts[h].memory_reserved_mib = obs.hosts[h].memory_mib;
+                }
+                self.policy.decide(&obs)
+            };
             for d in decisions {
                 self.propose(&snap, &d)?;
             }
@@ -318,6 +343,19 @@ impl Core {
         self.snapshot = Some(snap);
         self.refresh_plan_gauges();
         Ok(orders)
+    }
+
+    /// Indices of the hosts held back as destinations: a migration into them failed less than
+    /// `cooldown_s` ago. A failed migration whose VM stayed on its source is most often the
+    /// destination's fault (its QEMU died or could not load the stream, its link broke); the
+    /// host still looks healthy to the predictor, so without this the policy would pick it again
+    /// at once. Held hosts keep their VMs and may still be sources; only new moves into them wait.
+    pub fn held_destinations(&self, snap: &Snapshot) -> Vec<usize> {
+        self.failed_into
+            .iter()
+            .filter(|&(_, &t)| snap.obs.time_s - t < self.cfg.limits.cooldown_s)
+            .filter_map(|(h, _)| snap.host_index(h))
+            .collect()
     }
 
     /// After a restart: an executing plan whose VM is found on its destination succeeded, one
@@ -458,6 +496,13 @@ impl Core {
                 .inc();
             return Ok(());
         }
+        if self.held_destinations(snap).contains(&d.to) {
+            self.metrics
+                .decisions_refused
+                .get_or_create(&reason("destination failed a migration"))
+                .inc();
+            return Ok(());
+        }
         let Some((params, mut why)) = self.price(snap, d, source) else {
             self.metrics
                 .decisions_refused
@@ -531,9 +576,23 @@ impl Core {
             risk: RiskPolicy::Balanced,
             allow_throttle: true,
         };
+        // QEMU's defaults, but never pushing the stream faster than `link_headroom` of the path,
+        // and compressing on at most a quarter of the source's cores: QEMU's 8 compression
+        // threads took both cores of the e2e bed and stalled the source's other guest for
+        // 339 ms while the migrated one paused 63 ms; the VNFs own the host's CPUs.
+        let base = TechniqueParams {
+            max_bandwidth_bps: TechniqueParams::default()
+                .max_bandwidth_bps
+                .min(input.bandwidth_bps * self.cfg.controller.link_headroom),
+            compress_threads: (obs.hosts[source].cores / 4).max(1),
+            ..TechniqueParams::default()
+        };
         let (chosen, meets) = match d.technique {
             Some(t) => {
-                let params = TechniqueParams::of(t);
+                let params = TechniqueParams {
+                    technique: t,
+                    ..base
+                };
                 let e = self.profile.model(params).detail(&input).estimate;
                 let meets = e.converged
                     && e.downtime_s * 1000.0 <= max_downtime_ms
@@ -546,7 +605,7 @@ impl Core {
                     meets,
                 )
             }
-            None => match planner::plan(&input, &constraints, &self.profile) {
+            None => match planner::plan_from(&input, &constraints, &self.profile, &base) {
                 Ok(p) => (p, true),
                 Err(planner::PlanError::NoFit { best: Some(b) }) => (*b, false),
                 Err(planner::PlanError::NoFit { best: None }) => return None,
@@ -560,7 +619,10 @@ impl Core {
             }
             let alt = self
                 .profile
-                .model(TechniqueParams::of(t))
+                .model(TechniqueParams {
+                    technique: t,
+                    ..base
+                })
                 .detail(&input)
                 .estimate;
             let why = if !alt.converged {
@@ -792,7 +854,17 @@ impl Core {
                     _ => (PlanState::Cancelled, "cancelled; VM on source".into()),
                 }
             }
-            Err(e) => (PlanState::Failed, format!("migration failed: {e}")),
+            Err(e) => {
+                self.failed_into
+                    .insert(plan.destination.clone(), self.now_s);
+                (
+                    PlanState::Failed,
+                    format!(
+                        "migration failed: {e}; {} held back as a destination for {:.0} s",
+                        plan.destination, self.cfg.limits.cooldown_s
+                    ),
+                )
+            }
         };
         match (&result, to) {
             (Ok(o), PlanState::Succeeded) => {

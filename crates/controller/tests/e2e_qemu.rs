@@ -28,6 +28,8 @@ const MEMORY_MIB: u32 = 128;
 const REGION_MIB: u32 = 48;
 /// Timer ticks per serial character: one character every 5 ms.
 const TICKS_PER_CHAR: u32 = 5;
+/// The VNFs' contract: at most this pause per move (an NFV data plane tolerates tens of ms).
+const NFV_MAX_DOWNTIME_MS: u32 = 50;
 
 /// One bed at a time: two sets of TCG guests on two cores would distort every timing.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -230,7 +232,14 @@ impl Bed {
         sh(&cmd);
     }
 
-    fn config(&self, vms: &[(&str, usize)], policy: &str) -> ControllerConfig {
+    /// The controller's configuration: every VM a `firewall` VNF whose QoS allows a pause of
+    /// `max_downtime_ms` (the planner picks the technique and downtime limit to meet it).
+    fn config(
+        &self,
+        vms: &[(&str, usize)],
+        policy: &str,
+        max_downtime_ms: u32,
+    ) -> ControllerConfig {
         let mut text = format!(
             r#"
 [controller]
@@ -259,7 +268,7 @@ cooldown_s = 600
         }
         for (vm, host) in vms {
             text.push_str(&format!(
-                "\n[[vm]]\nname = \"{vm}\"\nhost = \"{}\"\nqmp = \"{}\"\nmemory_mib = {MEMORY_MIB}\nvnf = \"firewall\"\nmax_downtime_ms = 300\n",
+                "\n[[vm]]\nname = \"{vm}\"\nhost = \"{}\"\nqmp = \"{}\"\nmemory_mib = {MEMORY_MIB}\nvnf = \"firewall\"\nmax_downtime_ms = {max_downtime_ms}\n",
                 self.hosts[*host],
                 self.qmp(vm, *host).display()
             ));
@@ -375,10 +384,12 @@ async fn proactive_controller_evacuates_a_failing_host_before_it_dies() {
         })
         .collect();
 
-    let config = bed.config(&vms, "proactive-greedy");
+    let config = bed.config(&vms, "proactive-greedy", NFV_MAX_DOWNTIME_MS);
     let world = QemuWorld::new(&config).unwrap();
     let refusals = world.refusals();
-    let profile = Arc::new(promig_migrate::Profile::resolve("tcg", Path::new("")).unwrap());
+    let profile = Arc::new(
+        promig_migrate::Profile::resolve(&config.controller.calibration, Path::new("")).unwrap(),
+    );
     let policy = promig_eval::run::registry()
         .build("proactive-greedy", 1)
         .unwrap();
@@ -529,6 +540,7 @@ async fn proactive_controller_evacuates_a_failing_host_before_it_dies() {
         risk_at_evacuation
     );
     let mut succeeded = 0;
+    let mut stalls = Vec::new();
     for p in plans.iter().filter(|p| p.vm.starts_with("vm-a")) {
         let vm_index = vms.iter().position(|(v, _)| *v == p.vm).unwrap();
         // The stall during the migration: the longest gap in the console, among the gaps
@@ -540,11 +552,13 @@ async fn proactive_controller_evacuates_a_failing_host_before_it_dies() {
             .fold(0.0, f64::max);
         let measured = p.measured.as_ref();
         eprintln!(
-            "{}: {} -> {} [{}] {:?}: predicted downtime {:.1} ms (total {:.2} s); QEMU downtime {} ms (total {} s); console stall {:.1} ms (= pause + up to one {:.0} ms character period)",
+            "{}: {} -> {} [{} limit {:.1} ms, max-bandwidth {:.0} Mbit/s] {:?}: predicted downtime {:.1} ms (total {:.2} s); QEMU downtime {} ms (total {} s); console stall {:.1} ms (= pause + up to one {:.0} ms character period)",
             p.vm,
             p.source,
             p.destination,
             p.technique,
+            p.params.downtime_limit_ms,
+            p.params.max_bandwidth_bps / 1e6,
             p.state,
             p.reason.predicted_downtime_ms,
             p.reason.predicted_total_s,
@@ -555,6 +569,7 @@ async fn proactive_controller_evacuates_a_failing_host_before_it_dies() {
         );
         if p.state == PlanState::Succeeded {
             succeeded += 1;
+            stalls.push(stall_ms);
         }
     }
     eprintln!("telemetry refusals: {:?}", refusals.counts());
@@ -574,6 +589,16 @@ async fn proactive_controller_evacuates_a_failing_host_before_it_dies() {
         plans.iter().all(|p| p.vm != "vm-b1"),
         "the healthy host's VM stays put: {plans:?}"
     );
+    // The VNF contract, as the guest sees it: the median console stall of the moves.
+    stalls.sort_by(f64::total_cmp);
+    let median = (stalls[0] + stalls[stalls.len() - 1]) / 2.0;
+    eprintln!(
+        "console stalls {stalls:.1?} ms, median {median:.1} ms (contract {NFV_MAX_DOWNTIME_MS} ms)"
+    );
+    assert!(
+        median <= NFV_MAX_DOWNTIME_MS as f64,
+        "median console stall {median:.1} ms over the VNFs' {NFV_MAX_DOWNTIME_MS} ms: {plans:?}"
+    );
 }
 
 /// A controller killed (`kill -9`) while a migration runs: its plan stays `executing` in the
@@ -591,9 +616,12 @@ fn a_controller_killed_mid_migration_is_reconciled_by_the_next_one() {
     // A slower link and a gentler guest: about 2 s of migration, time to kill mid-way.
     let bed = Bed::new(2, 200, GuestParams::dirtying(2_000, REGION_MIB));
     bed.start_vm("vm-x", 0);
-    let config = bed.config(&[("vm-x", 0)], "proactive-greedy");
+    let config = bed.config(&[("vm-x", 0)], "proactive-greedy", 300);
     let new_core = || {
-        let profile = Arc::new(promig_migrate::Profile::resolve("tcg", Path::new("")).unwrap());
+        let profile = Arc::new(
+            promig_migrate::Profile::resolve(&config.controller.calibration, Path::new(""))
+                .unwrap(),
+        );
         let policy = promig_eval::run::registry()
             .build("proactive-greedy", 1)
             .unwrap();
@@ -712,6 +740,145 @@ fn a_controller_killed_mid_migration_is_reconciled_by_the_next_one() {
     drop(world);
 }
 
+/// The destination QEMU dies (`kill -9`) while the migration runs: the source's migration fails,
+/// the VM keeps running on the source, the plan ends `failed`, and the controller's next plan for
+/// the still-endangered VM goes to the third host: the one that failed is held back as a
+/// destination for `cooldown_s` (`Core::held_destinations`), since it still looks healthy to the
+/// predictor. The new plan is then carried out: the VM ends up running on exactly one host, the
+/// new destination if it succeeded, the source otherwise.
+#[test]
+fn a_destination_qemu_killed_mid_migration_fails_the_plan_and_the_next_avoids_that_host() {
+    if !tools_available() {
+        return;
+    }
+    let _one_at_a_time = SERIAL.blocking_lock();
+    let started = Instant::now();
+    // A slower link and a gentler guest: a ~2 s migration, time to kill the destination mid-way.
+    let bed = Bed::new(3, 200, GuestParams::dirtying(2_000, REGION_MIB));
+    bed.start_vm("vm-x", 0);
+    // A 300 ms contract: pre-copy fits, so the VM is on the source until the switch-over (a
+    // post-copy past its switch would die with its destination).
+    let config = bed.config(&[("vm-x", 0)], "proactive-greedy", 300);
+    let profile = Arc::new(
+        promig_migrate::Profile::resolve(&config.controller.calibration, Path::new("")).unwrap(),
+    );
+    let policy = promig_eval::run::registry()
+        .build("proactive-greedy", 1)
+        .unwrap();
+    let journal = SqliteJournal::open(&config.controller.journal).unwrap();
+    let mut core = Core::new(config.clone(), policy, profile, Box::new(journal)).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _in_rt = rt.enter();
+    let mut world = QemuWorld::new(&config).unwrap();
+    let driver = world.driver();
+    let host_of = |name: &str| bed.hosts.iter().position(|h| h == name).unwrap();
+
+    // Rounds of 1 s, host 0's precursor from the 4th, until the controller orders a move.
+    let mut errors = 0u64;
+    let mut round = 0u32;
+    let mut next_order = |core: &mut Core, world: &mut QemuWorld| loop {
+        assert!(round < 40, "no move ordered within 40 rounds");
+        if round >= 4 {
+            errors += 1 << (round - 4).min(12);
+            bed.write_textfile(0, errors, 45.0 + 2.0 * (round - 4) as f64);
+        }
+        round += 1;
+        std::thread::sleep(Duration::from_millis(1000));
+        let snap = world.next().unwrap();
+        if let Some(o) = core.observe(snap).unwrap().pop() {
+            return o;
+        }
+    };
+
+    let first = next_order(&mut core, &mut world);
+    let doomed = host_of(&first.request.destination);
+    let first_id = first.plan;
+    let handle = rt.block_on(driver.start(first.request)).unwrap();
+    // Past the setup, with pages on the wire (the first sample that counts any; the whole
+    // migration takes under a second, mostly zero pages): then the destination QEMU dies.
+    let progress = handle.progress();
+    let wait = Instant::now();
+    while progress.borrow().transferred_bytes == 0 {
+        assert!(
+            wait.elapsed() < Duration::from_secs(5),
+            "the migration never got going: {:?}",
+            progress.borrow()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = bed.pid("vm-x", doomed).expect("the incoming QEMU runs");
+    let sent = progress.borrow().transferred_bytes;
+    sh(&format!("kill -9 {pid}"));
+    let result = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), handle.outcome())
+            .await
+            .expect("the migration did not end within 30 s of its destination dying")
+    });
+    eprintln!(
+        "killed the destination QEMU on {} after {sent} bytes; the driver said {result:?}",
+        bed.hosts[doomed]
+    );
+    assert!(result.is_err(), "{result:?}");
+    core.finished(first_id, result).unwrap();
+    let plan = core.plan(first_id).unwrap();
+    assert_eq!(plan.state, PlanState::Failed, "{}", plan.detail);
+
+    // The VM never left the source: running there, printing, and nowhere else.
+    std::thread::sleep(Duration::from_millis(300));
+    let live: Vec<usize> = (0..3).filter(|&h| bed.pid("vm-x", h).is_some()).collect();
+    assert_eq!(live, [0], "vm-x has live QEMUs on hosts {live:?}");
+    let serial = bed.serial("vm-x", 0);
+    let before = std::fs::metadata(&serial).map(|m| m.len()).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(300));
+    let after = std::fs::metadata(&serial).map(|m| m.len()).unwrap_or(0);
+    assert!(after > before, "vm-x stopped printing on the source");
+
+    // Host 0 is still failing: the next plan goes to the other host.
+    let second = next_order(&mut core, &mut world);
+    let to = host_of(&second.request.destination);
+    assert_ne!(to, doomed, "the failed destination was offered again");
+    assert_ne!(to, 0);
+    let second_id = second.plan;
+    let handle = rt.block_on(driver.start(second.request)).unwrap();
+    let result = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), handle.outcome())
+            .await
+            .expect("the second migration did not end within 60 s")
+    });
+    core.finished(second_id, result).unwrap();
+    let plan = core.plan(second_id).unwrap();
+    // Seen here: QEMU 7.2 may fail the next outgoing migration of a source whose previous one
+    // failed ("Unable to write to socket: Bad file descriptor"); the VM must then still run on
+    // the source, which is what this test is about.
+    let expected = match plan.state {
+        PlanState::Succeeded => to,
+        PlanState::Failed => 0,
+        other => panic!("unexpected state {other:?}: {}", plan.detail),
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let live: Vec<usize> = (0..3).filter(|&h| bed.pid("vm-x", h).is_some()).collect();
+    assert_eq!(live, [expected], "vm-x has live QEMUs on hosts {live:?}");
+    let serial = bed.serial("vm-x", expected);
+    let before = std::fs::metadata(&serial).map(|m| m.len()).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(300));
+    let after = std::fs::metadata(&serial).map(|m| m.len()).unwrap_or(0);
+    assert!(after > before, "vm-x stopped printing");
+    eprintln!(
+        "first plan {}: {}; second plan to {}: {:?}: {}; test {:.1} s",
+        first_id,
+        core.plan(first_id).unwrap().detail,
+        bed.hosts[to],
+        plan.state,
+        plan.detail,
+        started.elapsed().as_secs_f64()
+    );
+    drop(world);
+}
+
 /// The same failure under the `reactive` policy, for comparison: precursors are not a breach, so
 /// nothing moves before A dies; A's VMs die with it and are restarted on another host by the
 /// test acting as the platform's HA service (Masakari-style evacuation: a cold boot, the guest's
@@ -729,9 +896,11 @@ async fn reactive_controller_loses_the_failing_hosts_vms_for_comparison() {
     for (vm, h) in vms {
         bed.start_vm(vm, h);
     }
-    let config = bed.config(&vms, "reactive");
+    let config = bed.config(&vms, "reactive", NFV_MAX_DOWNTIME_MS);
     let world = QemuWorld::new(&config).unwrap();
-    let profile = Arc::new(promig_migrate::Profile::resolve("tcg", Path::new("")).unwrap());
+    let profile = Arc::new(
+        promig_migrate::Profile::resolve(&config.controller.calibration, Path::new("")).unwrap(),
+    );
     let policy = promig_eval::run::registry().build("reactive", 1).unwrap();
     let journal = SqliteJournal::open(&config.controller.journal).unwrap();
     let core = Core::new(config.clone(), policy, profile, Box::new(journal)).unwrap();

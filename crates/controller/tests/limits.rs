@@ -230,3 +230,63 @@ fn a_host_at_risk_is_evacuated_one_migration_at_a_time() {
     assert_ne!(orders[0].plan, id);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A migration that failed holds its destination back: the policy's next plan for the VM goes
+/// elsewhere, and no plan goes into that host until `cooldown_s` passed.
+#[test]
+fn a_failed_migration_holds_its_destination_back() {
+    let dir = std::env::temp_dir().join(format!("promig-held-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("j.sqlite");
+    let cfg = ControllerConfig::demo(path.clone());
+    let cooldown_s = cfg.limits.cooldown_s;
+    let policy = promig_policy::by_name("proactive-greedy", 1).unwrap();
+    let profile =
+        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
+    let mut core = Core::new(
+        cfg,
+        policy,
+        profile,
+        Box::new(SqliteJournal::open(&path).unwrap()),
+    )
+    .unwrap();
+    let snap = base();
+    let mut obs = (*snap.obs).clone();
+    let h = (0..obs.hosts.len())
+        .max_by_key(|&h| obs.hosts[h].vms.len())
+        .unwrap();
+    obs.risks = vec![HostRisk::default(); obs.hosts.len()];
+    obs.risks[h] = HostRisk {
+        probability: 0.95,
+        hardware: 0.95,
+        time_left_s: Some(1800.0),
+        ..HostRisk::default()
+    };
+    let at = |t: f64| {
+        let mut o = obs.clone();
+        o.time_s = t;
+        Snapshot {
+            obs: Arc::new(o),
+            ..snap.clone()
+        }
+    };
+    let t0 = obs.time_s;
+    let first = core.observe(at(t0)).unwrap().remove(0);
+    let failed = first.request.destination.clone();
+    core.finished(first.plan, outcome(false)).unwrap();
+    assert_eq!(core.plan(first.plan).unwrap().state, PlanState::Failed);
+    let held = snap.host_names.iter().position(|n| *n == failed).unwrap();
+    assert_eq!(core.held_destinations(&at(t0 + 1.0)), [held]);
+    let orders = core.observe(at(t0 + 1.0)).unwrap();
+    assert!(!orders.is_empty(), "the next migration starts");
+    for p in core.plans(None) {
+        if !p.state.is_final() {
+            assert_ne!(p.destination, failed, "{p:?}");
+        }
+    }
+    assert!(
+        core.held_destinations(&at(t0 + cooldown_s + 1.0))
+            .is_empty()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -60,6 +60,19 @@ pub fn plan(
     constraints: &Constraints,
     profile: &Profile,
 ) -> Result<Plan, PlanError> {
+    plan_from(input, constraints, profile, &TechniqueParams::default())
+}
+
+/// [`plan`] with the knobs the planner does not choose (max-bandwidth, XBZRLE cache, compression
+/// threads, timeout) taken from `base` instead of QEMU's defaults: a caller that knows the path
+/// (e.g. that its link is slower than QEMU's 128 MiB/s default cap) prices every candidate with
+/// the cap it will really set.
+pub fn plan_from(
+    input: &MigrationInput,
+    constraints: &Constraints,
+    profile: &Profile,
+    base: &TechniqueParams,
+) -> Result<Plan, PlanError> {
     let limits = [0.25, 0.5, 1.0].map(|f| constraints.max_downtime_ms * f);
     let mut candidates = Vec::new();
     for technique in Technique::ALL {
@@ -72,16 +85,18 @@ pub fn plan(
         let variants: Vec<TechniqueParams> = if technique == Technique::Postcopy {
             (1..=2)
                 .map(|r| TechniqueParams {
+                    technique,
                     postcopy_after_rounds: r,
-                    ..TechniqueParams::of(technique)
+                    ..*base
                 })
                 .collect()
         } else {
             limits
                 .iter()
                 .map(|&l| TechniqueParams {
+                    technique,
                     downtime_limit_ms: l,
-                    ..TechniqueParams::of(technique)
+                    ..*base
                 })
                 .collect()
         };
