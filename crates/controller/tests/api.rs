@@ -73,13 +73,15 @@ async fn operators_approve_plans_over_a_guarded_api() {
         assert_eq!(r.status, status, "{method} {path}: {}", r.body);
         assert!(r.body.contains(says), "{method} {path}: {}", r.body);
     }
-    let huge = vec![b' '; 64 * 1024];
+    // One byte over the cap: the server reads it all before it refuses, so its 413 cannot race
+    // a client still sending (a much larger body may meet a closed connection instead).
+    let over = vec![b' '; promig_controller::api::MAX_BODY_BYTES + 1];
     let r = call(
         &c,
         "PUT",
         &format!("{base}/api/v1/kill-switch"),
         Some(TOKEN),
-        &huge,
+        &over,
     )
     .await;
     assert_eq!(r.status, 413, "{}", r.body);
