@@ -8,9 +8,8 @@
 
 mod common;
 
-use promig_controller::{ControllerConfig, Core, DaemonOptions, SimWorld, SqliteJournal};
+use promig_controller::{ControllerConfig, SimWorld};
 use std::sync::Arc;
-use std::time::Duration;
 
 async fn through_controller(policy: &str, seed: u64) -> promig_sim::Report {
     through_controller_with(policy, seed, 1).await
@@ -18,41 +17,13 @@ async fn through_controller(policy: &str, seed: u64) -> promig_sim::Report {
 
 async fn through_controller_with(policy: &str, seed: u64, per_host: usize) -> promig_sim::Report {
     let dir = common::scratch(&format!("loop-{policy}"));
-    let journal = dir.join("j.sqlite");
-    let mut cfg = ControllerConfig::demo(journal.clone());
+    let mut cfg = ControllerConfig::demo(dir.join("j.sqlite"));
     cfg.controller.policy = policy.into();
     cfg.limits.max_per_host = per_host;
     let world = SimWorld::default_scenario(seed, None, None).unwrap();
     // The simulator places the VMs at t = 0; the decision points after that are the rounds.
     let rounds = world.steps() as u64 - 1;
-    let profile =
-        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
-    let p = promig_eval::run::registry().build(policy, seed).unwrap();
-    let core = Core::new(
-        cfg,
-        p,
-        profile,
-        Box::new(SqliteJournal::open(&journal).unwrap()),
-    )
-    .unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = promig_controller::start(
-        core,
-        Box::new(world),
-        common::TOKEN.into(),
-        "127.0.0.1:0".parse().unwrap(),
-        DaemonOptions {
-            tick: Duration::from_millis(1),
-            grace: Duration::from_secs(1),
-            max_rounds: Some(rounds),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    )
-    .await
-    .unwrap();
-    let world = running.wait_for_world().await.unwrap();
+    let (_, world) = common::run_rounds(cfg, policy, seed, Box::new(world), rounds).await;
     std::fs::remove_dir_all(&dir).unwrap();
     world.report().expect("the simulator keeps a report")
 }
@@ -125,40 +96,10 @@ async fn per_host_limit_sweep() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_records_plans_and_moves_nothing() {
     let dir = common::scratch("dry-run");
-    let journal = dir.join("j.sqlite");
-    let cfg = ControllerConfig::demo(journal.clone());
+    let cfg = ControllerConfig::demo(dir.join("j.sqlite"));
     let world = promig_controller::DryRun::new(SimWorld::default_scenario(42, None, None).unwrap());
-    let profile =
-        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
-    let p = promig_eval::run::registry()
-        .build("proactive-greedy", 42)
-        .unwrap();
-    let core = Core::new(
-        cfg,
-        p,
-        profile,
-        Box::new(SqliteJournal::open(&journal).unwrap()),
-    )
-    .unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = promig_controller::start(
-        core,
-        Box::new(world),
-        common::TOKEN.into(),
-        "127.0.0.1:0".parse().unwrap(),
-        DaemonOptions {
-            tick: Duration::from_millis(1),
-            grace: Duration::from_secs(1),
-            max_rounds: Some(287),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    )
-    .await
-    .unwrap();
-    let state = Arc::clone(&running.state);
-    let world = running.wait_for_world().await.unwrap();
+    let (state, world) =
+        common::run_rounds(cfg, "proactive-greedy", 42, Box::new(world), 287).await;
     assert_eq!(world.name(), "noop");
     assert_eq!(world.report().unwrap().migrations, 0, "nothing moved");
     let plans = state.core().plans(None);
@@ -181,41 +122,10 @@ async fn a_dry_run_records_plans_and_moves_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clock_runs_forward_across_episodes_and_open_plans_stay_bounded() {
     let dir = common::scratch("episodes");
-    let journal = dir.join("j.sqlite");
-    let cfg = ControllerConfig::demo(journal.clone());
+    let cfg = ControllerConfig::demo(dir.join("j.sqlite"));
     let world = SimWorld::default_scenario(42, Some(48), None).unwrap();
-    let profile =
-        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
-    let p = promig_eval::run::registry()
-        .build("proactive-greedy", 42)
-        .unwrap();
-    let core = Core::new(
-        cfg,
-        p,
-        profile,
-        Box::new(SqliteJournal::open(&journal).unwrap()),
-    )
-    .unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = promig_controller::start(
-        core,
-        Box::new(world),
-        common::TOKEN.into(),
-        "127.0.0.1:0".parse().unwrap(),
-        DaemonOptions {
-            tick: Duration::from_millis(1),
-            grace: Duration::from_secs(1),
-            // Ten episodes of 48 steps.
-            max_rounds: Some(480),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    )
-    .await
-    .unwrap();
-    let state = Arc::clone(&running.state);
-    running.wait_for_world().await.unwrap();
+    // Ten episodes of 48 steps.
+    let (state, _) = common::run_rounds(cfg, "proactive-greedy", 42, Box::new(world), 480).await;
     let core = state.core();
     assert!(
         core.now_s() > 9.0 * 48.0 * 300.0,

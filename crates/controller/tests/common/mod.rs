@@ -115,3 +115,48 @@ pub async fn call(
         body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
+
+/// Runs a daemon over `world` with `cfg` and `policy` for `rounds` rounds as fast as it can;
+/// returns the shared state (plans, metrics) and the world (its report) once it stopped.
+pub async fn run_rounds(
+    cfg: ControllerConfig,
+    policy: &str,
+    seed: u64,
+    world: Box<dyn promig_controller::World>,
+    rounds: u64,
+) -> (
+    Arc<promig_controller::api::AppState>,
+    Box<dyn promig_controller::World>,
+) {
+    let journal = cfg.controller.journal.clone();
+    let profile =
+        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
+    let p = promig_eval::run::registry().build(policy, seed).unwrap();
+    let core = Core::new(
+        cfg,
+        p,
+        profile,
+        Box::new(SqliteJournal::open(&journal).unwrap()),
+    )
+    .unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = promig_controller::start(
+        core,
+        world,
+        TOKEN.into(),
+        "127.0.0.1:0".parse().unwrap(),
+        DaemonOptions {
+            tick: Duration::from_millis(1),
+            grace: Duration::from_secs(1),
+            max_rounds: Some(rounds),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .unwrap();
+    let state = Arc::clone(&running.state);
+    let world = running.wait_for_world().await.unwrap();
+    (state, world)
+}
