@@ -171,6 +171,7 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    limit_malloc_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -212,6 +213,23 @@ pub fn run(args: ControllerArgs, data: Option<&Path>) -> Result<()> {
         eprintln!("promig controller: stopped; the journal is consistent");
         anyhow::Ok(())
     })
+}
+
+/// Keeps glibc's malloc to one arena for the long-running daemon. With one arena per thread
+/// (glibc's default, up to 8 per core) the soak at 1,000 hosts grew from 103 to 123 MB in five
+/// minutes with a bounded set of live objects; with one arena it stayed at 58-65 MB over 9,855
+/// rounds (with two it still grew, 61 to 84 MB in two minutes): fragmentation across arenas, not
+/// a leak. One shared arena did not slow it: 9,855 rounds in 200 s, against 10,140 in 300 s.
+/// `MALLOC_ARENA_MAX` in the environment still wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called before the runtime's threads
+        // exist.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
+    }
 }
 
 /// Resolves on SIGTERM (systemd's stop) or Ctrl-C.
