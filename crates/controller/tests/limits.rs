@@ -4,9 +4,11 @@
 //! no new plan for a VM inside its cooldown, and every plan's
 //! journaled history a legal chain.
 
+mod common;
+
 use promig_controller::core::Snapshot;
 use promig_controller::{
-    Approval, ControllerConfig, Core, Journal, PlanState, SimWorld, SqliteJournal, World,
+    Approval, ControllerConfig, Journal, PlanState, SimWorld, SqliteJournal, World,
 };
 use promig_driver::{DriverError, MigrationStatus, Outcome};
 use promig_model::HostRisk;
@@ -90,9 +92,7 @@ proptest! {
         cfg.limits.cooldown_s = 900.0;
         cfg.controller.approval = if manual { Approval::Manual } else { Approval::Auto };
         let threshold = cfg.controller.destination_risk_max;
-        let policy = promig_policy::by_name("proactive-greedy", 1).unwrap();
-        let profile = Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
-        let mut core = Core::new(cfg, policy, profile, Box::new(SqliteJournal::open(&path).unwrap())).unwrap();
+        let mut core = common::greedy_core(cfg);
         let snap = base();
         let hosts = snap.obs.hosts.len();
         let mut moved_at: BTreeMap<String, f64> = BTreeMap::new();
@@ -186,16 +186,7 @@ fn a_host_at_risk_is_evacuated_one_migration_at_a_time() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("j.sqlite");
     let cfg = ControllerConfig::demo(path.clone());
-    let policy = promig_policy::by_name("proactive-greedy", 1).unwrap();
-    let profile =
-        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
-    let mut core = Core::new(
-        cfg,
-        policy,
-        profile,
-        Box::new(SqliteJournal::open(&path).unwrap()),
-    )
-    .unwrap();
+    let mut core = common::greedy_core(cfg);
     let snap = base();
     let mut obs = (*snap.obs).clone();
     let h = (0..obs.hosts.len())
@@ -240,16 +231,7 @@ fn a_failed_migration_holds_its_destination_back() {
     let path = dir.join("j.sqlite");
     let cfg = ControllerConfig::demo(path.clone());
     let cooldown_s = cfg.limits.cooldown_s;
-    let policy = promig_policy::by_name("proactive-greedy", 1).unwrap();
-    let profile =
-        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
-    let mut core = Core::new(
-        cfg,
-        policy,
-        profile,
-        Box::new(SqliteJournal::open(&path).unwrap()),
-    )
-    .unwrap();
+    let mut core = common::greedy_core(cfg);
     let snap = base();
     let mut obs = (*snap.obs).clone();
     let h = (0..obs.hosts.len())

@@ -2,6 +2,8 @@
 //! NICs (and both racks' uplinks when it crosses racks) with the bandwidth its source grants
 //! until the driver reports bytes sent, then with its measured mean rate; nothing else is loaded.
 
+mod common;
+
 use promig_controller::core::{LinkKind, Snapshot};
 use promig_controller::{ControllerConfig, Core, SimWorld, SqliteJournal, World};
 use promig_driver::{MigrationStatus, Progress};
@@ -14,16 +16,7 @@ fn a_running_migration_loads_the_links_it_crosses() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("j.sqlite");
     let cfg = ControllerConfig::demo(path.clone());
-    let policy = promig_policy::by_name("proactive-greedy", 1).unwrap();
-    let profile =
-        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
-    let mut core = Core::new(
-        cfg,
-        policy,
-        profile,
-        Box::new(SqliteJournal::open(&path).unwrap()),
-    )
-    .unwrap();
+    let mut core = common::greedy_core(cfg);
     let snap = SimWorld::default_scenario(21, None, None)
         .unwrap()
         .next()

@@ -160,3 +160,19 @@ pub async fn run_rounds(
     let world = running.wait_for_world().await.unwrap();
     (state, world)
 }
+
+/// A decision core with `proactive-greedy` (seed 1), the `kvm` cost profile and a journal at
+/// `cfg.controller.journal`: what the tests that drive the core directly start from.
+pub fn greedy_core(cfg: ControllerConfig) -> Core {
+    let journal = cfg.controller.journal.clone();
+    let policy = promig_policy::by_name("proactive-greedy", 1).unwrap();
+    let profile =
+        Arc::new(promig_migrate::Profile::resolve("kvm", std::path::Path::new("")).unwrap());
+    Core::new(
+        cfg,
+        policy,
+        profile,
+        Box::new(SqliteJournal::open(&journal).unwrap()),
+    )
+    .unwrap()
+}
