@@ -103,6 +103,18 @@ function chainsLegend(chains) {
         c.vms.join(", ") + (c.hosts.length ? " on " + c.hosts.join(", ") : ""))))));
 }
 
+// A prediction built on missing or stale inputs says so: a host that looks safe for lack of
+// data must not look like a safe host.
+function confidenceView(c) {
+  if (!c || c.fraction >= 1) return null;
+  const gaps = c.missing.map((m) => m + " (missing)")
+    .concat(c.stale.map((s) => s.input + " (" + duration(s.age_s) + " old)"));
+  return el("div", { class: "meta low-confidence" },
+    el("strong", {}, "confidence " + pct(c.fraction)),
+    el("details", {}, el("summary", {}, gaps.length + " inputs lacking"),
+      el("ul", {}, gaps.map((g) => el("li", {}, g)))));
+}
+
 function hostsView(hosts, vms, chains, links) {
   if (!hosts.length) return el("p", { class: "empty" }, "No hosts yet.");
   const chainOf = new Map(vms.filter((v) => v.chain !== null && v.chain !== undefined).map((v) => [v.name, v.chain]));
@@ -127,6 +139,7 @@ function hostsView(hosts, vms, chains, links) {
              h.risk >= 0.05 ? " · " + h.cause : "",
              h.risk >= 0.05 && h.time_left_s !== null && h.time_left_s !== undefined ? " · " + duration(h.time_left_s) + " left" : ""]
           : "down"),
+        confidenceView(h.confidence),
         el("div", { class: "meta" }, "CPU " + pct(h.cpu_utilization) + " · memory " +
           (h.memory_reserved_mib / 1024).toFixed(1) + " / " + (h.memory_mib / 1024).toFixed(1) + " GiB"),
         inChains.length

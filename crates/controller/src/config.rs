@@ -71,6 +71,10 @@ pub struct LoopConfig {
     pub listen: SocketAddr,
     /// SQLite journal; relative paths are relative to the config file.
     pub journal: PathBuf,
+    /// Finished plans (and their state changes) are kept this long (world seconds), then
+    /// pruned, so the journal does not grow without bound; 0 keeps everything. Open plans are
+    /// always kept.
+    pub journal_keep_s: f64,
     /// Migration cost profile (`kvm`, `tcg` or a TOML file) the planner prices moves with.
     pub calibration: String,
     /// A recommended plan nobody approved, or an approved one that found no slot, is superseded
@@ -107,6 +111,7 @@ impl Default for LoopConfig {
             tick_ms: 1000,
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             journal: PathBuf::from("promig-journal.sqlite"),
+            journal_keep_s: 30.0 * 86_400.0,
             calibration: "kvm".into(),
             plan_ttl_s: 1800.0,
             destination_risk_max: 0.3,
@@ -292,6 +297,13 @@ impl ControllerConfig {
                     "must be a positive number".into(),
                 ));
             }
+        }
+        if !(c.journal_keep_s.is_finite() && c.journal_keep_s >= 0.0) {
+            return Err(fail(
+                "journal_keep_s",
+                "controller.journal_keep_s",
+                "must be a number of seconds, 0 or more (0 keeps every plan)".into(),
+            ));
         }
         if !(c.link_headroom > 0.0 && c.link_headroom <= 1.0) {
             return Err(fail(
@@ -506,6 +518,13 @@ mod tests {
         assert!(err.contains(":2") && err.contains("cooldown_s"), "{err}");
         let err = parse("[controller]\nspeed = 3\n").unwrap_err().to_string();
         assert!(err.contains(":2") && err.contains("speed"), "{err}");
+        let err = parse("[controller]\ntick_ms = 10\njournal_keep_s = -1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":3") && err.contains("journal_keep_s"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Every state change is journaled before it is acted upon; the daemon around this type only
 //! moves snapshots in and orders and outcomes out.
 
+use crate::confidence::Confidence;
 use crate::config::{Approval, ControllerConfig};
 use crate::error::ControllerError;
 use crate::journal::Journal;
@@ -44,7 +45,7 @@ pub const LINK_HEADROOM: f64 = 0.8;
 
 /// One snapshot of the world with its names: the observation indexes hosts and VMs, the plans,
 /// the journal and the API name them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// The observation, risks included.
     pub obs: Arc<Observation>,
@@ -56,6 +57,9 @@ pub struct Snapshot {
     /// topology (observations carry host NICs only); empty otherwise, and the dashboard then
     /// shows a rack's migration traffic without a capacity.
     pub rack_uplink_bps: Arc<BTreeMap<u32, f64>>,
+    /// How far each host's prediction can be trusted (missing and stale inputs), by host index;
+    /// empty where every input is always fresh (the simulator).
+    pub confidence: Arc<Vec<Confidence>>,
 }
 
 impl Snapshot {
@@ -99,6 +103,9 @@ pub struct HostStatus {
     pub cause: String,
     /// Predicted time to failure.
     pub time_left_s: Option<f64>,
+    /// How far that prediction can be trusted: the inputs it lacked or took from an earlier
+    /// reading (a host that looks safe for lack of data must not look like a safe host).
+    pub confidence: Confidence,
     /// Resident VMs.
     pub vms: Vec<String>,
 }
@@ -208,9 +215,17 @@ pub struct Core {
     kill_switch: bool,
     draining: bool,
     now_s: f64,
+    /// World time of the last journal pruning that left nothing behind.
+    pruned_at_s: Option<f64>,
     /// Counters, gauges and histograms for `/metrics`.
     pub metrics: Metrics,
 }
+
+/// World seconds between two prunings of the journal.
+const PRUNE_EVERY_S: f64 = 3600.0;
+
+/// Most finished plans pruned in one round.
+const PRUNE_BATCH: usize = 10_000;
 
 /// The kill switch's name in the journal's flags.
 const KILL_SWITCH: &str = "kill_switch";
@@ -258,6 +273,7 @@ impl Core {
             kill_switch,
             draining: false,
             now_s: 0.0,
+            pruned_at_s: None,
             metrics,
         };
         core.refresh_plan_gauges();
@@ -321,6 +337,7 @@ impl Core {
         self.metrics.observe_snapshot(&snap);
         self.reconcile_orphans(&snap)?;
         self.expire(&snap)?;
+        self.prune_journal()?;
         let mut orders = Vec::new();
         if !self.draining {
             let held = self.held_destinations(&snap);
@@ -343,6 +360,26 @@ impl Core {
         self.snapshot = Some(snap);
         self.refresh_plan_gauges();
         Ok(orders)
+    }
+
+    /// Keeps the journal to `journal_keep_s` of finished plans: once per world hour, or every
+    /// round while a backlog remains, at most [`PRUNE_BATCH`] plans a round so that a large
+    /// backlog never holds up a decision.
+    fn prune_journal(&mut self) -> Result<(), ControllerError> {
+        let keep = self.cfg.controller.journal_keep_s;
+        if keep <= 0.0
+            || self
+                .pruned_at_s
+                .is_some_and(|t| self.now_s - t < PRUNE_EVERY_S)
+        {
+            return Ok(());
+        }
+        let pruned = self.journal.prune(self.now_s - keep, PRUNE_BATCH)?;
+        if pruned > 0 {
+            tracing::debug!(pruned, "journal: old finished plans removed");
+        }
+        self.pruned_at_s = (pruned < PRUNE_BATCH).then_some(self.now_s);
+        Ok(())
     }
 
     /// Indices of the hosts held back as destinations: a migration into them failed less than
@@ -1042,6 +1079,7 @@ impl Core {
                     risk: r.map_or(0.0, |r| r.probability),
                     cause: r.map_or("none", cause_of).to_string(),
                     time_left_s: r.and_then(|r| r.time_left_s),
+                    confidence: snap.confidence.get(h).cloned().unwrap_or_default(),
                     vms: host.vms.iter().map(|&v| snap.vm_names[v].clone()).collect(),
                 }
             })

@@ -49,6 +49,10 @@ pub trait Journal: Send {
     fn flag(&self, name: &str) -> Result<bool, ControllerError>;
     /// Sets a persisted switch.
     fn set_flag(&mut self, name: &str, on: bool) -> Result<(), ControllerError>;
+    /// Deletes up to `limit` final plans (succeeded, failed, cancelled, superseded) with every
+    /// state change before `before_s`, oldest first, and their changes; returns how many. Open
+    /// plans are never touched: reconciliation after a crash needs them.
+    fn prune(&mut self, before_s: f64, limit: usize) -> Result<usize, ControllerError>;
 }
 
 /// The SQLite journal.
@@ -290,6 +294,39 @@ impl Journal for SqliteJournal {
             .map_err(|e| self.err(e))
     }
 
+    fn prune(&mut self, before_s: f64, limit: usize) -> Result<usize, ControllerError> {
+        let own = self.db.is_autocommit();
+        let db = &self.db;
+        let mut pruned = 0;
+        let result = (|| {
+            if own {
+                db.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            db.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY);
+                 DELETE FROM doomed;",
+            )?;
+            pruned = db.execute(
+                "INSERT INTO doomed SELECT p.id FROM plans p
+                 WHERE p.state IN ('succeeded', 'failed', 'cancelled', 'superseded')
+                   AND NOT EXISTS (SELECT 1 FROM transitions t
+                                   WHERE t.plan = p.id AND t.at_s >= ?1)
+                 ORDER BY p.id LIMIT ?2",
+                params![before_s, limit.min(i64::MAX as usize) as i64],
+            )?;
+            db.execute_batch(
+                "DELETE FROM transitions WHERE plan IN (SELECT id FROM doomed);
+                 DELETE FROM plans WHERE id IN (SELECT id FROM doomed);",
+            )?;
+            if own {
+                db.execute_batch("COMMIT")?;
+            }
+            Ok(())
+        })();
+        self.finish(own, result)?;
+        Ok(pruned)
+    }
+
     fn set_flag(&mut self, name: &str, on: bool) -> Result<(), ControllerError> {
         self.db
             .execute(
@@ -331,6 +368,44 @@ mod tests {
             detail: "proposed".into(),
             measured: None,
         }
+    }
+
+    #[test]
+    fn pruning_removes_old_final_plans_only() {
+        let dir = std::env::temp_dir().join(format!("promig-prune-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("j.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let mut j = SqliteJournal::open(&path).unwrap();
+        // (created, final state and when, or still open)
+        let cases = [
+            (10.0, Some((PlanState::Succeeded, 20.0))), // old, final: pruned
+            (11.0, Some((PlanState::Superseded, 30.0))), // old, final: pruned
+            (12.0, None),                               // old but open: kept
+            (13.0, Some((PlanState::Failed, 500.0))),   // finished after the cut: kept
+            (600.0, Some((PlanState::Cancelled, 700.0))), // new: kept
+        ];
+        let mut ids = Vec::new();
+        for (created, end) in cases {
+            let mut p = plan();
+            p.created_s = created;
+            p.updated_s = created;
+            j.insert(&mut p).unwrap();
+            if let Some((state, at)) = end {
+                p.state = state;
+                p.updated_s = at;
+                j.transition(&p, PlanState::Recommended).unwrap();
+            }
+            ids.push(p.id);
+        }
+        assert_eq!(j.prune(100.0, 1).unwrap(), 1, "at most the limit");
+        assert_eq!(j.prune(100.0, 10).unwrap(), 1);
+        assert_eq!(j.prune(100.0, 10).unwrap(), 0, "nothing left to prune");
+        let left: Vec<PlanId> = j.recent(10).unwrap().iter().rev().map(|p| p.id).collect();
+        assert_eq!(left, ids[2..]);
+        assert!(j.transitions(ids[0]).unwrap().is_empty());
+        assert_eq!(j.transitions(ids[3]).unwrap().len(), 2);
+        assert_eq!(j.open_plans().unwrap().len(), 1);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod confidence;
 pub mod config;
 pub mod core;
 pub mod daemon;

@@ -34,6 +34,13 @@ pub struct HostCauseLabel {
     pub cause: String,
 }
 
+/// `host` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HostLabel {
+    /// Host name.
+    pub host: String,
+}
+
 /// `kind` label: `predicted` or `measured`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
@@ -60,6 +67,8 @@ pub struct Metrics {
     registry: Registry,
     /// Risk per host and cause.
     pub host_risk: Family<HostCauseLabel, Gauge<f64, AtomicU64>>,
+    /// Share of each host's prediction inputs that were present and fresh (1: all).
+    pub host_confidence: Family<HostLabel, Gauge<f64, AtomicU64>>,
     /// Open plans by state.
     pub plans: Family<StateLabel, Gauge>,
     /// Plans ever recommended.
@@ -95,6 +104,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("promig");
         let host_risk = Family::<HostCauseLabel, Gauge<f64, AtomicU64>>::default();
+        let host_confidence = Family::<HostLabel, Gauge<f64, AtomicU64>>::default();
         let plans = Family::<StateLabel, Gauge>::default();
         let plans_created = Counter::default();
         let migrations_started = Counter::default();
@@ -110,6 +120,11 @@ impl Metrics {
             "host_risk",
             "Predicted probability that the host breaks a VNF requirement within the horizon",
             host_risk.clone(),
+        );
+        registry.register(
+            "host_prediction_confidence",
+            "Share of the host's prediction inputs present and fresh this round (stale ones count less with age, missing ones nothing)",
+            host_confidence.clone(),
         );
         registry.register("plans", "Open action plans by state", plans.clone());
         registry.register(
@@ -165,6 +180,7 @@ impl Metrics {
         Metrics {
             registry,
             host_risk,
+            host_confidence,
             plans,
             plans_created,
             migrations_started,
@@ -183,6 +199,12 @@ impl Metrics {
     pub fn observe_snapshot(&self, snap: &Snapshot) {
         self.snapshots.inc();
         self.world_time_seconds.set(snap.obs.time_s);
+        for (h, name) in snap.host_names.iter().enumerate() {
+            let fraction = snap.confidence.get(h).map_or(1.0, |c| c.fraction);
+            self.host_confidence
+                .get_or_create(&HostLabel { host: name.clone() })
+                .set(fraction);
+        }
         for (h, r) in snap.obs.risks.iter().enumerate() {
             let Some(name) = snap.host_names.get(h) else {
                 continue;

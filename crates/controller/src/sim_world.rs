@@ -419,6 +419,7 @@ impl World for SimWorld {
             host_names: Arc::clone(&s.host_names),
             vm_names: Arc::clone(&s.vm_names),
             rack_uplink_bps: Arc::clone(&self.rack_uplink_bps),
+            confidence: Arc::default(),
         };
         Ok(snap)
     }

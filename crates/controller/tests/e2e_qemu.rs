@@ -432,6 +432,27 @@ async fn proactive_controller_evacuates_a_failing_host_before_it_dies() {
             );
         }
         assert!(hosts.iter().all(|h| h.up), "{hosts:?}");
+        // Every input present and fresh: the exporters' four series, and each VM's QEMU
+        // process metered through its QMP socket's peer.
+        for h in &hosts {
+            eprintln!(
+                "healthy: {} prediction confidence {:?}",
+                h.name, h.confidence
+            );
+            assert_eq!(h.confidence.fraction, 1.0, "{}: {:?}", h.name, h.confidence);
+        }
+        for v in core.vms() {
+            eprintln!(
+                "healthy: {} CPU of its QEMU process {:.0} MIPS (1000 = one core)",
+                v.name, v.requested_mips
+            );
+            assert!(
+                v.requested_mips > 0.0 && v.requested_mips != 100.0,
+                "{}: CPU demand not metered ({})",
+                v.name,
+                v.requested_mips
+            );
+        }
         assert!(
             core.plans(None).is_empty(),
             "no plan on a healthy data centre: {:?}",

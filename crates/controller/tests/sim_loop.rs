@@ -118,11 +118,14 @@ async fn a_dry_run_records_plans_and_moves_nothing() {
 
 /// Across episodes (the simulated world starts a new day with the next seed) the controller's
 /// clock keeps running forward, so plans still expire and cooldowns still end: open plans stay
-/// few however long the daemon runs.
+/// few however long the daemon runs, and the journal keeps finished plans only as long as
+/// `journal_keep_s` says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clock_runs_forward_across_episodes_and_open_plans_stay_bounded() {
     let dir = common::scratch("episodes");
-    let cfg = ControllerConfig::demo(dir.join("j.sqlite"));
+    let mut cfg = ControllerConfig::demo(dir.join("j.sqlite"));
+    let keep_s = 6.0 * 3600.0;
+    cfg.controller.journal_keep_s = keep_s;
     let world = SimWorld::default_scenario(42, Some(48), None).unwrap();
     // Ten episodes of 48 steps.
     let (state, _) = common::run_rounds(cfg, "proactive-greedy", 42, Box::new(world), 480).await;
@@ -141,6 +144,27 @@ async fn the_clock_runs_forward_across_episodes_and_open_plans_stay_bounded() {
     for p in core.plans(None) {
         assert!(p.updated_s >= p.created_s, "{} went back in time", p.id);
     }
+    // Pruned once per world hour: nothing finished longer ago than the retention plus that
+    // hour plus one round is left, and the older plans are gone.
+    let created = core.metrics.plans_created.get();
+    let cutoff = core.now_s() - keep_s - 3600.0 - 300.0;
     drop(core);
+    let journal = promig_controller::SqliteJournal::open(&dir.join("j.sqlite")).unwrap();
+    use promig_controller::Journal;
+    let kept = journal.recent(usize::MAX).unwrap();
+    eprintln!("journal: {} plans kept of {created} created", kept.len());
+    assert!(
+        (kept.len() as u64) < created / 2,
+        "{} of {created} kept",
+        kept.len()
+    );
+    for p in kept.iter().filter(|p| p.state.is_final()) {
+        let last = journal.transitions(p.id).unwrap().last().unwrap().at_s;
+        assert!(
+            last >= cutoff,
+            "plan {} finished at {last}, before {cutoff}",
+            p.id
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,6 +3,7 @@
 //! available). A series the exporter does not carry is reported missing, never guessed: the
 //! world counts it and the host's signal stays at its neutral value.
 
+use crate::confidence::InputState;
 use promig_telemetry::sources::prometheus::parser::{Line, parse_line};
 use promig_telemetry::sources::prometheus::scrape::fetch;
 use std::time::{Duration, Instant};
@@ -84,17 +85,21 @@ impl Sample {
         s
     }
 
-    /// Names of the series this page lacked.
-    pub fn missing(&self) -> Vec<&'static str> {
-        let present = [
+    /// Which of [`SERIES`] this page carried, in that order.
+    pub fn present(&self) -> [bool; 4] {
+        [
             self.edac_total.is_some(),
             self.temp_max_c.is_some(),
             self.mem_available_bytes.is_some(),
             self.cpu_seconds.is_some(),
-        ];
+        ]
+    }
+
+    /// Names of the series this page lacked.
+    pub fn missing(&self) -> Vec<&'static str> {
         SERIES
             .iter()
-            .zip(present)
+            .zip(self.present())
             .filter(|(_, p)| !p)
             .map(|(n, _)| *n)
             .collect()
@@ -134,6 +139,8 @@ pub struct HostTelemetry {
     pub last_ok: Option<Instant>,
     /// The latest derived signals (kept while the exporter is briefly unreachable).
     pub signals: Signals,
+    /// This round's scrape succeeded.
+    answered: bool,
 }
 
 impl HostTelemetry {
@@ -162,6 +169,24 @@ impl HostTelemetry {
         self.signals = sig;
         self.last = Some((at, sample));
         self.last_ok = Some(at);
+        self.answered = true;
+    }
+
+    /// This round's scrape failed: the signals in use are the last ones read.
+    pub fn unanswered(&mut self) {
+        self.answered = false;
+    }
+
+    /// Each of [`SERIES`], at `now`: fresh, stale (with its age) or missing.
+    pub fn series(&self, now: Instant) -> [InputState; 4] {
+        let Some((at, sample)) = &self.last else {
+            return [InputState::Missing; 4];
+        };
+        sample.present().map(|p| match (p, self.answered) {
+            (false, _) => InputState::Missing,
+            (true, true) => InputState::Fresh,
+            (true, false) => InputState::Stale(now.saturating_duration_since(*at).as_secs_f64()),
+        })
     }
 }
 
@@ -227,5 +252,23 @@ node_memory_MemAvailable_bytes 1.073741824e+09\n";
         assert_eq!(h.signals.temperature_c, 64.5);
         h.update(t0 + Duration::from_secs(3), Sample::parse(PAGE.as_bytes()));
         assert_eq!(h.signals.corrected_errors_per_h, 0.0);
+    }
+
+    #[test]
+    fn series_are_fresh_stale_or_missing() {
+        use InputState::*;
+        let t0 = Instant::now();
+        let mut h = HostTelemetry::default();
+        assert_eq!(h.series(t0), [Missing; 4], "never scraped");
+        h.update(
+            t0,
+            Sample::parse(b"node_hwmon_temp_celsius 50\nnode_cpu_seconds_total{mode=\"idle\"} 1\n"),
+        );
+        assert_eq!(h.series(t0), [Missing, Fresh, Missing, Fresh]);
+        h.unanswered();
+        assert_eq!(
+            h.series(t0 + Duration::from_secs(5)),
+            [Missing, Stale(5.0), Missing, Stale(5.0)]
+        );
     }
 }

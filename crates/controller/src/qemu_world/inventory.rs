@@ -3,6 +3,7 @@
 //! flight, and its last measured dirty rate. The world reads it to build snapshots; the driver
 //! changes it when a migration ends. Shared behind one lock never held across an `await`.
 
+use super::process::ProcessMeter;
 use crate::config::{ControllerConfig, HostEntry, VmEntry};
 use promig_driver::{DriverError, QmpClient, RunState};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,10 @@ pub struct VmState {
     /// answer, or a leftover that did not quit): search again next round, so a stopped copy is
     /// never forgotten.
     pub recheck: bool,
+    /// Its QEMU process's CPU and memory, metered every round.
+    pub meter: ProcessMeter,
+    /// vCPUs of its QEMU (`query-cpus-fast`), read once per process.
+    pub vcpus: Option<u32>,
 }
 
 /// Hosts and VMs.
@@ -80,6 +85,8 @@ impl Inventory {
                 dirty_rate_pending: false,
                 external_migration: false,
                 recheck: false,
+                meter: ProcessMeter::default(),
+                vcpus: None,
             })
             .collect();
         Inventory {

@@ -9,7 +9,14 @@
 //! `node_cpu_seconds_total` (busy share); per VM: its host and state from `query-status` /
 //! `query-migrate`, and its dirty rate from QEMU's `calc-dirty-rate` in `page-sampling` mode
 //! (the `dirty-bitmap` mode crashes QEMU 7.2 under TCG), started at the end of one round and read
-//! at the start of the next, so a round never waits for a measurement.
+//! at the start of the next, so a round never waits for a measurement; and the CPU and resident
+//! memory of its QEMU process (`/proc/<pid>`, the pid being the QMP socket's peer), which become
+//! the VM's CPU demand, its utilisation history and its memory in use.
+//!
+//! Each host's prediction carries a [`Confidence`]: its four series and its VMs' process
+//! readings, each fresh, stale (the exporter did not answer this round; the old value is in use)
+//! or missing, so the API, the dashboard and `promig_host_prediction_confidence` show which
+//! predictions stand on little data.
 //!
 //! Missing data never stops the loop: an unreachable exporter or a series it does not carry is
 //! counted in [`QemuWorld::refusals`] by reason (and in the core's `telemetry_refused` metric
@@ -57,7 +64,9 @@
 pub mod driver;
 pub mod exporter;
 pub mod inventory;
+pub mod process;
 
+use crate::confidence::{Confidence, InputState};
 use crate::config::ControllerConfig;
 use crate::core::Snapshot;
 use crate::error::ControllerError;
@@ -87,9 +96,9 @@ pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Capacity of one core in the observation's units (real hosts report shares, not MIPS).
 const MIPS_PER_CORE: f64 = 1000.0;
 
-/// CPU a VM is assumed to request: one vCPU at a tenth of a core. The controller does not meter
-/// guests' CPU yet; a nominal demand keeps the overload and latency models quiet rather than
-/// inventing load.
+/// CPU a VM is assumed to request until its QEMU process has been metered twice (or when it
+/// cannot be: a relayed socket): a tenth of a core, a nominal demand that keeps the overload and
+/// latency models quiet rather than inventing load. The host's confidence shows the gap.
 const VM_REQUESTED_MIPS: f64 = 100.0;
 
 /// Dirty-rate measurement window, seconds (QEMU 7.2 counts it in whole seconds).
@@ -148,7 +157,6 @@ pub struct QemuWorld {
     failures: Vec<u32>,
     targets: Vec<(String, String)>,
     predictor: Box<dyn Predictor>,
-    vm_history: Vec<usize>,
     last_round: Option<Instant>,
     refusals: Arc<Refusals>,
 }
@@ -186,14 +194,13 @@ impl QemuWorld {
             failures: vec![DOWN_AFTER_FAILURES; n],
             targets,
             predictor,
-            vm_history: vec![0; cfg.vms.len()],
             last_round: None,
             refusals: Arc::default(),
         })
     }
 
     /// Counts of refused or missing telemetry by reason (`unreachable:<host>`,
-    /// `missing:<host>:<series>`, `qmp:<vm>`, `dirty-rate:<vm>`), shared: it stays readable
+    /// `missing:<host>:<series>`, `qmp:<vm>`, `dirty-rate:<vm>`, `process:<vm>`), shared: it stays readable
     /// after the world is handed to the daemon.
     pub fn refusals(&self) -> Arc<Refusals> {
         Arc::clone(&self.refusals)
@@ -251,6 +258,7 @@ impl QemuWorld {
                 Err(e) => {
                     tracing::debug!(host = %names[h], error = %e, "scrape failed");
                     self.refuse(format!("unreachable:{}", names[h]));
+                    self.telemetry[h].unanswered();
                     self.failures[h] = self.failures[h].saturating_add(1);
                 }
             }
@@ -314,6 +322,55 @@ impl QemuWorld {
                 }
             }
             self.dirty_rate(vm, &name).await;
+            self.meter(vm, &name).await;
+        }
+    }
+
+    /// Reads VM `vm`'s QEMU process (CPU seconds, resident memory); on a new process also its
+    /// vCPU count. A VM that is down or not metered this round keeps no figure.
+    async fn meter(&self, vm: usize, name: &str) {
+        let client = {
+            let mut inv = lock(&self.shared);
+            let v = &mut inv.vms[vm];
+            match &v.client {
+                Some(c) if v.alive => Arc::clone(c),
+                _ => {
+                    v.meter.clear();
+                    return;
+                }
+            }
+        };
+        let Some(pid) = client.peer_pid() else {
+            self.refuse(format!("process:{name}"));
+            lock(&self.shared).vms[vm].meter.clear();
+            return;
+        };
+        match process::read(pid) {
+            Ok(sample) => {
+                let new_process = lock(&self.shared).vms[vm].meter.pid() != Some(pid);
+                let vcpus = if new_process {
+                    match client
+                        .execute("query-cpus-fast", serde_json::Value::Null)
+                        .await
+                    {
+                        Ok(r) => r.as_array().map(|a| a.len() as u32).filter(|&n| n > 0),
+                        Err(_) => None,
+                    }
+                } else {
+                    None
+                };
+                let mut inv = lock(&self.shared);
+                let v = &mut inv.vms[vm];
+                if new_process {
+                    v.vcpus = vcpus;
+                }
+                v.meter.update(pid, Instant::now(), sample);
+            }
+            Err(e) => {
+                tracing::debug!(vm = name, pid, reason = %e, "QEMU process not metered");
+                self.refuse(format!("process:{name}"));
+                lock(&self.shared).vms[vm].meter.clear();
+            }
         }
     }
 
@@ -418,8 +475,11 @@ impl QemuWorld {
     }
 
     /// The observation of the data centre as the last scrape and probes left it.
-    fn observation(&mut self, interval_s: f64) -> (Observation, Vec<String>, Vec<String>) {
+    fn observation(&mut self, interval_s: f64) -> Observed {
         let inv = lock(&self.shared);
+        let now = Instant::now();
+        let round_start = self.last_round.unwrap_or(now);
+        let mut confidence = Vec::with_capacity(inv.hosts.len());
         let time_s = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
@@ -446,23 +506,35 @@ impl QemuWorld {
                             vnf_names.len() - 1
                         }
                     });
-            let share = VM_REQUESTED_MIPS / MIPS_PER_CORE;
-            self.vm_history[i] = (self.vm_history[i] + 1).min(HISTORY_LEN);
+            let vcpus = v.vcpus.unwrap_or(1).max(1);
+            let capacity_mips = f64::from(vcpus) * MIPS_PER_CORE;
+            let m = &v.meter;
+            let requested_mips = m.cores.map_or(VM_REQUESTED_MIPS, |c| c * MIPS_PER_CORE);
+            let mut history = [VM_REQUESTED_MIPS / capacity_mips; HISTORY_LEN];
+            let mut history_len = 1;
+            if m.len > 0 {
+                for (h, cores) in history.iter_mut().zip(&m.history[..m.len]) {
+                    *h = (cores * MIPS_PER_CORE / capacity_mips).clamp(0.0, 1.0);
+                }
+                history_len = m.len;
+            }
             vms.push(VmView {
                 id: VmId(i as u32),
                 host: v.alive.then_some(v.host),
                 in_migration: v.migrating_to.is_some() || v.external_migration,
                 booting: false,
-                vcpus: 1,
+                vcpus,
                 mips_per_vcpu: MIPS_PER_CORE,
                 memory_mib: v.entry.memory_mib,
                 memory_reserved_mib: v.entry.memory_mib,
                 nic_reserved_bps: 0.0,
-                memory_used_mib: v.entry.memory_mib,
-                requested_mips: VM_REQUESTED_MIPS,
-                allocated_mips: VM_REQUESTED_MIPS,
-                history: [share; HISTORY_LEN],
-                history_len: self.vm_history[i],
+                memory_used_mib: m
+                    .rss_mib
+                    .map_or(v.entry.memory_mib, |r| r.min(v.entry.memory_mib)),
+                requested_mips,
+                allocated_mips: requested_mips,
+                history,
+                history_len,
                 dirty_pages_per_s: v.dirty_pages_per_s,
                 vnf,
             });
@@ -490,6 +562,20 @@ impl QemuWorld {
             } else {
                 exporter::Signals::default()
             };
+            let series = exporter::SERIES
+                .iter()
+                .map(|s| s.to_string())
+                .zip(self.telemetry[h].series(now));
+            let processes = resident.iter().map(|&v| {
+                let m = &inv.vms[v].meter;
+                let state = match (m.cores, m.read_at) {
+                    (Some(_), Some(t)) if t >= round_start => InputState::Fresh,
+                    (Some(_), Some(t)) => InputState::Stale(now.duration_since(t).as_secs_f64()),
+                    _ => InputState::Missing,
+                };
+                (format!("{}:qemu-process", inv.vms[v].entry.name), state)
+            });
+            confidence.push(Confidence::of(series.chain(processes)));
             hosts.push(HostView {
                 id: HostId(h as u32),
                 type_id: 0,
@@ -526,7 +612,12 @@ impl QemuWorld {
         };
         let host_names = inv.hosts.iter().map(|h| h.name.clone()).collect();
         let vm_names = inv.vms.iter().map(|v| v.entry.name.clone()).collect();
-        (obs, host_names, vm_names)
+        Observed {
+            obs,
+            host_names,
+            vm_names,
+            confidence,
+        }
     }
 
     async fn round(&mut self) -> Result<Snapshot, ControllerError> {
@@ -542,17 +633,31 @@ impl QemuWorld {
                 "no node_exporter answered this round".into(),
             ));
         }
-        let (mut obs, host_names, vm_names) = self.observation(interval_s);
+        let Observed {
+            mut obs,
+            host_names,
+            vm_names,
+            confidence,
+        } = self.observation(interval_s);
         obs.risks = self.predictor.predict(&obs);
         Ok(Snapshot {
             obs: Arc::new(obs),
             host_names: Arc::new(host_names),
             vm_names: Arc::new(vm_names),
+            confidence: Arc::new(confidence),
             // The inventory names each host's link, not the racks' uplinks: the dashboard shows
             // rack traffic without a capacity ("capacity not reported").
             rack_uplink_bps: Arc::new(std::collections::BTreeMap::new()),
         })
     }
+}
+
+/// One round's view before prediction: the observation, its names, and each host's confidence.
+struct Observed {
+    obs: Observation,
+    host_names: Vec<String>,
+    vm_names: Vec<String>,
+    confidence: Vec<Confidence>,
 }
 
 /// A QEMU found for a VM: host index, QMP path, session, run state, `query-migrate` status.
@@ -709,6 +814,11 @@ max_downtime_ms = 80
         assert_eq!(obs.vms[0].host, None, "no QEMU answers for fw1");
         assert_eq!(obs.vnf_qos[0].max_downtime_ms, 80.0);
         assert_eq!(obs.risks.len(), 2);
+        let a = &snap.confidence[0];
+        assert_eq!(a.missing, ["node_cpu_seconds_total"], "{a:?}");
+        assert_eq!(a.fraction, 0.75);
+        let b = &snap.confidence[1];
+        assert_eq!((b.fraction, b.missing.len()), (0.0, 4), "{b:?}");
         for _ in 0..2 {
             tokio::task::block_in_place(|| world.next()).unwrap();
         }
@@ -764,6 +874,38 @@ max_downtime_ms = 80
             (Some(0), vec![])
         );
         assert_eq!(choose(&[]), (None, vec![]));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_exporter_that_stops_answering_leaves_stale_inputs_and_lower_confidence() {
+        let full = "node_edac_correctable_errors_total 1\n\
+                    node_hwmon_temp_celsius 50\n\
+                    node_memory_MemAvailable_bytes 1e9\n\
+                    node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 5\n";
+        let port_a = exporter(full).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port_b = listener.local_addr().unwrap().port();
+        let serving = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = sock.read(&mut buf).await;
+                let reply = format!("HTTP/1.0 200 OK\r\n\r\n{full}");
+                let _ = sock.write_all(reply.as_bytes()).await;
+            }
+        });
+        let mut world = QemuWorld::new(&config(port_a, port_b)).unwrap();
+        let snap = tokio::task::block_in_place(|| world.next()).unwrap();
+        assert_eq!(snap.confidence[1].fraction, 1.0, "{:?}", snap.confidence[1]);
+        serving.abort();
+        let _ = serving.await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let snap = tokio::task::block_in_place(|| world.next()).unwrap();
+        let b = &snap.confidence[1];
+        assert!(snap.obs.hosts[1].up, "one lost scrape is not a failure");
+        assert_eq!(b.stale.len(), 4, "{b:?}");
+        assert!(b.stale.iter().all(|s| s.age_s >= 0.3), "{b:?}");
+        assert!(b.fraction < 1.0 && b.fraction > 0.99, "{b:?}");
+        assert_eq!(snap.confidence[0].fraction, 1.0, "a still answers");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

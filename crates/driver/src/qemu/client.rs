@@ -37,6 +37,7 @@ pub struct QmpClient {
     pending: Pending,
     next_id: AtomicU64,
     events: broadcast::Sender<QmpEvent>,
+    peer_pid: Option<u32>,
     /// Default time to wait for a reply.
     pub timeout: Duration,
 }
@@ -61,6 +62,11 @@ impl QmpClient {
                 }
             }
         };
+        let peer_pid = stream
+            .peer_cred()
+            .ok()
+            .and_then(|c| c.pid())
+            .and_then(|p| u32::try_from(p).ok());
         let (read, write) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
         let greeting = tokio::time::timeout(wait, lines.next_line())
@@ -117,10 +123,19 @@ impl QmpClient {
             pending,
             next_id: AtomicU64::new(1),
             events,
+            peer_pid,
             timeout: Duration::from_secs(10),
         };
         client.execute("qmp_capabilities", Value::Null).await?;
         Ok(client)
+    }
+
+    /// Process id at the other end of the socket, as the kernel reports it (`SO_PEERCRED`):
+    /// QEMU itself when the socket is local, so a controller can meter the VM's process (CPU,
+    /// resident memory) in `/proc` without a pid file; a forwarder (ssh, socat) when the socket
+    /// is relayed, which callers must check for.
+    pub fn peer_pid(&self) -> Option<u32> {
+        self.peer_pid
     }
 
     /// Name of the VM this session talks to.
