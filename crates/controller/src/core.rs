@@ -121,6 +121,8 @@ pub struct VmStatus {
     pub migrating: bool,
     /// Memory.
     pub memory_mib: f64,
+    /// Memory in use (a real VM: its QEMU process's resident set, at most `memory_mib`).
+    pub memory_used_mib: f64,
     /// Pages dirtied per second.
     pub dirty_pages_per_s: f64,
     /// CPU requested (MIPS).
@@ -1100,6 +1102,7 @@ impl Core {
                 host: v.host.map(|h| snap.host_names[h].clone()),
                 migrating: v.in_migration,
                 memory_mib: v.memory_mib,
+                memory_used_mib: v.memory_used_mib,
                 dirty_pages_per_s: v.dirty_pages_per_s,
                 requested_mips: v.requested_mips,
                 vnf: v.vnf,

@@ -443,8 +443,15 @@ async fn proactive_controller_evacuates_a_failing_host_before_it_dies() {
         }
         for v in core.vms() {
             eprintln!(
-                "healthy: {} CPU of its QEMU process {:.0} MIPS (1000 = one core)",
-                v.name, v.requested_mips
+                "healthy: {} CPU of its QEMU process {:.0} MIPS (1000 = one core), resident {:.0} of {:.0} MiB",
+                v.name, v.requested_mips, v.memory_used_mib, v.memory_mib
+            );
+            assert!(
+                v.memory_used_mib > 0.0 && v.memory_used_mib <= v.memory_mib,
+                "{}: memory in use {} of {}",
+                v.name,
+                v.memory_used_mib,
+                v.memory_mib
             );
             assert!(
                 v.requested_mips > 0.0 && v.requested_mips != 100.0,
