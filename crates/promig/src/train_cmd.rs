@@ -41,7 +41,8 @@ pub struct TrainArgs {
     /// Where to write the model.
     #[arg(long, default_value = "rl.safetensors")]
     out: PathBuf,
-    /// Where to write the learning curve (default: the model's path with `.csv`).
+    /// Where to write the learning curve (default: the model's path with `.csv`); its chart goes
+    /// beside it with `.svg`.
     #[arg(long)]
     curve: Option<PathBuf>,
 }
@@ -111,6 +112,10 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
     }
     std::fs::write(&curve_path, csv)
         .with_context(|| format!("writing {}", curve_path.display()))?;
+    let svg_path = curve_path.with_extension("svg");
+    let points: Vec<(f64, f64)> = curve.iter().map(|s| (s.episode as f64, s.reward)).collect();
+    std::fs::write(&svg_path, promig_eval::report::learning_curve_svg(&points))
+        .with_context(|| format!("writing {}", svg_path.display()))?;
     let mean =
         |xs: &[EpisodeStats]| xs.iter().map(|s| s.reward).sum::<f64>() / xs.len().max(1) as f64;
     let k = (curve.len() / 4).max(1);
@@ -125,9 +130,10 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
     )?;
     writeln!(
         out,
-        "model written to {} (curve: {})",
+        "model written to {} (curve: {}, plotted in {})",
         args.out.display(),
-        curve_path.display()
+        curve_path.display(),
+        svg_path.display()
     )?;
     Ok(())
 }

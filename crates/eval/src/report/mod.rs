@@ -213,8 +213,9 @@ const METRICS: [Metric; 5] = [
     ("energy", "Energy", "kWh", |r| r.energy_kwh),
 ];
 
-fn curve_section(curve: &[(f64, f64)]) -> String {
-    // A moving average over 20 episodes shows the trend through the episode-to-episode noise.
+/// The learning curve as one chart: reward per episode and its moving average over 20 episodes
+/// (the trend through the episode-to-episode noise).
+fn curve_chart(curve: &[(f64, f64)]) -> String {
     const WINDOW: usize = 20;
     let avg: Vec<(f64, f64)> = (0..curve.len())
         .map(|i| {
@@ -226,7 +227,7 @@ fn curve_section(curve: &[(f64, f64)]) -> String {
             )
         })
         .collect();
-    let chart = svg::line_chart(
+    svg::line_chart(
         "curve",
         "RL agent: reward per training episode",
         "episode",
@@ -241,7 +242,21 @@ fn curve_section(curve: &[(f64, f64)]) -> String {
                 points: avg,
             },
         ],
-    );
+    )
+}
+
+/// The learning curve as a standalone SVG file (what `promig train` writes beside its CSV, so
+/// the curve can be looked at without a report or a plotting tool).
+pub fn learning_curve_svg(curve: &[(f64, f64)]) -> String {
+    let chart = curve_chart(curve);
+    let body = chart.strip_prefix("<svg ").unwrap_or(&chart);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" {body}\n"
+    )
+}
+
+fn curve_section(curve: &[(f64, f64)]) -> String {
+    let chart = curve_chart(curve);
     format!(
         "<h2>RL agent's learning curve</h2>\n{}",
         figure(
