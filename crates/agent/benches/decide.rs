@@ -72,14 +72,26 @@ fn rl_linear_1k_hosts_10k_vms(bencher: divan::Bencher) {
     bencher.bench_local(|| divan::black_box(policy.decide(divan::black_box(&obs))));
 }
 
-/// One decision of the learned agent (`rl`: the committed network, most-likely choice).
+/// One decision of the learned agent (`rl`: the committed network, most-likely choice), with
+/// its explanations recorded as shipped.
 #[divan::bench(sample_count = 200)]
 fn rl_1k_hosts_10k_vms(bencher: divan::Bencher) {
+    rl(bencher, true);
+}
+
+/// The same without explanations: what recording them costs.
+#[divan::bench(sample_count = 200)]
+fn rl_without_explanations_1k_hosts_10k_vms(bencher: divan::Bencher) {
+    rl(bencher, false);
+}
+
+fn rl(bencher: divan::Bencher, explain: bool) {
     let obs = observation();
     let model = promig_agent::MlpWeights::from_bytes(promig_agent::COMMITTED_MODEL, "committed")
         .expect("committed model");
     let cfg = AgentConfig {
         rule: promig_agent::ChoiceRule::Probable,
+        explain,
         ..AgentConfig::new()
     };
     let mut policy = ScoredPolicy::new("rl", model, cfg);

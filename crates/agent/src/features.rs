@@ -51,6 +51,44 @@ use serde::{Deserialize, Serialize};
 /// Number of features per candidate.
 pub const FEATURES: usize = 33;
 
+/// Short names of the features, by index (the module docs give their meaning and scale): what
+/// an explanation of a decision calls them.
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "is_wait",
+    "source_risk",
+    "source_hardware_risk",
+    "source_overload_risk",
+    "source_memory_risk",
+    "source_response_time_risk",
+    "source_time_left",
+    "source_risk_5min",
+    "source_cpu_load",
+    "source_memory_use",
+    "destination_cpu_load_after",
+    "destination_memory_headroom_after",
+    "destination_risk",
+    "destination_hardware_risk",
+    "path_bandwidth",
+    "path_across_racks",
+    "predicted_total_time",
+    "predicted_downtime_over_bound",
+    "converges",
+    "slack_before_failure",
+    "postcopy_window",
+    "technique_precopy",
+    "technique_auto_converge",
+    "technique_xbzrle",
+    "technique_compress",
+    "technique_postcopy",
+    "vm_is_vnf",
+    "vnf_max_downtime",
+    "destination_response_time_over_bound",
+    "destination_migrations_in_flight",
+    "vm_memory",
+    "dirty_rate_over_bandwidth",
+    "vnf_in_chain",
+];
+
 /// Index of the first technique one-hot feature (see the module docs).
 pub const TECHNIQUE_FEATURE: usize = 21;
 

@@ -3,9 +3,11 @@
 //! scores best or the cap is reached, re-masking after each pick so two picks never overbook a
 //! host. The learned network and the hand-weighted [`LinearScorer`] both plug in here.
 
-use crate::features::{Builder, Candidate, CandidateConfig, Candidates, FEATURES, Pricer};
+use crate::features::{
+    Builder, Candidate, CandidateConfig, Candidates, FEATURE_NAMES, FEATURES, Pricer,
+};
 use crate::mask::{self, MaskConfig, Round};
-use promig_model::{Decision, Observation};
+use promig_model::{Decision, Explanation, FeatureEffect, Observation, ScoredOption};
 use promig_policy::{Policy, PolicySpec, Registry, Requirements};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -31,6 +33,10 @@ pub struct AgentConfig {
     pub max_moves: usize,
     /// How scores become picks.
     pub rule: ChoiceRule,
+    /// Record why each move was made (options, scores, features that weighed most) for the
+    /// run's report. On by default: the few extra scorings per move are small next to the
+    /// decision (see the `decide` benchmark), and an operator needs the why.
+    pub explain: bool,
 }
 
 /// How a scored policy turns scores into picks.
@@ -55,6 +61,7 @@ impl Default for AgentConfig {
             mask: MaskConfig::default(),
             max_moves: 16,
             rule: ChoiceRule::Greedy,
+            explain: true,
         }
     }
 }
@@ -226,7 +233,19 @@ pub struct ScoredPolicy<S: Scorer> {
     builder: Builder,
     last: Candidates,
     last_scores: Vec<f32>,
+    explained: Vec<Explanation>,
 }
+
+/// Options kept per explained move (the one taken and the next best for the same VM).
+pub const EXPLAINED_OPTIONS: usize = 4;
+
+/// Features named per option in an explanation.
+pub const EXPLAINED_FEATURES: usize = 3;
+
+/// Options whose features are weighed (the one taken and the runner-up: why this one and not
+/// the next); the rest carry their scores only, which keeps the cost per move to two batches of
+/// occlusion scoring.
+pub const WEIGHED_OPTIONS: usize = 2;
 
 impl<S: Scorer> ScoredPolicy<S> {
     /// A policy named `name` deciding with `scorer` under `cfg` (priced with the TCG profile until
@@ -240,7 +259,77 @@ impl<S: Scorer> ScoredPolicy<S> {
             builder: Builder::default(),
             last: Candidates::default(),
             last_scores: Vec::new(),
+            explained: Vec::new(),
         }
+    }
+
+    /// The features that moved candidate `i`'s score most: each feature's effect is the score
+    /// minus the score with that feature set to zero (occlusion: one batch of `FEATURES` rows
+    /// through the scorer, the same for a linear scorer and a network).
+    fn weighed_most(&self, i: usize) -> Vec<FeatureEffect> {
+        let row = &self.last.features[i * FEATURES..(i + 1) * FEATURES];
+        let base = self.last_scores[i];
+        let mut rows = Vec::with_capacity(FEATURES * FEATURES);
+        for j in 0..FEATURES {
+            rows.extend_from_slice(row);
+            rows[j * FEATURES + j] = 0.0;
+        }
+        let occluded = self.scorer.scores(&rows, FEATURES);
+        let mut effects: Vec<FeatureEffect> = (0..FEATURES)
+            .filter(|&j| row[j] != 0.0)
+            .filter_map(|j| {
+                let effect = base - occluded.get(j).copied()?;
+                effect.is_finite().then(|| FeatureEffect {
+                    feature: FEATURE_NAMES[j].to_string(),
+                    value: row[j],
+                    effect,
+                })
+            })
+            .collect();
+        effects.sort_by(|a, b| b.effect.abs().total_cmp(&a.effect.abs()));
+        effects.truncate(EXPLAINED_FEATURES);
+        effects
+    }
+
+    /// The explanation of the move at candidate `pick`: it and the best other options for the
+    /// same VM, the first [`WEIGHED_OPTIONS`] with the features that weighed most.
+    fn explain(&self, obs: &Observation, pick: usize) -> Option<Explanation> {
+        let Candidate::Move(chosen) = &self.last.candidates[pick] else {
+            return None;
+        };
+        let mut others: Vec<usize> = (1..self.last.len())
+            .filter(|&i| i != pick)
+            .filter(
+                |&i| matches!(&self.last.candidates[i], Candidate::Move(m) if m.vm == chosen.vm),
+            )
+            .filter(|&i| self.last_scores.get(i).is_some_and(|s| s.is_finite()))
+            .collect();
+        others.sort_by(|&a, &b| self.last_scores[b].total_cmp(&self.last_scores[a]));
+        let options = std::iter::once(pick)
+            .chain(others)
+            .take(EXPLAINED_OPTIONS)
+            .enumerate()
+            .filter_map(|(k, i)| match &self.last.candidates[i] {
+                Candidate::Move(m) => Some(ScoredOption {
+                    to: obs.hosts.get(m.to)?.id,
+                    technique: m.technique,
+                    score: self.last_scores[i],
+                    weighed_most: if k < WEIGHED_OPTIONS {
+                        self.weighed_most(i)
+                    } else {
+                        Vec::new()
+                    },
+                }),
+                Candidate::Wait => None,
+            })
+            .collect();
+        Some(Explanation {
+            time_s: obs.time_s,
+            vm: obs.vms.get(chosen.vm)?.id,
+            from: obs.hosts.get(chosen.from)?.id,
+            wait_score: self.last_scores.first().copied().unwrap_or(f32::NAN),
+            options,
+        })
     }
 
     /// The candidates of the last decision (mask as it stood after the picks), for explanations.
@@ -272,7 +361,14 @@ impl<S: Scorer> Policy for ScoredPolicy<S> {
         self.pricer = Pricer::new(profile);
     }
 
+    fn explanations(&mut self) -> Vec<Explanation> {
+        std::mem::take(&mut self.explained)
+    }
+
     fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
+        // Only the latest interval's explanations are kept: a caller that never asks for them
+        // (the controller) must not accumulate them.
+        self.explained.clear();
         if obs.instantiating {
             return Vec::new();
         }
@@ -292,6 +388,11 @@ impl<S: Scorer> Policy for ScoredPolicy<S> {
             &self.last_scores,
             self.cfg.max_moves(),
         );
+        if self.cfg.explain {
+            let explained: Vec<Explanation> =
+                picks.iter().filter_map(|&i| self.explain(obs, i)).collect();
+            self.explained = explained;
+        }
         picks
             .into_iter()
             .filter_map(|i| match self.last.candidates[i] {

@@ -8,6 +8,7 @@ pub mod builder;
 pub mod data;
 pub mod decision;
 pub mod error;
+pub mod explain;
 pub mod fault;
 pub mod host;
 pub mod observation;
@@ -26,6 +27,7 @@ pub mod vnf;
 pub use builder::{HostShape, ObservationBuilder, VmShape};
 pub use decision::{Decision, DecisionId};
 pub use error::ModelError;
+pub use explain::{Explanation, FeatureEffect, ScoredOption};
 pub use fault::{FaultCause, FaultRecord, FaultsConfig, PrecursorConfig};
 pub use host::HostSpec;
 pub use observation::{

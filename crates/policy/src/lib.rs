@@ -43,6 +43,13 @@ pub trait Policy: Send {
     /// first decision, so a policy that prices migrations prices them as the world does (the
     /// simulator hands over its run's profile). Policies that do not price migrations ignore it.
     fn use_calibration(&mut self, _profile: &promig_migrate::Profile) {}
+
+    /// Why the moves since the last call were made, for the run's report; policies that cannot
+    /// say more than their decisions return nothing. The simulator drains this after each
+    /// decision, so a policy keeps only one interval's worth.
+    fn explanations(&mut self) -> Vec<promig_model::Explanation> {
+        Vec::new()
+    }
 }
 
 /// Builds a built-in policy from its command-line name (shorthand for

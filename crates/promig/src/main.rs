@@ -3,6 +3,7 @@
 
 mod controller_cmd;
 mod evaluate_cmd;
+mod explain_cmd;
 mod fidelity;
 mod migrate_cmd;
 mod predict_cmd;
@@ -69,6 +70,9 @@ enum Command {
     /// Train the RL agent's scorer in the simulator (policy gradient); writes the model
     /// (safetensors) and its learning curve (CSV).
     Train(train_cmd::TrainArgs),
+    /// Why the RL agent moved a VM: the options it scored, the score of waiting, and the
+    /// features that weighed most, from a `simulate --json` report.
+    Explain(explain_cmd::ExplainArgs),
     /// The daemon: monitor -> predict -> decide -> migrate, with action plans, a SQLite journal,
     /// an HTTP API and Prometheus metrics. `--demo` runs it on the simulator, no setup.
     Controller(controller_cmd::ControllerArgs),
@@ -165,6 +169,7 @@ fn main() {
         }
         Command::Evaluate(args) => evaluate_cmd::run(args, data.as_deref()),
         Command::Train(args) => train_cmd::run(args, data.as_deref()),
+        Command::Explain(args) => explain_cmd::run(args),
         Command::Controller(args) => controller_cmd::run(args, data.as_deref()),
         Command::Migrate { command } => migrate_cmd::run(command),
         Command::Predict { command } => predict_cmd::run(command, data.as_deref()),

@@ -86,6 +86,10 @@ pub struct Report {
     pub vnfs: Vec<VnfReport>,
     /// Ground truth of every fault.
     pub faults: Vec<FaultRecord>,
+    /// Why each move was made, from policies that say (the RL agent): what `promig explain`
+    /// prints. Absent from the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub explanations: Vec<promig_model::Explanation>,
 }
 
 /// What happened between two reports of one run: the ingredients of a reward for the decisions

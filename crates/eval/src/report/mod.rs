@@ -103,6 +103,10 @@ impl Policy for Recording<'_> {
     fn use_calibration(&mut self, profile: &promig_migrate::Profile) {
         self.inner.use_calibration(profile)
     }
+
+    fn explanations(&mut self) -> Vec<promig_model::Explanation> {
+        self.inner.explanations()
+    }
 }
 
 /// The learning curve of the committed RL model (`promig train`'s CSV beside its weights), built

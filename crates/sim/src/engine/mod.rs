@@ -241,6 +241,8 @@ pub struct Simulator {
     scratch_shares: Vec<(f64, Role)>,
     scratch_requests: Vec<f64>,
     last_risks: Vec<HostRisk>,
+    /// Why the policy made its moves, as far as it says (see `Policy::explanations`).
+    explanations: Vec<promig_model::Explanation>,
     /// Hosts the current round's decisions changed, updated once when the round ends.
     touched_by_decisions: Vec<usize>,
 }
@@ -348,6 +350,7 @@ impl Simulator {
             scratch_shares: Vec::new(),
             scratch_requests: Vec::new(),
             last_risks: Vec::new(),
+            explanations: Vec::new(),
             touched_by_decisions: Vec::new(),
             cfg,
         };
@@ -741,6 +744,7 @@ impl Simulator {
         }
         self.last_risks.clone_from(&obs.risks);
         let decisions = policy.decide(&obs);
+        self.explanations.extend(policy.explanations());
         drop(obs);
         for d in decisions {
             self.start_migration(d, t);

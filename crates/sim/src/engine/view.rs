@@ -312,6 +312,7 @@ impl Simulator {
             failures_evacuated: crashes.iter().filter(|r| r.vms_hit == 0).count() as u64,
             vnfs: per_vnf,
             faults: self.records.clone(),
+            explanations: self.explanations.clone(),
         }
     }
 }
