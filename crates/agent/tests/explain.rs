@@ -4,32 +4,17 @@
 //! read, and never piling up in a caller that does not read them.
 
 use promig_agent::features::FEATURE_NAMES;
-use promig_agent::{AgentConfig, FEATURES, LinearScorer, ScoredPolicy};
-use promig_model::{HostRisk, HostShape, Observation, ObservationBuilder, VmShape};
-use promig_policy::Policy;
+mod common;
 
-fn failing_host() -> Observation {
-    let mut b = ObservationBuilder::new();
-    b.hosts(3, HostShape::default());
-    b.vm(Some(0), VmShape::default());
-    b.risk(
-        0,
-        HostRisk {
-            probability: 0.9,
-            hardware: 0.9,
-            time_left_s: Some(600.0),
-            ..HostRisk::default()
-        },
-    );
-    b.build()
-}
+use promig_agent::{AgentConfig, FEATURES, LinearScorer, ScoredPolicy};
+use promig_policy::Policy;
 
 #[test]
 fn each_move_is_explained_with_its_options_and_what_weighed_most() {
     let scorer = LinearScorer::default();
     let weights = scorer.move_weights.clone();
     let mut p = ScoredPolicy::new("rl-linear", scorer, AgentConfig::new());
-    let obs = failing_host();
+    let obs = common::one_vm_on_a_failing_host();
     let decisions = p.decide(&obs);
     assert_eq!(decisions.len(), 1, "the VM leaves the failing host");
     let explained = p.explanations();

@@ -6,6 +6,8 @@
 use promig_agent::features::Builder;
 use promig_agent::{AgentConfig, Candidate, FEATURES, Move, Pricer, Round, choose};
 use promig_migrate::{MigrationInput, Profile, TechniqueParams};
+mod common;
+
 use promig_model::{HostRisk, HostShape, Observation, ObservationBuilder, Qos, VmShape};
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
@@ -224,19 +226,7 @@ proptest! {
 
 #[test]
 fn a_failing_host_with_room_elsewhere_offers_moves_and_wait_first() {
-    let mut b = ObservationBuilder::new();
-    b.hosts(3, HostShape::default());
-    b.vm(Some(0), VmShape::default());
-    b.risk(
-        0,
-        HostRisk {
-            probability: 0.9,
-            hardware: 0.9,
-            time_left_s: Some(600.0),
-            ..HostRisk::default()
-        },
-    );
-    let obs = b.build();
+    let obs = common::one_vm_on_a_failing_host();
     let cfg = AgentConfig::new();
     let round = Round::new(&obs, &cfg.mask);
     let mut c = promig_agent::Candidates::default();
