@@ -149,3 +149,27 @@ fn rl_is_recognised_and_the_curve_parses() {
     let bad = report::parse_learning_curve("a,b\n1,2\n", std::path::Path::new("x.csv"));
     assert!(bad.unwrap_err().to_string().contains("episode"));
 }
+
+/// The committed model's learning curve, as `promig train` plots it, is kept beside the model
+/// (`crates/agent/models/rl.svg`, shown in the README) and must match the committed CSV: a model
+/// retrained without re-recording its chart fails here (`PROMIG_BLESS=1` re-records it).
+#[test]
+fn the_committed_learning_curve_chart_matches_the_committed_curve() {
+    let curve = promig_eval::report::committed_rl_curve().unwrap();
+    let svg = promig_eval::report::learning_curve_svg(&curve);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../agent/models/rl.svg");
+    if std::env::var_os("PROMIG_BLESS").is_some() {
+        std::fs::write(&path, &svg).unwrap();
+        return;
+    }
+    let kept = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        kept == svg,
+        "{} is not the chart of the committed curve; re-record it with PROMIG_BLESS=1",
+        path.display()
+    );
+    assert!(
+        svg.matches("<polyline").count() + svg.matches("<path").count() >= 2,
+        "two series"
+    );
+}
