@@ -150,6 +150,40 @@ pub struct CandidateConfig {
     pub destinations_per_vm: usize,
     /// Techniques offered per destination: all five.
     pub techniques: Vec<Technique>,
+    /// Feature groups the scorer does not see (set to 0 in every row), for ablations: what a
+    /// part of the state is worth is what a model trained without it loses. None by default.
+    pub hidden: Vec<FeatureGroup>,
+}
+
+/// Groups of features an ablation can hide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeatureGroup {
+    /// The path: bandwidth (14), across racks (15), dirty rate over bandwidth (31).
+    Links,
+    /// The predictor's output: source risks and time left (1-7), destination risks (12, 13),
+    /// slack before the predicted failure (19). The candidate set still comes from the hosts at
+    /// risk: this hides what the predictor says from the scorer, not whether it spoke.
+    Predictions,
+}
+
+impl FeatureGroup {
+    /// The feature indices of the group.
+    pub fn indices(self) -> &'static [usize] {
+        match self {
+            FeatureGroup::Links => &[14, 15, 31],
+            FeatureGroup::Predictions => &[1, 2, 3, 4, 5, 6, 7, 12, 13, 19],
+        }
+    }
+
+    /// The group by its command-line name.
+    pub fn from_name(name: &str) -> Option<FeatureGroup> {
+        match name {
+            "links" => Some(FeatureGroup::Links),
+            "predictions" => Some(FeatureGroup::Predictions),
+            _ => None,
+        }
+    }
 }
 
 impl Default for CandidateConfig {
@@ -161,6 +195,7 @@ impl Default for CandidateConfig {
             max_vms: 64,
             destinations_per_vm: 8,
             techniques: Technique::ALL.to_vec(),
+            hidden: Vec::new(),
         }
     }
 }
@@ -346,8 +381,26 @@ impl Builder {
             || mem > cfg.overload_share
     }
 
-    /// Enumerates, prices and masks the candidates at `round`'s observation into `out`.
+    /// Enumerates, prices and masks the candidates at `round`'s observation into `out`, with
+    /// the features of `cfg.hidden` zeroed.
     pub fn build(
+        &mut self,
+        round: &Round<'_>,
+        pricer: &Pricer,
+        cfg: &CandidateConfig,
+        out: &mut Candidates,
+    ) {
+        self.enumerate(round, pricer, cfg, out);
+        for group in &cfg.hidden {
+            for row in out.features.chunks_exact_mut(FEATURES) {
+                for &j in group.indices() {
+                    row[j] = 0.0;
+                }
+            }
+        }
+    }
+
+    fn enumerate(
         &mut self,
         round: &Round<'_>,
         pricer: &Pricer,

@@ -14,7 +14,7 @@ pub mod train;
 
 pub use env::{Env, EnvConfig, State, StepOutcome};
 pub use error::AgentError;
-pub use features::{Candidate, CandidateConfig, Candidates, FEATURES, Move, Pricer};
+pub use features::{Candidate, CandidateConfig, Candidates, FEATURES, FeatureGroup, Move, Pricer};
 pub use mask::{Infeasible, MaskConfig, Round};
 pub use net::{COMMITTED_MODEL, MlpWeights, NetError};
 pub use policy::{

@@ -5,8 +5,9 @@
 
 use promig_agent::features::Builder;
 use promig_agent::{AgentConfig, Candidate, FEATURES, Move, Pricer, Round, choose};
-use promig_migrate::{MigrationInput, Profile, TechniqueParams};
 mod common;
+
+use promig_migrate::{MigrationInput, Profile, TechniqueParams};
 
 use promig_model::{HostRisk, HostShape, Observation, ObservationBuilder, Qos, VmShape};
 use proptest::prelude::*;
@@ -266,4 +267,46 @@ fn random_observations_do_offer_moves() {
         selectable > 200 && picked > 50,
         "{selectable} selectable, {picked} picked"
     );
+}
+
+/// An ablation hides its features from the scorer in every row (wait included) and changes
+/// nothing else: the same candidates, the same mask, the other features as they were.
+#[test]
+fn hidden_feature_groups_are_zero_in_every_row_and_nothing_else_changes() {
+    use promig_agent::FeatureGroup;
+    let obs = common::one_vm_on_a_failing_host();
+    let full = AgentConfig::new();
+    let build = |cfg: &AgentConfig| {
+        let round = Round::new(&obs, &cfg.mask);
+        let mut c = promig_agent::Candidates::default();
+        Builder::default().build(&round, &Pricer::default(), &cfg.candidates, &mut c);
+        c
+    };
+    let all = build(&full);
+    for group in [FeatureGroup::Links, FeatureGroup::Predictions] {
+        let mut cfg = full.clone();
+        cfg.candidates.hidden = vec![group];
+        let some = build(&cfg);
+        assert_eq!(some.candidates, all.candidates);
+        assert_eq!(some.mask, all.mask);
+        for (a, b) in all
+            .features
+            .chunks(FEATURES)
+            .zip(some.features.chunks(FEATURES))
+        {
+            for j in 0..FEATURES {
+                if group.indices().contains(&j) {
+                    assert_eq!(b[j], 0.0, "{group:?} feature {j}");
+                } else {
+                    assert_eq!(a[j], b[j], "{group:?} left feature {j} alone");
+                }
+            }
+        }
+        assert!(
+            all.features
+                .chunks(FEATURES)
+                .any(|r| group.indices().iter().any(|&j| r[j] != 0.0)),
+            "{group:?}: the situation has something to hide"
+        );
+    }
 }

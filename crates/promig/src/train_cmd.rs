@@ -45,6 +45,93 @@ pub struct TrainArgs {
     /// beside it with `.svg`.
     #[arg(long)]
     curve: Option<PathBuf>,
+    /// Ablations (comma-separated): `links` and `predictions` hide those features from the
+    /// scorer, `techniques` offers pre-copy only, `greedy-actions` one destination per VM (the
+    /// best-ranked) with pre-copy only, the action set of a hand-written greedy policy.
+    #[arg(long, value_delimiter = ',')]
+    ablate: Vec<String>,
+    /// After training, run the new model and proactive-greedy on these episode seeds (first and
+    /// last, inclusive; the validation split is 1-20) and print both, side by side.
+    #[arg(long, num_args = 2, value_names = ["FIRST", "LAST"])]
+    validate: Vec<u64>,
+}
+
+/// The agent configuration with `--ablate`'s changes.
+fn ablated(names: &[String]) -> Result<promig_agent::AgentConfig> {
+    use promig_agent::FeatureGroup;
+    use promig_model::Technique;
+    let mut cfg = promig_agent::AgentConfig::new();
+    for name in names {
+        match name.as_str() {
+            "techniques" => cfg.candidates.techniques = vec![Technique::Precopy],
+            "greedy-actions" => {
+                cfg.candidates.techniques = vec![Technique::Precopy];
+                cfg.candidates.destinations_per_vm = 1;
+            }
+            other => match FeatureGroup::from_name(other) {
+                Some(g) => cfg.candidates.hidden.push(g),
+                None => anyhow::bail!(
+                    "--ablate: unknown ablation {other:?} (links, predictions, techniques, greedy-actions)"
+                ),
+            },
+        }
+    }
+    Ok(cfg)
+}
+
+/// Runs the trained model (deciding as `rl` does) and proactive-greedy on `seeds` and prints
+/// each one's mean and 95 % interval of downtime, loss, migrations and energy.
+fn validate(
+    world: &Arc<promig_sim::World>,
+    base: &promig_sim::SimConfig,
+    weights: &promig_agent::MlpWeights,
+    agent: &promig_agent::AgentConfig,
+    seeds: std::ops::RangeInclusive<u64>,
+    out: &mut impl Write,
+) -> Result<()> {
+    use promig_eval::compare::{Run, mean_ci95};
+    let mut rows: Vec<(&str, Vec<Run>)> =
+        vec![("trained", Vec::new()), ("proactive-greedy", Vec::new())];
+    for seed in seeds {
+        let config = promig_sim::SimConfig {
+            seed,
+            ..base.clone()
+        };
+        let cfg = promig_agent::AgentConfig {
+            rule: promig_agent::ChoiceRule::Probable,
+            explain: false,
+            ..agent.clone()
+        };
+        let mut policy = promig_agent::ScoredPolicy::new("trained", weights.clone(), cfg);
+        let mut predictor = promig_eval::default_predictor()?;
+        let mut sim = promig_sim::Simulator::new(Arc::clone(world), config.clone(), &mut policy)?;
+        let report = sim.run_with(&mut policy, Some(&mut predictor), &mut |_, _| {});
+        rows[0].1.push(Run::from_report("trained", &report));
+        let greedy = promig_eval::run_named(world, &config, "proactive-greedy", &mut |_, _| {})?;
+        rows[1]
+            .1
+            .push(Run::from_report("proactive-greedy", &greedy));
+    }
+    writeln!(
+        out,
+        "{:<18} {:>16} {:>16} {:>14} {:>16}",
+        "validation", "downtime s", "loss %", "migrations", "energy kWh"
+    )?;
+    for (name, runs) in &rows {
+        let col = |f: fn(&Run) -> f64| {
+            let i = mean_ci95(&runs.iter().map(f).collect::<Vec<_>>());
+            (i.mean, i.ci95[1] - i.mean)
+        };
+        let (d, dh) = col(|r| r.downtime_s);
+        let (l, lh) = col(|r| r.loss_rate * 100.0);
+        let (m, mh) = col(|r| r.migrations as f64);
+        let (e, eh) = col(|r| r.energy_kwh);
+        writeln!(
+            out,
+            "{name:<18} {d:>8.1} ± {dh:<5.1} {l:>7.4} ± {lh:<6.4} {m:>6.1} ± {mh:<5.1} {e:>8.2} ± {eh:<5.2}"
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs `promig train`.
@@ -79,7 +166,17 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
     let world = Arc::new(scenario::build_world(&file, &base)?);
     let steps = args.steps.unwrap_or(file.steps);
     let sim = scenario::sim_config(&file, &base, cfg.first_seed, steps)?;
-    let mut env = Env::new(world, sim, EnvConfig::default())?;
+    anyhow::ensure!(
+        args.validate.is_empty()
+            || (args.validate.len() == 2 && args.validate[0] + 1 < args.validate[1]),
+        "--validate FIRST LAST: at least three seeds, FIRST below LAST"
+    );
+    let agent = ablated(&args.ablate)?;
+    let env_cfg = EnvConfig {
+        agent: agent.clone(),
+        ..EnvConfig::default()
+    };
+    let mut env = Env::new(Arc::clone(&world), sim.clone(), env_cfg)?;
     let curve_path = args
         .curve
         .clone()
@@ -135,5 +232,8 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         curve_path.display(),
         svg_path.display()
     )?;
+    if let [first, last] = args.validate[..] {
+        validate(&world, &sim, &weights, &agent, first..=last, &mut out)?;
+    }
     Ok(())
 }

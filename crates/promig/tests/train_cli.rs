@@ -45,8 +45,46 @@ fn training_writes_model_curve_and_chart_reproducibly() {
     );
     assert!(svg.contains("reward per training episode"));
     assert!(svg.trim_end().ends_with("</svg>"));
+    let (ok, _, err) = promig(&["train", "--episodes", "2", "--ablate", "colour"]);
+    assert!(!ok && err.contains("unknown ablation"), "{err}");
     let again = run("b");
     assert_eq!(again.0, model, "same seed, same weights");
     assert_eq!(String::from_utf8(again.1).unwrap(), csv);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An ablated model is trained and checked on validation seeds beside proactive-greedy in one
+/// command: both rows printed with their intervals.
+#[test]
+fn an_ablation_trains_and_validates_beside_the_baseline() {
+    let dir = std::env::temp_dir().join(format!("promig-ablate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("m.safetensors");
+    let (ok, stdout, err) = promig(&[
+        "train",
+        "--episodes",
+        "2",
+        "--batch",
+        "2",
+        "--steps",
+        "12",
+        "--ablate",
+        "links,techniques",
+        "--validate",
+        "1",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains('±'))
+            .map(str::to_string)
+    };
+    let trained = row("trained").unwrap_or_else(|| panic!("{stdout}"));
+    assert!(row("proactive-greedy").is_some(), "{stdout}");
+    assert_eq!(trained.matches('±').count(), 4, "{trained}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
