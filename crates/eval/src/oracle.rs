@@ -1,0 +1,151 @@
+//! `oracle`: a bound for analysis, NOT a deployable policy. It knows the run's true future
+//! hardware failures (the simulator's fault plan, drawn from the seed) and is therefore an upper
+//! bound on what any policy acting on hardware failures can achieve with the same mechanics.
+//!
+//! It is `proactive-greedy` (same destinations, same limits: memory, the per-host work ledger,
+//! pre-copy) fed a predictor whose hardware-failure figure is the truth: 1 on a host whose next
+//! crash falls within `window_s` of now (so the greedy empties it just in time), a value between
+//! half the greedy's hardware bound and the bound on a host that will crash later (it receives no
+//! VM, but is not emptied yet), 0 elsewhere (false alarms and background errors are ignored).
+//! Overload, memory and response-time risks come from the shipped predictor, as for the greedy:
+//! leaks, surges and degradations are not foreseen by the oracle.
+//!
+//! It is kept out of the policy registry (so out of `promig simulate`, `promig policies` and the
+//! golden fingerprints); `promig evaluate` and `promig evaluate breakdown` accept its name.
+
+use crate::EvalError;
+use promig_model::{HostRisk, Observation};
+use promig_policy::proactive::ProactiveGreedy;
+use promig_predict::{Predictor, RiskPredictor};
+use promig_sim::faults::FaultPlan;
+
+/// The oracle's name on the command line (`oracle`, or `oracle-WINDOW_S`).
+pub const NAME: &str = "oracle";
+
+/// Default evacuation window: two scheduling intervals, so the decision point that first sees
+/// the crash within the window leaves at least one full interval (300 s) for the migrations.
+pub const DEFAULT_WINDOW_S: f64 = 600.0;
+
+/// The window of an oracle name: `oracle` gives [`DEFAULT_WINDOW_S`], `oracle-1800` 1800 s;
+/// `None` when `name` is not an oracle's; an error when its window is not a positive number.
+pub fn parse(name: &str) -> Result<Option<f64>, EvalError> {
+    let lower = name.trim().to_ascii_lowercase();
+    if lower == NAME {
+        return Ok(Some(DEFAULT_WINDOW_S));
+    }
+    let Some(rest) = lower.strip_prefix("oracle-") else {
+        return Ok(None);
+    };
+    match rest.parse::<f64>() {
+        Ok(w) if w.is_finite() && w > 0.0 => Ok(Some(w)),
+        _ => Err(EvalError::Input(format!(
+            "policy {name:?}: an oracle's window is a positive number of seconds (oracle-1800)"
+        ))),
+    }
+}
+
+/// The policy the oracle drives: the greedy with its default bounds.
+pub fn policy() -> ProactiveGreedy {
+    ProactiveGreedy::default()
+}
+
+/// The shipped predictor with the hardware-failure figure replaced by the truth.
+#[derive(Debug, Clone)]
+pub struct OraclePredictor {
+    inner: RiskPredictor,
+    /// (host, crash time) of every planned hardware failure.
+    crashes: Vec<(usize, f64)>,
+    window_s: f64,
+    /// What a host that will crash later than the window gets: at or above half the greedy's
+    /// hardware bound (no VM is sent there) and below the bound (it is not emptied yet).
+    doomed_later: f64,
+}
+
+impl OraclePredictor {
+    /// The oracle for a run whose fault plan is `plan`, emptying hosts `window_s` before their
+    /// crash; `inner` supplies the other risks.
+    pub fn new(inner: RiskPredictor, plan: &FaultPlan, window_s: f64) -> OraclePredictor {
+        let bound = policy().hardware_bound;
+        OraclePredictor {
+            inner,
+            crashes: plan.crashes.iter().map(|c| (c.host, c.crash_s)).collect(),
+            window_s,
+            doomed_later: 0.75 * bound,
+        }
+    }
+
+    /// Seconds until host `h`'s next crash after `t`, if one is planned.
+    pub fn time_to_crash_s(&self, h: usize, t: f64) -> Option<f64> {
+        self.crashes
+            .iter()
+            .filter(|&&(host, crash)| host == h && crash > t)
+            .map(|&(_, crash)| crash - t)
+            .min_by(f64::total_cmp)
+    }
+
+    /// The true hardware figure of host `h` at `t` (see the module doc).
+    pub fn hardware(&self, h: usize, t: f64) -> f64 {
+        match self.time_to_crash_s(h, t) {
+            Some(left) if left <= self.window_s => 1.0,
+            Some(_) => self.doomed_later,
+            None => 0.0,
+        }
+    }
+}
+
+impl Predictor for OraclePredictor {
+    fn predict(&mut self, obs: &Observation) -> Vec<HostRisk> {
+        let mut risks = self.inner.predict(obs);
+        for (h, r) in risks.iter_mut().enumerate() {
+            r.hardware = self.hardware(h, obs.time_s);
+            if let Some(left) = self.time_to_crash_s(h, obs.time_s)
+                && left <= self.window_s
+            {
+                r.time_left_s = Some(left);
+            }
+            r.probability = r
+                .hardware
+                .max(r.overload)
+                .max(r.memory)
+                .max(r.response_time);
+        }
+        risks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use promig_sim::faults::CrashPlan;
+
+    #[test]
+    fn names_parse_with_their_window() {
+        assert_eq!(parse("oracle").unwrap(), Some(DEFAULT_WINDOW_S));
+        assert_eq!(parse("Oracle-1800").unwrap(), Some(1800.0));
+        assert_eq!(parse("proactive-greedy").unwrap(), None);
+        assert!(parse("oracle-0").is_err());
+        assert!(parse("oracle-soon").is_err());
+    }
+
+    #[test]
+    fn hardware_is_the_truth_within_the_window() {
+        let plan = FaultPlan {
+            crashes: vec![CrashPlan {
+                host: 2,
+                onset_s: 1000.0,
+                crash_s: 10_000.0,
+                peak_per_h: 0.0, // silent: the oracle sees it all the same
+            }],
+            ..FaultPlan::default()
+        };
+        let o = OraclePredictor::new(crate::default_predictor().unwrap(), &plan, 600.0);
+        let bound = policy().hardware_bound;
+        assert_eq!(o.hardware(2, 9_500.0), 1.0);
+        assert_eq!(o.hardware(2, 9_400.0), 1.0);
+        let later = o.hardware(2, 5_000.0);
+        assert!(later >= bound / 2.0 && later < bound, "{later}");
+        assert_eq!(o.hardware(2, 10_000.0), 0.0, "after the crash");
+        assert_eq!(o.hardware(1, 9_500.0), 0.0, "another host");
+        assert_eq!(o.time_to_crash_s(2, 9_500.0), Some(500.0));
+    }
+}
