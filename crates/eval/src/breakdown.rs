@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// How long before a crash an alarm counts as a warning of it: `proactive-greedy` keeps
-/// draining a host for this long after a hardware alarm (its `SUSPECT_S`).
+/// draining a host for this long after a hardware alarm (its default `suspect_min`).
 pub const WARNING_WINDOW_S: f64 = 4.0 * 3600.0;
 
 /// What warning a hardware failure gave, as the shipped predictor saw it (the same predictor
