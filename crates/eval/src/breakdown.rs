@@ -128,6 +128,11 @@ pub struct Breakdown {
     pub unattributed_s: f64,
     /// Packets lost in them.
     pub unattributed_lost: f64,
+    /// Hosts the predictor alarmed on for hardware at least once.
+    pub alarmed_hosts: f64,
+    /// Of those, hosts that did not fail in the run (false positives: a drained host, capacity
+    /// lost, for nothing).
+    pub alarmed_healthy_hosts: f64,
 }
 
 impl Breakdown {
@@ -154,6 +159,19 @@ impl Breakdown {
             unattributed_lost: a.unattributed_lost,
             ..Breakdown::default()
         };
+        for (h, alarms) in alarms_s.iter().enumerate() {
+            if alarms.is_empty() {
+                continue;
+            }
+            b.alarmed_hosts += 1.0;
+            let failed = report
+                .faults
+                .iter()
+                .any(|f| f.cause == FaultCause::HardwareFailure && f.host == h);
+            if !failed {
+                b.alarmed_healthy_hosts += 1.0;
+            }
+        }
         for (record, cost) in report.faults.iter().zip(&a.faults) {
             if record.strike_s.is_none() {
                 continue;
@@ -203,6 +221,8 @@ impl Breakdown {
             m.oversubscribed_lost += r.oversubscribed_lost * k;
             m.unattributed_s += r.unattributed_s * k;
             m.unattributed_lost += r.unattributed_lost * k;
+            m.alarmed_hosts += r.alarmed_hosts * k;
+            m.alarmed_healthy_hosts += r.alarmed_healthy_hosts * k;
         }
         m
     }
@@ -382,23 +402,24 @@ pub fn table(rows: &[Breakdown]) -> String {
     }
     let _ = writeln!(
         s,
-        "\nFaults per seed that struck (that hit a VNF instance), migrations, energy"
+        "\nFaults per seed that struck (that hit a VNF instance), hosts alarmed (of which healthy), migrations, energy"
     );
     let _ = writeln!(
         s,
-        "{:<22} {:>13} {:>13} {:>13} {:>13} {:>10} {:>9}",
-        "policy", "silent", "missed", "warned", "leak kills", "migrations", "kWh"
+        "{:<22} {:>13} {:>13} {:>13} {:>13} {:>13} {:>10} {:>9}",
+        "policy", "silent", "missed", "warned", "leak kills", "alarmed", "migrations", "kWh"
     );
     let n = |p: &Part| format!("{:.2} ({:.2})", p.struck, p.hit_vnf);
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<22} {:>13} {:>13} {:>13} {:>13} {:>10.1} {:>9.2}",
+            "{:<22} {:>13} {:>13} {:>13} {:>13} {:>13} {:>10.1} {:>9.2}",
             r.policy,
             n(&r.silent),
             n(&r.missed),
             n(&r.warned),
             n(&r.leak),
+            format!("{:.2} ({:.2})", r.alarmed_hosts, r.alarmed_healthy_hosts),
             r.migrations,
             r.energy_kwh
         );
@@ -474,6 +495,7 @@ mod tests {
         };
         let mut alarms = vec![Vec::new(); 4];
         alarms[3].push(19_000.0);
+        alarms[0].push(5_000.0);
         // A minimal report of one run with these two failures.
         let report = promig_sim::Report {
             scenario: String::new(),
@@ -508,6 +530,7 @@ mod tests {
         assert_eq!(one.silent.downtime_s, 200.0);
         assert_eq!(one.warned.downtime_s, 110.0);
         assert_eq!(one.missed.struck, 0.0);
+        assert_eq!((one.alarmed_hosts, one.alarmed_healthy_hosts), (2.0, 1.0));
         assert_eq!(one.warned.waiting_s, 5.0);
         assert_eq!(
             one.fault_downtime_s() + one.migration_pause_s,
