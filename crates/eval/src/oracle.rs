@@ -2,8 +2,9 @@
 //! hardware failures (the simulator's fault plan, drawn from the seed) and is therefore an upper
 //! bound on what any policy acting on hardware failures can achieve with the same mechanics.
 //!
-//! It is `proactive-greedy` (same destinations, same limits: memory, the per-host work ledger,
-//! pre-copy) fed a predictor whose hardware-failure figure is the truth: 1 on a host whose next
+//! It is `proactive-greedy` (same destinations, same limits: memory, the per-host work ledger)
+//! that picks, for each migration, the technique with the shortest predicted pause, and is fed a
+//! predictor whose hardware-failure figure is the truth: 1 on a host whose next
 //! crash falls within `window_s` of now (so the greedy empties it just in time), a value between
 //! half the greedy's hardware bound and the bound on a host that will crash later (it receives no
 //! VM, but is not emptied yet), 0 elsewhere (false alarms and background errors are ignored).
@@ -14,7 +15,9 @@
 //! golden fingerprints); `promig evaluate` and `promig evaluate breakdown` accept its name.
 
 use crate::EvalError;
-use promig_model::{HostRisk, Observation};
+use promig_migrate::{MigrationInput, MigrationModel, QemuModel, TechniqueParams};
+use promig_model::{Decision, HostRisk, Observation, Technique};
+use promig_policy::Policy;
 use promig_policy::proactive::ProactiveGreedy;
 use promig_predict::{Predictor, RiskPredictor};
 use promig_sim::faults::FaultPlan;
@@ -44,9 +47,89 @@ pub fn parse(name: &str) -> Result<Option<f64>, EvalError> {
     }
 }
 
-/// The policy the oracle drives: the greedy with its default bounds.
+/// The greedy the oracle drives, with its default bounds.
 pub fn policy() -> ProactiveGreedy {
     ProactiveGreedy::default()
+}
+
+/// The oracle's policy: the greedy's decisions, each with the technique whose predicted pause is
+/// shortest (among those predicted to converge; pre-copy when none is).
+#[derive(Debug, Clone)]
+pub struct Oracle {
+    greedy: ProactiveGreedy,
+    models: Vec<(Technique, QemuModel)>,
+}
+
+impl Default for Oracle {
+    fn default() -> Self {
+        Oracle {
+            greedy: policy(),
+            models: Technique::ALL
+                .into_iter()
+                .map(|t| (t, QemuModel::of(t)))
+                .collect(),
+        }
+    }
+}
+
+impl Oracle {
+    /// The technique with the shortest predicted pause for moving `vm` from its host to `to`.
+    pub fn cheapest_technique(&self, obs: &Observation, vm: usize, to: usize) -> Technique {
+        let v = &obs.vms[vm];
+        let from = v.host.unwrap_or(to);
+        let bandwidth_bps = obs
+            .migration_bandwidth_bps
+            .get(from)
+            .copied()
+            .unwrap_or(1e9)
+            .min(obs.hosts.get(to).map_or(1e9, |h| h.nic_bps));
+        let input = MigrationInput {
+            memory_mib: v.memory_mib,
+            dirty_pages_per_s: v.dirty_pages_per_s,
+            wws_mib: v.memory_mib * 0.25,
+            bandwidth_bps,
+            latency_ms: 0.05,
+            touched_mib: None,
+        };
+        self.models
+            .iter()
+            .map(|(t, m)| (*t, m.estimate(&input)))
+            .filter(|(_, e)| e.converged)
+            .min_by(|a, b| a.1.downtime_s.total_cmp(&b.1.downtime_s))
+            .map_or(Technique::Precopy, |(t, _)| t)
+    }
+}
+
+impl Policy for Oracle {
+    fn name(&self) -> String {
+        NAME.into()
+    }
+
+    fn uses_predictions(&self) -> bool {
+        true
+    }
+
+    fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
+        let decisions = self.greedy.decide(obs);
+        decisions
+            .into_iter()
+            .map(|d| {
+                let t = self.cheapest_technique(obs, d.vm, d.to);
+                d.with_technique(t)
+            })
+            .collect()
+    }
+
+    fn place(&mut self, obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
+        self.greedy.place(obs, vms)
+    }
+
+    fn use_calibration(&mut self, profile: &promig_migrate::Profile) {
+        self.greedy.use_calibration(profile);
+        for (t, m) in &mut self.models {
+            *m = profile.model(TechniqueParams::of(*t));
+        }
+    }
 }
 
 /// The shipped predictor with the hardware-failure figure replaced by the truth.
@@ -141,11 +224,44 @@ mod tests {
         let o = OraclePredictor::new(crate::default_predictor().unwrap(), &plan, 600.0);
         let bound = policy().hardware_bound;
         assert_eq!(o.hardware(2, 9_500.0), 1.0);
+        // (the window is inclusive: 600 s before the crash is inside it)
         assert_eq!(o.hardware(2, 9_400.0), 1.0);
         let later = o.hardware(2, 5_000.0);
         assert!(later >= bound / 2.0 && later < bound, "{later}");
         assert_eq!(o.hardware(2, 10_000.0), 0.0, "after the crash");
         assert_eq!(o.hardware(1, 9_500.0), 0.0, "another host");
         assert_eq!(o.time_to_crash_s(2, 9_500.0), Some(500.0));
+    }
+
+    #[test]
+    fn the_oracle_picks_a_technique_with_a_shorter_pause_than_precopy_for_a_busy_vm() {
+        use promig_model::{HostShape, ObservationBuilder, VmShape};
+        let mut b = ObservationBuilder::new();
+        b.hosts(2, HostShape::default());
+        b.vm(Some(0), VmShape::default());
+        let mut obs = b.build();
+        obs.vms[0].dirty_pages_per_s = 200_000.0;
+        let o = Oracle::default();
+        let t = o.cheapest_technique(&obs, 0, 1);
+        let pause = |t: Technique| {
+            let input = MigrationInput {
+                memory_mib: obs.vms[0].memory_mib,
+                dirty_pages_per_s: obs.vms[0].dirty_pages_per_s,
+                wws_mib: obs.vms[0].memory_mib * 0.25,
+                bandwidth_bps: obs.migration_bandwidth_bps[0].min(obs.hosts[1].nic_bps),
+                latency_ms: 0.05,
+                touched_mib: None,
+            };
+            QemuModel::of(t).estimate(&input)
+        };
+        let chosen = pause(t);
+        assert!(chosen.converged, "{t:?}");
+        for other in Technique::ALL {
+            let e = pause(other);
+            assert!(
+                !e.converged || chosen.downtime_s <= e.downtime_s,
+                "{t:?} vs {other:?}"
+            );
+        }
     }
 }

@@ -118,7 +118,7 @@ pub(crate) fn simulate(
     let oracle_window_s = crate::oracle::parse(policy_name)?;
     let mut config = base.clone();
     let (mut built, wants_predictions): (Box<dyn Policy>, bool) = match oracle_window_s {
-        Some(_) => (Box::new(crate::oracle::policy()), true),
+        Some(_) => (Box::new(crate::oracle::Oracle::default()), true),
         None => {
             let registry = registry();
             let resolved = registry.resolve(policy_name)?;
