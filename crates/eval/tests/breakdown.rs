@@ -67,7 +67,7 @@ fn causes_add_up_and_the_oracle_bounds_the_greedy() {
 }
 
 #[test]
-fn without_silent_failures_the_greedy_is_near_the_oracle() {
+fn without_silent_failures_leak_kills_are_most_of_what_is_left() {
     let mut file = scenario::default_scenario().unwrap();
     file.faults.precursors.silent_failure_share = 0.0;
     let base = promig_model::data::dir(None).unwrap();
@@ -77,10 +77,20 @@ fn without_silent_failures_the_greedy_is_near_the_oracle() {
     let r = breakdown(&world, &config, &names, &[1, 2, 3, 4, 5, 6]).unwrap();
     let (greedy, oracle) = (&r[0], &r[1]);
     assert_eq!(greedy.silent.struck, 0.0);
-    // What is left of the greedy's downtime is what the oracle cannot remove either (leak
-    // kills, pauses): the gap on the default scenario is the silent failures.
+    // Without silent failures most of the greedy's downtime is leak kills, which no migration
+    // prevents (a leaking VM takes its leak along) and which cost the oracle as much.
     assert!(
-        greedy.downtime_s - oracle.downtime_s < 0.15 * greedy.downtime_s,
+        greedy.leak.downtime_s >= 0.7 * greedy.downtime_s,
+        "greedy {greedy:?}"
+    );
+    assert!(
+        (oracle.leak.downtime_s - greedy.leak.downtime_s).abs() <= 0.1 * greedy.leak.downtime_s,
+        "oracle {oracle:?}"
+    );
+    // What the oracle removes beyond that is the greedy's pauses and the rare missed warning.
+    assert!(
+        greedy.downtime_s - oracle.downtime_s
+            <= greedy.missed.downtime_s + greedy.migration_pause_s + 1e-6,
         "greedy {} s, oracle {} s",
         greedy.downtime_s,
         oracle.downtime_s
