@@ -124,6 +124,10 @@ pub struct Breakdown {
     pub migration_pause_lost: f64,
     /// (e) Packets dropped by oversubscribed hosts (surges, degradations, crowding).
     pub oversubscribed_lost: f64,
+    /// Of those, on hosts slowed by a planned degradation.
+    pub oversubscribed_lost_degraded: f64,
+    /// Of those, elsewhere during a surge on the VNF's chain.
+    pub oversubscribed_lost_surge: f64,
     /// Downtime of outages without a cause (expected 0).
     pub unattributed_s: f64,
     /// Packets lost in them.
@@ -155,6 +159,8 @@ impl Breakdown {
             migration_pause_s: a.migration_pause_s,
             migration_pause_lost: a.migration_pause_lost,
             oversubscribed_lost: a.oversubscribed_lost,
+            oversubscribed_lost_degraded: a.oversubscribed_lost_degraded,
+            oversubscribed_lost_surge: a.oversubscribed_lost_surge,
             unattributed_s: a.unattributed_s,
             unattributed_lost: a.unattributed_lost,
             ..Breakdown::default()
@@ -219,6 +225,8 @@ impl Breakdown {
             m.migration_pause_s += r.migration_pause_s * k;
             m.migration_pause_lost += r.migration_pause_lost * k;
             m.oversubscribed_lost += r.oversubscribed_lost * k;
+            m.oversubscribed_lost_degraded += r.oversubscribed_lost_degraded * k;
+            m.oversubscribed_lost_surge += r.oversubscribed_lost_surge * k;
             m.unattributed_s += r.unattributed_s * k;
             m.unattributed_lost += r.unattributed_lost * k;
             m.alarmed_hosts += r.alarmed_hosts * k;
@@ -363,11 +371,11 @@ pub fn table(rows: &[Breakdown]) -> String {
     }
     let _ = writeln!(
         s,
-        "\nPackets lost per seed, millions: by the same causes, plus (e) drops on oversubscribed hosts"
+        "\nPackets lost per seed, millions: by the same causes, plus (e) drops on oversubscribed hosts (of which on degraded hosts / during surges)"
     );
     let _ = writeln!(
         s,
-        "{:<22} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} | {:>9}",
+        "{:<22} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} | {:>9}",
         "policy",
         "lost",
         "silent",
@@ -376,6 +384,8 @@ pub fn table(rows: &[Breakdown]) -> String {
         "leak",
         "pauses",
         "oversub",
+        "degraded",
+        "surge",
         "other",
         "loss rate"
     );
@@ -383,7 +393,7 @@ pub fn table(rows: &[Breakdown]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{:<22} {:>9.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6.2} | {:>8.4}%",
+            "{:<22} {:>9.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6.2} | {:>8.4}%",
             r.policy,
             m(r.packets_lost),
             m(r.silent.packets_lost),
@@ -392,6 +402,8 @@ pub fn table(rows: &[Breakdown]) -> String {
             m(r.leak.packets_lost),
             m(r.migration_pause_lost),
             m(r.oversubscribed_lost),
+            m(r.oversubscribed_lost_degraded),
+            m(r.oversubscribed_lost_surge),
             m(r.unattributed_lost),
             if r.packets_offered > 0.0 {
                 r.packets_lost / r.packets_offered * 100.0

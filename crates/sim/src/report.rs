@@ -168,6 +168,10 @@ pub struct Attribution {
     /// Packets dropped by hosts whose VMs asked for more CPU than they had (surges, degradations,
     /// crowding after an evacuation).
     pub oversubscribed_lost: f64,
+    /// Of those, drops on a host slowed by a planned degradation.
+    pub oversubscribed_lost_degraded: f64,
+    /// Of those, drops elsewhere while a surge was on one of the VNF's chains.
+    pub oversubscribed_lost_surge: f64,
     /// Outages no fault record explains (none expected; kept so the parts always add up).
     pub unattributed_s: f64,
     /// Packets lost in those.

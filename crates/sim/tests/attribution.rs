@@ -44,6 +44,12 @@ fn parts_add_up_to_the_report_and_crashes_are_charged_to_their_record() {
             r.packets_lost
         );
         assert_eq!(a.unattributed_s, 0.0, "{policy}: every outage has a cause");
+        assert!(
+            a.oversubscribed_lost_degraded + a.oversubscribed_lost_surge
+                <= a.oversubscribed_lost * (1.0 + 1e-9)
+        );
+        // The default scenario's surges drive hosts over capacity.
+        assert!(a.oversubscribed_lost_surge > 0.0, "{policy}");
         // Only crashes and out-of-memory kills that took VNF instances down cost downtime (the
         // other records slow VMs down, they stop nothing); every one that did, costs.
         for (f, c) in r.faults.iter().zip(&a.faults) {

@@ -204,11 +204,14 @@ impl Simulator {
                     let vt = &mut self.totals.vnf[f];
                     vt.packets_offered += offered;
                     vt.packets_lost += offered * prev.drop_fraction;
-                    self.attribution.oversubscribed_lost += offered * prev.drop_fraction;
                     if prev.latency_ms > spec.qos.max_latency_ms
                         || prev.drop_fraction > spec.qos.max_loss_rate
                     {
                         vt.qos_violation_s += dt;
+                    }
+                    let dropped = offered * prev.drop_fraction;
+                    if dropped > 0.0 {
+                        self.attribute_drop(f, host, prev.time, t, dropped);
                     }
                 }
             }
@@ -267,6 +270,21 @@ impl Simulator {
         vt.longest_incident_s = vt.longest_incident_s.max(duration_s);
         if duration_s * 1000.0 > spec.qos.max_downtime_ms {
             vt.qos_violation_s += duration_s;
+        }
+    }
+
+    /// Books packets dropped by oversubscribed host `host` between `from_s` and `to_s` to VNF `f`:
+    /// on a degraded host, during a surge on one of the VNF's chains, or otherwise.
+    fn attribute_drop(&mut self, f: usize, host: usize, from_s: f64, to_s: f64, dropped: f64) {
+        let a = &mut self.attribution;
+        a.oversubscribed_lost += dropped;
+        if self.hosts[host].degraded_record.is_some() {
+            a.oversubscribed_lost_degraded += dropped;
+        } else if self.plan.surges.iter().any(|s| {
+            (s.intensity(from_s) > 0.0 || s.intensity(to_s) > 0.0)
+                && self.world.chains[s.chain].vnfs.contains(&f)
+        }) {
+            a.oversubscribed_lost_surge += dropped;
         }
     }
 
