@@ -11,6 +11,11 @@
 //! Overload, memory and response-time risks come from the shipped predictor, as for the greedy:
 //! leaks, surges and degradations are not foreseen by the oracle.
 //!
+//! `oracle-alarms` knows less: only which hardware alarms are false. It is the plain greedy fed
+//! the shipped predictor with the hardware figure of every host that will not fail set to 0;
+//! real failures are seen through their precursors, silent ones not at all. Its distance from
+//! the greedy is what false alarms cost.
+//!
 //! It is kept out of the policy registry (so out of `promig simulate`, `promig policies` and the
 //! golden fingerprints); `promig evaluate` and `promig evaluate breakdown` accept its name.
 
@@ -25,22 +30,43 @@ use promig_sim::faults::FaultPlan;
 /// The oracle's name on the command line (`oracle`, or `oracle-WINDOW_S`).
 pub const NAME: &str = "oracle";
 
+/// The name of the oracle that knows only which alarms are false.
+pub const FALSE_ALARMS_NAME: &str = "oracle-alarms";
+
+/// Which oracle a name asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// Knows every hardware failure's time; empties hosts `window_s` before.
+    Future {
+        /// Evacuation window, seconds.
+        window_s: f64,
+    },
+    /// Knows only which hardware alarms are false.
+    FalseAlarms,
+}
+
 /// Default evacuation window: two scheduling intervals, so the decision point that first sees
 /// the crash within the window leaves at least one full interval (300 s) for the migrations.
 pub const DEFAULT_WINDOW_S: f64 = 600.0;
 
-/// The window of an oracle name: `oracle` gives [`DEFAULT_WINDOW_S`], `oracle-1800` 1800 s;
-/// `None` when `name` is not an oracle's; an error when its window is not a positive number.
-pub fn parse(name: &str) -> Result<Option<f64>, EvalError> {
+/// The oracle a name asks for: `oracle` is [`Kind::Future`] with [`DEFAULT_WINDOW_S`],
+/// `oracle-1800` with 1800 s, `oracle-alarms` is [`Kind::FalseAlarms`]; `None` when `name` is not
+/// an oracle's; an error when its window is not a positive number.
+pub fn parse(name: &str) -> Result<Option<Kind>, EvalError> {
     let lower = name.trim().to_ascii_lowercase();
     if lower == NAME {
-        return Ok(Some(DEFAULT_WINDOW_S));
+        return Ok(Some(Kind::Future {
+            window_s: DEFAULT_WINDOW_S,
+        }));
+    }
+    if lower == FALSE_ALARMS_NAME {
+        return Ok(Some(Kind::FalseAlarms));
     }
     let Some(rest) = lower.strip_prefix("oracle-") else {
         return Ok(None);
     };
     match rest.parse::<f64>() {
-        Ok(w) if w.is_finite() && w > 0.0 => Ok(Some(w)),
+        Ok(w) if w.is_finite() && w > 0.0 => Ok(Some(Kind::Future { window_s: w })),
         _ => Err(EvalError::Input(format!(
             "policy {name:?}: an oracle's window is a positive number of seconds (oracle-1800)"
         ))),
@@ -176,6 +202,45 @@ impl OraclePredictor {
     }
 }
 
+/// The shipped predictor with every false hardware alarm silenced (hosts that will not fail get
+/// a hardware figure of 0); what it says of hosts that will fail is left as it is.
+#[derive(Debug, Clone)]
+pub struct FalseAlarmOracle {
+    inner: RiskPredictor,
+    /// (host, crash time) of every planned hardware failure.
+    crashes: Vec<(usize, f64)>,
+}
+
+impl FalseAlarmOracle {
+    /// The oracle for a run whose fault plan is `plan`; `inner` supplies every risk.
+    pub fn new(inner: RiskPredictor, plan: &FaultPlan) -> FalseAlarmOracle {
+        FalseAlarmOracle {
+            inner,
+            crashes: plan.crashes.iter().map(|c| (c.host, c.crash_s)).collect(),
+        }
+    }
+
+    /// Whether host `h` fails after `t`.
+    pub fn will_fail(&self, h: usize, t: f64) -> bool {
+        self.crashes
+            .iter()
+            .any(|&(host, crash)| host == h && crash > t)
+    }
+}
+
+impl Predictor for FalseAlarmOracle {
+    fn predict(&mut self, obs: &Observation) -> Vec<HostRisk> {
+        let mut risks = self.inner.predict(obs);
+        for (h, r) in risks.iter_mut().enumerate() {
+            if !self.will_fail(h, obs.time_s) {
+                r.hardware = 0.0;
+                r.probability = r.overload.max(r.memory).max(r.response_time);
+            }
+        }
+        risks
+    }
+}
+
 impl Predictor for OraclePredictor {
     fn predict(&mut self, obs: &Observation) -> Vec<HostRisk> {
         let mut risks = self.inner.predict(obs);
@@ -203,8 +268,17 @@ mod tests {
 
     #[test]
     fn names_parse_with_their_window() {
-        assert_eq!(parse("oracle").unwrap(), Some(DEFAULT_WINDOW_S));
-        assert_eq!(parse("Oracle-1800").unwrap(), Some(1800.0));
+        assert_eq!(
+            parse("oracle").unwrap(),
+            Some(Kind::Future {
+                window_s: DEFAULT_WINDOW_S
+            })
+        );
+        assert_eq!(
+            parse("Oracle-1800").unwrap(),
+            Some(Kind::Future { window_s: 1800.0 })
+        );
+        assert_eq!(parse("oracle-alarms").unwrap(), Some(Kind::FalseAlarms));
         assert_eq!(parse("proactive-greedy").unwrap(), None);
         assert!(parse("oracle-0").is_err());
         assert!(parse("oracle-soon").is_err());
@@ -231,6 +305,8 @@ mod tests {
         assert_eq!(o.hardware(2, 10_000.0), 0.0, "after the crash");
         assert_eq!(o.hardware(1, 9_500.0), 0.0, "another host");
         assert_eq!(o.time_to_crash_s(2, 9_500.0), Some(500.0));
+        let f = FalseAlarmOracle::new(crate::default_predictor().unwrap(), &plan);
+        assert!(f.will_fail(2, 9_999.0) && !f.will_fail(2, 10_000.0) && !f.will_fail(1, 0.0));
     }
 
     #[test]

@@ -115,10 +115,12 @@ pub(crate) fn simulate(
     timeline: Option<&mut Timeline>,
     watch: Option<&mut (dyn FnMut(&promig_model::Observation) + Send)>,
 ) -> Result<(Report, Attribution), EvalError> {
-    let oracle_window_s = crate::oracle::parse(policy_name)?;
+    use crate::oracle::{FalseAlarmOracle, Kind, Oracle, OraclePredictor};
+    let oracle = crate::oracle::parse(policy_name)?;
     let mut config = base.clone();
-    let (mut built, wants_predictions): (Box<dyn Policy>, bool) = match oracle_window_s {
-        Some(_) => (Box::new(crate::oracle::Oracle::default()), true),
+    let (mut built, wants_predictions): (Box<dyn Policy>, bool) = match oracle {
+        Some(Kind::Future { .. }) => (Box::new(Oracle::default()), true),
+        Some(Kind::FalseAlarms) => (Box::new(crate::oracle::policy()), true),
         None => {
             let registry = registry();
             let resolved = registry.resolve(policy_name)?;
@@ -154,14 +156,14 @@ pub(crate) fn simulate(
         None => policy,
     };
     let mut sim = Simulator::new(Arc::clone(world), config, policy)?;
-    let report = match oracle_window_s {
-        Some(window_s) => {
-            // The true future, for the bound only: see `oracle`'s module doc.
-            let mut oracle = crate::oracle::OraclePredictor::new(
-                default_predictor()?,
-                sim.fault_plan(),
-                window_s,
-            );
+    // The true future, for the bounds only: see `oracle`'s module doc.
+    let report = match oracle {
+        Some(Kind::Future { window_s }) => {
+            let mut oracle = OraclePredictor::new(default_predictor()?, sim.fault_plan(), window_s);
+            sim.run_with(policy, Some(&mut oracle), on_step)
+        }
+        Some(Kind::FalseAlarms) => {
+            let mut oracle = FalseAlarmOracle::new(default_predictor()?, sim.fault_plan());
             sim.run_with(policy, Some(&mut oracle), on_step)
         }
         None if wants_predictions => {

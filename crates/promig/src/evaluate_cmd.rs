@@ -74,7 +74,8 @@ pub enum EvaluateCommand {
     },
     /// Where each policy's VNF downtime and packet loss come from (silent, missed or warned-of
     /// hardware failures, leak kills, migration pauses, oversubscribed hosts), averaged over the
-    /// seeds, with the analysis-only `oracle` (knows the true failure times) as the bound.
+    /// seeds, with the analysis-only `oracle` (knows the true failure times) as the bound and
+    /// `oracle-alarms` (knows only which hardware alarms are false).
     Breakdown {
         /// First and last seed (1-20 by default: the validation seeds; 21-50 are the test split).
         #[arg(long, num_args = 2, value_names = ["FIRST", "LAST"], default_values_t = [1, 20])]
@@ -83,7 +84,7 @@ pub enum EvaluateCommand {
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "proactive-greedy,none,rl,oracle"
+            default_value = "proactive-greedy,none,rl,oracle-alarms,oracle"
         )]
         policies: Vec<String>,
         /// Scenario TOML file (the built-in NFV scenario when absent).
