@@ -4,10 +4,12 @@
 //! simulator. `promig evaluate`'s policy comparison over seeds (with confidence intervals and
 //! shards) is `compare`; the RL agent is scored with it too.
 
+pub mod breakdown;
 pub mod compare;
 pub mod error;
 pub mod evacuation;
 pub mod fidelity;
+pub mod oracle;
 pub mod prediction;
 pub mod report;
 pub mod run;

@@ -23,6 +23,10 @@ pub struct ProactiveGreedy {
     pub hardware_bound: f64,
     /// CPU load a destination may reach.
     pub destination_limit: f64,
+    /// How long a host stays suspect after a hardware alarm, minutes: it is drained and
+    /// receives no VM meanwhile. A shorter hold gives capacity back sooner to hosts whose alarm
+    /// was background noise; a failing host keeps alarming and so stays suspect anyway.
+    pub suspect_min: f64,
     model: QemuModel,
     work: Work,
     /// Per host, until when it stays suspect after a hardware alarm. Precursor-based risk
@@ -31,8 +35,9 @@ pub struct ProactiveGreedy {
     suspect_until_s: Vec<f64>,
 }
 
-/// How long a host stays suspect after a hardware alarm (precursors run for hours).
-const SUSPECT_S: f64 = 4.0 * 3600.0;
+/// How long a host stays suspect after a hardware alarm by default, minutes (precursors run
+/// for hours).
+pub const SUSPECT_MIN: f64 = 240.0;
 
 impl Default for ProactiveGreedy {
     fn default() -> Self {
@@ -40,6 +45,7 @@ impl Default for ProactiveGreedy {
             risk_bound: 0.5,
             hardware_bound: 0.02,
             destination_limit: 0.8,
+            suspect_min: SUSPECT_MIN,
             model: QemuModel::of(Technique::Precopy),
             work: Work::default(),
             suspect_until_s: Vec::new(),
@@ -63,7 +69,7 @@ impl ProactiveGreedy {
             .resize(obs.hosts.len(), f64::NEG_INFINITY);
         for (h, r) in obs.risks.iter().enumerate() {
             if r.hardware >= self.hardware_bound {
-                self.suspect_until_s[h] = obs.time_s + SUSPECT_S;
+                self.suspect_until_s[h] = obs.time_s + self.suspect_min * 60.0;
             }
         }
     }
@@ -158,8 +164,15 @@ impl Policy for ProactiveGreedy {
     fn name(&self) -> String {
         let d = ProactiveGreedy::default();
         let mine = (self.risk_bound, self.destination_limit, self.hardware_bound);
-        if mine == (d.risk_bound, d.destination_limit, d.hardware_bound) {
+        if mine == (d.risk_bound, d.destination_limit, d.hardware_bound)
+            && self.suspect_min == d.suspect_min
+        {
             "proactive-greedy".into()
+        } else if self.suspect_min != d.suspect_min {
+            format!(
+                "proactive-greedy-{}-{}-{}-{}",
+                self.risk_bound, self.destination_limit, self.hardware_bound, self.suspect_min
+            )
         } else {
             format!(
                 "proactive-greedy-{}-{}-{}",
@@ -274,6 +287,12 @@ pub fn spec() -> PolicySpec {
                 "hardware-failure probability above which a host is emptied",
                 d.hardware_bound,
             ),
+            ParamSpec {
+                name: "suspect_min",
+                description: "minutes a host stays drained and closed to VMs after a hardware alarm",
+                default: d.suspect_min,
+                range: 1.0..=1440.0,
+            },
         ],
         requires: Requirements {
             predictions: true,
@@ -284,6 +303,7 @@ pub fn spec() -> PolicySpec {
                 risk_bound: v[0],
                 destination_limit: v[1],
                 hardware_bound: v[2],
+                suspect_min: v[3],
                 ..ProactiveGreedy::default()
             })
         }),
@@ -294,6 +314,30 @@ pub fn spec() -> PolicySpec {
 mod tests {
     use super::*;
     use promig_migrate::Profile;
+
+    #[test]
+    fn an_alarm_keeps_a_host_suspect_for_the_hold_only() {
+        let mut b = promig_model::ObservationBuilder::new();
+        b.hosts(2, promig_model::HostShape::default());
+        let mut obs = b.build();
+        obs.time_s = 1000.0;
+        obs.risks = vec![promig_model::HostRisk::default(); 2];
+        obs.risks[1].hardware = 0.5;
+        let mut p = ProactiveGreedy {
+            suspect_min: 20.0,
+            ..ProactiveGreedy::default()
+        };
+        p.note_alarms(&obs);
+        assert!(p.suspect(&obs, 1) && !p.suspect(&obs, 0));
+        obs.risks[1].hardware = 0.0;
+        obs.time_s = 1000.0 + 19.0 * 60.0;
+        p.note_alarms(&obs);
+        assert!(p.suspect(&obs, 1), "still within the 20-minute hold");
+        obs.time_s = 1000.0 + 20.0 * 60.0;
+        assert!(!p.suspect(&obs, 1), "the hold is over");
+        assert_eq!(p.name(), "proactive-greedy-0.5-0.8-0.02-20");
+        assert_eq!(ProactiveGreedy::default().name(), "proactive-greedy");
+    }
 
     #[test]
     fn migrations_are_priced_with_the_data_centres_constants() {

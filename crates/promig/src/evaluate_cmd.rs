@@ -72,6 +72,28 @@ pub enum EvaluateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Where each policy's VNF downtime and packet loss come from (silent, missed or warned-of
+    /// hardware failures, leak kills, migration pauses, oversubscribed hosts), averaged over the
+    /// seeds, with the analysis-only `oracle` (knows the true failure times) as the bound and
+    /// `oracle-alarms` (knows only which hardware alarms are false).
+    Breakdown {
+        /// First and last seed (1-20 by default: the validation seeds; 21-50 are the test split).
+        #[arg(long, num_args = 2, value_names = ["FIRST", "LAST"], default_values_t = [1, 20])]
+        seeds: Vec<u64>,
+        /// Policies (comma-separated); the first is the baseline the others are compared with.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "proactive-greedy,none,rl,oracle-alarms,oracle"
+        )]
+        policies: Vec<String>,
+        /// Scenario TOML file (the built-in NFV scenario when absent).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Share of hardware failures whose host was already empty when they struck, per real trace
     /// set (five PlanetLab days, Google, Bitbrains) over a range of seeds, for each policy.
     Evacuation {
@@ -97,6 +119,12 @@ pub fn run(args: EvaluateArgs, data: Option<&Path>) -> Result<()> {
     match args.command {
         None => run_compare(args.compare, data),
         Some(EvaluateCommand::Merge { files, json }) => merge(&files, json),
+        Some(EvaluateCommand::Breakdown {
+            seeds,
+            policies,
+            scenario,
+            json,
+        }) => run_breakdown(&seeds, &policies, scenario, json, data),
         Some(EvaluateCommand::Evacuation {
             seeds,
             policy,
@@ -107,9 +135,8 @@ pub fn run(args: EvaluateArgs, data: Option<&Path>) -> Result<()> {
                 seeds.len() == 2 && seeds[0] <= seeds[1],
                 "--seeds takes FIRST LAST with FIRST <= LAST"
             );
-            let registry = promig_eval::run::registry();
             for p in &policy {
-                registry.resolve(p)?;
+                promig_eval::run::check_name(p)?;
             }
             let sets = real_trace_sets();
             let mut all = Vec::new();
@@ -222,6 +249,51 @@ fn run_compare(args: CompareArgs, data: Option<&Path>) -> Result<()> {
     if let Some(dir) = &args.report {
         write_report(dir, &comparison)?;
     }
+    Ok(())
+}
+
+/// `promig evaluate breakdown`.
+fn run_breakdown(
+    seeds: &[u64],
+    policies: &[String],
+    scenario: Option<PathBuf>,
+    json: bool,
+    data: Option<&Path>,
+) -> Result<()> {
+    anyhow::ensure!(
+        seeds.len() == 2 && seeds[0] <= seeds[1] && seeds[1] - seeds[0] < MAX_SEEDS,
+        "--seeds takes FIRST LAST with FIRST <= LAST"
+    );
+    let sim_args = crate::SimulateArgs {
+        scenario,
+        cloudsim: None,
+        hosts: promig_sim::cloudsim::HOSTS,
+        policy: policies.to_vec(),
+        traces: None,
+        format: "planetlab".into(),
+        seed: None,
+        steps: None,
+        calibration: None,
+        json,
+        report: None,
+    };
+    let s = crate::setup(&sim_args, data)?;
+    let seed_list: Vec<u64> = (seeds[0]..=seeds[1]).collect();
+    let rows = promig_eval::breakdown::breakdown(&s.world, &s.config, policies, &seed_list)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "scenario {} | {} hosts, {} VMs, {} steps | seeds {}..={} (means per seed)",
+        s.world.name,
+        s.world.hosts.len(),
+        s.world.vms.len(),
+        s.config.steps,
+        seeds[0],
+        seeds[1]
+    );
+    print!("{}", promig_eval::breakdown::table(&rows));
     Ok(())
 }
 

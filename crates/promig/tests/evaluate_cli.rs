@@ -204,3 +204,43 @@ fn evacuation_is_still_a_subcommand() {
     let (ok, _, _) = promig(&["evaluate", "--json", "evacuation"]);
     assert!(!ok);
 }
+
+#[test]
+fn breakdown_prints_causes_and_the_oracle_stays_out_of_the_registry() {
+    let (ok, out, err) = promig(&[
+        "evaluate",
+        "breakdown",
+        "--seeds",
+        "1",
+        "2",
+        "--policies",
+        "proactive-greedy,oracle",
+    ]);
+    assert!(ok, "{err}");
+    for want in [
+        "silent",
+        "warned",
+        "pauses",
+        "oversub",
+        "Against proactive-greedy",
+        "oracle",
+    ] {
+        assert!(out.contains(want), "{want} missing from:\n{out}");
+    }
+    // The comparison takes the oracle too, for its intervals.
+    let (ok, out, err) = promig(&[
+        "evaluate",
+        "--steps",
+        "24",
+        "--seeds",
+        "1",
+        "5",
+        "--policies=proactive-greedy,oracle-1800",
+    ]);
+    assert!(ok && out.contains("oracle-1800"), "{out}{err}");
+    // It is analysis only: not a policy `simulate` or `policies` knows.
+    let (ok, out, _) = promig(&["policies"]);
+    assert!(ok && !out.contains("oracle"), "{out}");
+    let (ok, _, _) = promig(&["simulate", "--steps", "4", "--policy", "oracle"]);
+    assert!(!ok, "simulate must refuse the oracle");
+}

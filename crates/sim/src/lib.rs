@@ -17,5 +17,5 @@ pub mod world;
 pub use config::{Mode, SimConfig};
 pub use engine::{InFlight, InvariantViolation, Simulator};
 pub use error::SimError;
-pub use report::{Outcome, Report, VnfReport};
+pub use report::{Attribution, FaultCost, Outcome, Report, VnfReport};
 pub use world::World;

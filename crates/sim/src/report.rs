@@ -134,3 +134,50 @@ impl Report {
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
+
+/// VNF downtime and lost packets charged to one ground-truth fault (one entry of
+/// [`Report::faults`]): the outages of the VNF instances it took down, from the fault until they
+/// served again (or until the end of the run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultCost {
+    /// Downtime of the VNF instances it took down.
+    pub downtime_s: f64,
+    /// Of that, the platform's detection delay (the first `recovery.detection_delay_s` of each
+    /// outage).
+    pub detection_s: f64,
+    /// Of that, the boot of the restarted instance (the last `recovery.boot_s` of each outage).
+    pub boot_s: f64,
+    /// Packets lost during those outages.
+    pub packets_lost: f64,
+}
+
+impl FaultCost {
+    /// The rest of the downtime: waiting for a host with room (and powering one on).
+    pub fn waiting_s(&self) -> f64 {
+        (self.downtime_s - self.detection_s - self.boot_s).max(0.0)
+    }
+}
+
+/// Where a run's VNF downtime and packet loss came from, for analysis (`promig evaluate
+/// breakdown`). Kept beside the report rather than in it, so reports (and their fingerprints)
+/// stay as they are. The parts add up to [`Report::downtime_s`] and [`Report::packets_lost`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    /// Per entry of [`Report::faults`] (same order): what its outages cost.
+    pub faults: Vec<FaultCost>,
+    /// Switch-over pauses of completed live migrations.
+    pub migration_pause_s: f64,
+    /// Packets lost during those pauses.
+    pub migration_pause_lost: f64,
+    /// Packets dropped by hosts whose VMs asked for more CPU than they had (surges, degradations,
+    /// crowding after an evacuation).
+    pub oversubscribed_lost: f64,
+    /// Of those, drops on a host slowed by a planned degradation.
+    pub oversubscribed_lost_degraded: f64,
+    /// Of those, drops elsewhere while a surge was on one of the VNF's chains.
+    pub oversubscribed_lost_surge: f64,
+    /// Outages no fault record explains (none expected; kept so the parts always add up).
+    pub unattributed_s: f64,
+    /// Packets lost in those.
+    pub unattributed_lost: f64,
+}

@@ -1,6 +1,7 @@
 //! Accounting at every update: the CPU scheduler's grants, energy, SLA time, VNF service quality.
 
 use super::*;
+use crate::report::FaultCost;
 
 impl Simulator {
     pub(super) fn vm_request(&self, vm: usize, t: f64) -> f64 {
@@ -208,6 +209,10 @@ impl Simulator {
                     {
                         vt.qos_violation_s += dt;
                     }
+                    let dropped = offered * prev.drop_fraction;
+                    if dropped > 0.0 {
+                        self.attribute_drop(f, host, prev.time, t, dropped);
+                    }
                 }
             }
         }
@@ -247,15 +252,17 @@ impl Simulator {
         });
     }
 
-    /// Charges an interruption of `duration_s` ending at `t` to the VM's VNF.
-    pub(super) fn charge_incident(&mut self, vm: usize, duration_s: f64, t: f64) {
+    /// Charges an interruption of `duration_s` ending at `t` to the VM's VNF, and notes what it
+    /// was in the attribution.
+    pub(super) fn charge_incident(&mut self, vm: usize, duration_s: f64, t: f64, what: Incident) {
         let Some(f) = self.world.vms[vm].vnf else {
             return;
         };
         let load = self.cpu_demand(vm, t);
+        let offered = self.world.vnfs[f].packets_per_s * load * duration_s;
+        self.attribute(what, duration_s, offered);
         let spec = &self.world.vnfs[f];
         let vt = &mut self.totals.vnf[f];
-        let offered = spec.packets_per_s * load * duration_s;
         vt.downtime_s += duration_s;
         vt.interruptions += 1;
         vt.packets_offered += offered;
@@ -263,6 +270,48 @@ impl Simulator {
         vt.longest_incident_s = vt.longest_incident_s.max(duration_s);
         if duration_s * 1000.0 > spec.qos.max_downtime_ms {
             vt.qos_violation_s += duration_s;
+        }
+    }
+
+    /// Books packets dropped by oversubscribed host `host` between `from_s` and `to_s` to VNF `f`:
+    /// on a degraded host, during a surge on one of the VNF's chains, or otherwise.
+    fn attribute_drop(&mut self, f: usize, host: usize, from_s: f64, to_s: f64, dropped: f64) {
+        let a = &mut self.attribution;
+        a.oversubscribed_lost += dropped;
+        if self.hosts[host].degraded_record.is_some() {
+            a.oversubscribed_lost_degraded += dropped;
+        } else if self.plan.surges.iter().any(|s| {
+            (s.intensity(from_s) > 0.0 || s.intensity(to_s) > 0.0)
+                && self.world.chains[s.chain].vnfs.contains(&f)
+        }) {
+            a.oversubscribed_lost_surge += dropped;
+        }
+    }
+
+    /// Books an outage of `duration_s` that lost `lost` packets under what caused it.
+    pub(super) fn attribute(&mut self, what: Incident, duration_s: f64, lost: f64) {
+        let a = &mut self.attribution;
+        match what {
+            Incident::Pause => {
+                a.migration_pause_s += duration_s;
+                a.migration_pause_lost += lost;
+            }
+            Incident::Outage(Some(r)) => {
+                if a.faults.len() <= r {
+                    a.faults.resize(r + 1, FaultCost::default());
+                }
+                let recovery = &self.world.recovery;
+                let detection = recovery.detection_delay_s.min(duration_s);
+                let c = &mut a.faults[r];
+                c.downtime_s += duration_s;
+                c.detection_s += detection;
+                c.boot_s += recovery.boot_s.min(duration_s - detection);
+                c.packets_lost += lost;
+            }
+            Incident::Outage(None) => {
+                a.unattributed_s += duration_s;
+                a.unattributed_lost += lost;
+            }
         }
     }
 }

@@ -315,7 +315,7 @@ impl Simulator {
         self.vms[vm].host = Some(m.to);
         self.vms[vm].migration = None;
         if m.fixed_end.is_none() {
-            self.charge_incident(vm, m.downtime_s, t);
+            self.charge_incident(vm, m.downtime_s, t, Incident::Pause);
             self.set_link_membership(id, &m.links, false);
             self.reshare_bandwidth(t, &m.links, None);
         }

@@ -14,7 +14,7 @@ pub use view::{InFlight, InvariantViolation};
 
 use crate::config::{Mode, SimConfig};
 use crate::faults::{self, FaultPlan};
-use crate::report::{Report, VnfReport};
+use crate::report::{Attribution, Report, VnfReport};
 use crate::world::World;
 use promig_migrate::{
     CloudSimRule, MigrationInput, MigrationModel, QemuModel, Technique, TechniqueParams,
@@ -245,6 +245,19 @@ pub struct Simulator {
     explanations: Vec<promig_model::Explanation>,
     /// Hosts the current round's decisions changed, updated once when the round ends.
     touched_by_decisions: Vec<usize>,
+    /// Per VM, the fault record whose outage it is in (while down or booting).
+    down_record: Vec<Option<usize>>,
+    /// Where downtime and loss came from (analysis only; the totals above stay the figures).
+    attribution: Attribution,
+}
+
+/// What an interruption charged to a VNF was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Incident {
+    /// A live migration's switch-over pause.
+    Pause,
+    /// An outage after a fault (its record, when known), restart included.
+    Outage(Option<usize>),
 }
 
 impl Simulator {
@@ -320,6 +333,7 @@ impl Simulator {
             })
             .collect::<Vec<_>>();
         let n_hosts = hosts.len();
+        let n_vms = vms.len();
         let mut sim = Simulator {
             totals: Totals {
                 vnf: vec![VnfTotals::default(); world.vnfs.len()],
@@ -352,6 +366,8 @@ impl Simulator {
             last_risks: Vec::new(),
             explanations: Vec::new(),
             touched_by_decisions: Vec::new(),
+            down_record: vec![None; n_vms],
+            attribution: Attribution::default(),
             cfg,
         };
         sim.schedule_faults();
@@ -672,7 +688,8 @@ impl Simulator {
                 {
                     self.update_all(t);
                     self.vms[vm].status = VmStatus::Running;
-                    self.charge_incident(vm, t - since, t);
+                    let record = self.down_record[vm].take();
+                    self.charge_incident(vm, t - since, t, Incident::Outage(record));
                     self.update_all(t);
                 }
             }

@@ -22,7 +22,7 @@ impl Simulator {
             if self.world.vms[vm].vnf.is_some() {
                 vnf_hit += 1;
             }
-            self.take_down(vm, t);
+            self.take_down(vm, t, record);
         }
         self.totals.vms_crashed += victims.len() as u64;
         let hs = &mut self.hosts[h];
@@ -40,7 +40,12 @@ impl Simulator {
     }
 
     /// Takes a VM down (its host crashed or killed it) and queues its restart after detection.
-    pub(super) fn take_down(&mut self, vm: usize, t: f64) {
+    pub(super) fn take_down(&mut self, vm: usize, t: f64, record: Option<usize>) {
+        // An outage that is already open (a booting VM whose new host crashed) stays charged
+        // to the fault that opened it.
+        if matches!(self.vms[vm].status, VmStatus::Running | VmStatus::Retired) {
+            self.down_record[vm] = record;
+        }
         let since = match self.vms[vm].status {
             VmStatus::Booting { since, .. } => since,
             VmStatus::Down { since } => since,
@@ -253,7 +258,8 @@ impl Simulator {
             self.abort_migration(id, t);
         }
         self.totals.vms_crashed += 1;
-        self.take_down(vm, t);
+        let record = self.records.len() - 1;
+        self.take_down(vm, t, Some(record));
     }
 
     /// An episode that slows the VMs on host `h` down from `t` (nothing stops), as ground truth.

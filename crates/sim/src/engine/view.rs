@@ -159,6 +159,12 @@ impl Simulator {
         &self.last_risks
     }
 
+    /// The run's fault plan, drawn from its seed before it started: the true future, for
+    /// analysis only (an oracle bound); no deployable policy may read it.
+    pub fn fault_plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
     /// Ground truth recorded so far.
     pub fn fault_records(&self) -> &[FaultRecord] {
         &self.records
@@ -223,6 +229,44 @@ impl Simulator {
             }
         }
         Ok(())
+    }
+
+    /// Where the run's VNF downtime and lost packets came from so far: per fault record (same
+    /// order as [`Report::faults`]), migration pauses, oversubscribed hosts. Outages still open
+    /// count up to now, as in [`Simulator::report`], and its parts add up to the report's
+    /// `downtime_s` and `packets_lost` (up to rounding).
+    pub fn attribution(&self) -> Attribution {
+        let mut a = self.attribution.clone();
+        if a.faults.len() < self.records.len() {
+            a.faults
+                .resize(self.records.len(), crate::report::FaultCost::default());
+        }
+        let end = self.now.max(self.cfg.start_s());
+        for (vm, s) in self.vms.iter().enumerate() {
+            let (since, boot_s) = match s.status {
+                VmStatus::Down { since } => (since, 0.0),
+                VmStatus::Booting { since, until } => (
+                    since,
+                    (end - (until - self.world.recovery.boot_s)).clamp(0.0, end - since),
+                ),
+                VmStatus::Running | VmStatus::Retired => continue,
+            };
+            if self.world.vms[vm].vnf.is_none() {
+                continue;
+            }
+            let d = (end - since).max(0.0);
+            // The report charges no packets for outages still open at the end; neither does this.
+            match self.down_record[vm] {
+                Some(r) => {
+                    let c = &mut a.faults[r];
+                    c.downtime_s += d;
+                    c.detection_s += self.world.recovery.detection_delay_s.min(d);
+                    c.boot_s += boot_s.min(d);
+                }
+                None => a.unattributed_s += d,
+            }
+        }
+        a
     }
 
     /// The run's results so far (call after the last [`Simulator::step`] for the final report).
