@@ -537,6 +537,7 @@ mod tests {
             failures_evacuated: 0,
             vnfs: Vec::new(),
             faults: report_faults,
+            explanations: Vec::new(),
         };
         let one = Breakdown::of_run("p", &report, &attribution, &alarms);
         assert_eq!(one.silent.downtime_s, 200.0);
