@@ -319,6 +319,9 @@ impl<S: Scorer> ScoredPolicy<S> {
                     } else {
                         Vec::new()
                     },
+                    // Both rules take the best-scoring selectable option, so one scored higher
+                    // was not selectable at that pick.
+                    unavailable: self.last_scores[i] > self.last_scores[pick],
                 }),
                 Candidate::Wait => None,
             })

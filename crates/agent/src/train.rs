@@ -36,7 +36,9 @@ pub struct TrainConfig {
     pub first_seed: u64,
     /// How many distinct episode seeds training sees.
     pub seed_count: u64,
-    /// Seeds the initial weights and the sampling of picks.
+    /// Seeds the initial weights and the sampling of picks. The default, 2, was chosen on the
+    /// validation seeds among 1-5 (downtime over seeds 1-20: 1,230, 913, 1,207, 984 and
+    /// 1,158 s): policy gradient over 600 simulated days is that sensitive to where it starts.
     pub seed: u64,
     /// Hidden units per layer.
     pub hidden: usize,
@@ -53,7 +55,7 @@ impl Default for TrainConfig {
             batch: 8,
             first_seed: 1_000,
             seed_count: 1_000,
-            seed: 1,
+            seed: 2,
             hidden: 16,
             learning_rate: 0.01,
             gamma: 0.9,

@@ -66,3 +66,45 @@ fn each_move_is_explained_with_its_options_and_what_weighed_most() {
     }
     assert_eq!(p.explanations().len(), 1);
 }
+
+/// Two failing hosts, two destinations, one incoming migration per host (Nova's limit): the
+/// second move cannot take the destination the first booked, and its explanation says so for
+/// every option scored above the one it took.
+#[test]
+fn an_option_booked_by_an_earlier_move_is_marked_unavailable() {
+    use promig_model::{HostShape, ObservationBuilder, VmShape};
+    let mut b = ObservationBuilder::new();
+    b.hosts(4, HostShape::default());
+    for h in 0..2 {
+        b.vm(Some(h), VmShape::default());
+        b.risk(h, common::about_to_fail());
+    }
+    // Host 3 carries a VM of its own: host 2 is the better destination for both.
+    b.vm(Some(3), VmShape::default());
+    let obs = b.build();
+    let mut p = ScoredPolicy::new("rl-linear", LinearScorer::default(), AgentConfig::new());
+    let decisions = p.decide(&obs);
+    assert_eq!(decisions.len(), 2, "both failing hosts are emptied");
+    assert_ne!(
+        decisions[0].to, decisions[1].to,
+        "one incoming migration per host"
+    );
+    let explained = p.explanations();
+    let second = &explained[1];
+    let taken = second.options[0].score;
+    let above: Vec<_> = second.options.iter().filter(|o| o.score > taken).collect();
+    assert!(
+        !above.is_empty(),
+        "the booked destination scored higher: {second:?}"
+    );
+    assert!(above.iter().all(|o| o.unavailable), "{second:?}");
+    assert!(
+        second
+            .options
+            .iter()
+            .filter(|o| o.score <= taken)
+            .all(|o| !o.unavailable),
+        "{second:?}"
+    );
+    assert!(explained[0].options.iter().all(|o| !o.unavailable));
+}

@@ -32,6 +32,10 @@ pub struct ScoredOption {
     pub score: f32,
     /// The features that moved the score most, largest effect first.
     pub weighed_most: Vec<FeatureEffect>,
+    /// Scored above the option taken, so it could not be chosen when the move was made: an
+    /// earlier move of the same interval had booked its destination, or it was over a limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unavailable: bool,
 }
 
 /// A feature's part in a score: the score minus the score with that feature set to zero.

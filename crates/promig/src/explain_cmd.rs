@@ -144,7 +144,17 @@ fn write_move(out: &mut String, e: &Explanation) {
             .iter()
             .map(|f| format!("{} {:.2} ({:+.3})", f.feature, f.value, f.effect))
             .collect();
-        let _ = writeln!(out, "  {label:<26} {:>8.3}  {}", o.score, why.join(", "));
+        let note = if o.unavailable {
+            "(not available then: booked by an earlier move or over a limit) "
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {label:<26} {:>8.3}  {note}{}",
+            o.score,
+            why.join(", ")
+        );
     }
 }
 
