@@ -334,6 +334,11 @@ fn print(c: &Comparison, json: bool) {
     );
     print!("{}", c.table());
     println!("(mean ± half-width of the 95 % confidence interval, Student t over the seeds)");
+    let paired = c.paired_table();
+    if !paired.is_empty() {
+        println!();
+        print!("{paired}");
+    }
 }
 
 /// Writes `promig evaluate --report DIR` (the path goes to stderr: stdout stays the table or JSON).
