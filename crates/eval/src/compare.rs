@@ -216,6 +216,20 @@ pub struct PairedSummary {
     pub seeds_with_less_loss: usize,
 }
 
+impl PolicySummary {
+    /// Each metric summarised by `col`, given how to read that metric from a run.
+    fn by_metric(col: impl Fn(fn(&Run) -> f64) -> Interval) -> PolicySummary {
+        PolicySummary {
+            downtime_s: col(|r| r.downtime_s),
+            loss_rate: col(|r| r.loss_rate),
+            qos_violation_s: col(|r| r.qos_violation_s),
+            migrations: col(|r| r.migrations as f64),
+            energy_kwh: col(|r| r.energy_kwh),
+            vms_crashed: col(|r| r.vms_crashed as f64),
+        }
+    }
+}
+
 /// The two-sided 95 % quantile of Student's t with `df` degrees of freedom (2.776 at 4).
 pub fn t_975(df: usize) -> f64 {
     // A true invariant: the location 0, scale 1 and df >= 1 passed here are always valid.
@@ -311,16 +325,9 @@ impl Comparison {
             .iter()
             .map(|p| {
                 let runs: Vec<&Run> = self.runs.iter().filter(|r| &r.policy == p).collect();
-                let col =
-                    |f: fn(&Run) -> f64| mean_ci95(&runs.iter().map(|r| f(r)).collect::<Vec<_>>());
-                let summary = PolicySummary {
-                    downtime_s: col(|r| r.downtime_s),
-                    loss_rate: col(|r| r.loss_rate),
-                    qos_violation_s: col(|r| r.qos_violation_s),
-                    migrations: col(|r| r.migrations as f64),
-                    energy_kwh: col(|r| r.energy_kwh),
-                    vms_crashed: col(|r| r.vms_crashed as f64),
-                };
+                let summary = PolicySummary::by_metric(|f| {
+                    mean_ci95(&runs.iter().map(|r| f(r)).collect::<Vec<_>>())
+                });
                 (p.clone(), summary)
             })
             .collect()
@@ -346,18 +353,10 @@ impl Comparison {
                     .iter()
                     .filter_map(|&seed| Some((run(p, seed)?, run(base, seed)?)))
                     .collect();
-                let diff = |f: fn(&Run) -> f64| {
-                    mean_ci95(&pairs.iter().map(|(a, b)| f(a) - f(b)).collect::<Vec<_>>())
-                };
                 let paired = PairedSummary {
-                    difference: PolicySummary {
-                        downtime_s: diff(|r| r.downtime_s),
-                        loss_rate: diff(|r| r.loss_rate),
-                        qos_violation_s: diff(|r| r.qos_violation_s),
-                        migrations: diff(|r| r.migrations as f64),
-                        energy_kwh: diff(|r| r.energy_kwh),
-                        vms_crashed: diff(|r| r.vms_crashed as f64),
-                    },
+                    difference: PolicySummary::by_metric(|f| {
+                        mean_ci95(&pairs.iter().map(|(a, b)| f(a) - f(b)).collect::<Vec<_>>())
+                    }),
                     seeds_with_less_downtime: pairs
                         .iter()
                         .filter(|(a, b)| a.downtime_s < b.downtime_s)
