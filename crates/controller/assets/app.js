@@ -174,6 +174,18 @@ async function act(id, verb) {
   }
 }
 
+// The agent's side of a plan's reason: the options it scored (the one taken first), waiting's
+// score, and the features that weighed most.
+function scoredView(sc) {
+  return el("details", {}, el("summary", {}, "Agent's options (waiting scored " + sc.wait_score.toFixed(2) + ")"),
+    el("ol", {}, sc.options.map((o) => el("li", {},
+      el("strong", {}, o.destination + " by " + o.technique), " " + o.score.toFixed(2),
+      o.unavailable ? " (not available then)" : "",
+      o.weighed_most.length
+        ? ": " + o.weighed_most.map((f) => f.feature + " " + (f.effect >= 0 ? "+" : "") + f.effect.toFixed(2)).join(", ")
+        : ""))));
+}
+
 function plansView(plans) {
   if (!plans.length) return el("p", { class: "empty" }, "No open plans.");
   return el("div", { class: "cards" }, plans.map((p) => {
@@ -195,6 +207,7 @@ function plansView(plans) {
         ? el("details", {}, el("summary", {}, r.rejected.length + " rejected alternatives"),
             el("ul", {}, r.rejected.map((a) => el("li", {}, el("strong", {}, a.option), ": " + a.why))))
         : null,
+      r.scored ? scoredView(r.scored) : null,
       el("div", { class: "actions" },
         open ? el("button", { type: "button", "data-key": "approve-" + p.id,
           onclick: () => act(p.id, "approve") }, "Approve plan " + p.id) : null,

@@ -9,7 +9,7 @@ use crate::config::{Approval, ControllerConfig};
 use crate::error::ControllerError;
 use crate::journal::Journal;
 use crate::metrics::Metrics;
-use crate::plan::{Alternative, Measured, Plan, PlanId, PlanState, Reason};
+use crate::plan::{Alternative, Measured, Plan, PlanId, PlanState, Reason, ScoredChoice};
 use promig_driver::{DeadlineAction, DriverError, MigrationRequest, Outcome, Progress};
 use promig_migrate::planner::{self, Constraints, RiskPolicy};
 use promig_migrate::{MigrationInput, Profile, Technique, TechniqueParams};
@@ -354,8 +354,11 @@ impl Core {
                 }
                 self.policy.decide(&obs)
             };
+            let explained = self.policy.explanations();
             for d in decisions {
-                self.propose(&snap, &d)?;
+                let vm_id = snap.obs.vms.get(d.vm).map(|v| v.id);
+                let why = explained.iter().find(|e| Some(e.vm) == vm_id);
+                self.propose(&snap, &d, why)?;
             }
             orders = self.admit(&snap)?;
         }
@@ -489,7 +492,12 @@ impl Core {
 
     /// Turns one policy decision into a recommended (and maybe approved) plan, unless the VM
     /// already has an open plan, is cooling down, or the destination is itself at risk.
-    fn propose(&mut self, snap: &Snapshot, d: &Decision) -> Result<(), ControllerError> {
+    fn propose(
+        &mut self,
+        snap: &Snapshot,
+        d: &Decision,
+        explained: Option<&promig_model::Explanation>,
+    ) -> Result<(), ControllerError> {
         let obs = &snap.obs;
         let (Some(vm), Some(dest)) = (obs.vms.get(d.vm), obs.hosts.get(d.to)) else {
             self.metrics
@@ -551,6 +559,7 @@ impl Core {
         };
         why.rejected
             .extend(self.rejected_destinations(snap, d.vm, source, d.to));
+        why.scored = explained.and_then(|e| ScoredChoice::of(e, obs, &snap.host_names));
         let mut plan = Plan {
             id: PlanId(0),
             vm: vm_name,
@@ -706,6 +715,7 @@ impl Core {
                 predicted_downtime_ms: e.downtime_s * 1000.0,
                 meets_constraints: meets,
                 rejected,
+                scored: None,
             },
         ))
     }

@@ -361,6 +361,7 @@ mod tests {
                 predicted_downtime_ms: 30.0,
                 meets_constraints: true,
                 rejected: Vec::new(),
+                scored: None,
             },
             state: PlanState::Recommended,
             created_s: 10.0,

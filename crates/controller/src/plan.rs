@@ -126,6 +126,66 @@ pub struct Reason {
     pub meets_constraints: bool,
     /// Options rejected, with why.
     pub rejected: Vec<Alternative>,
+    /// How a scoring policy (the RL agent) rated this move against its other options and against
+    /// waiting; absent for policies that do not score (the journal of older plans has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored: Option<ScoredChoice>,
+}
+
+/// The options a scoring policy weighed for the VM, best first, and the score of waiting: the
+/// agent's side of "why this destination", next to the planner's side in `rejected`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredChoice {
+    /// Score of doing nothing this round.
+    pub wait_score: f32,
+    /// The options, the one taken first.
+    pub options: Vec<ScoredDestination>,
+}
+
+/// One (destination, technique) the policy scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredDestination {
+    /// Destination host.
+    pub destination: String,
+    /// Technique the policy had in mind.
+    pub technique: String,
+    /// Its score (higher is better).
+    pub score: f32,
+    /// Features that moved the score most (option taken and runner-up only).
+    #[serde(default)]
+    pub weighed_most: Vec<promig_model::FeatureEffect>,
+    /// Scored above the one taken but booked by an earlier move of the round or over a limit.
+    #[serde(default)]
+    pub unavailable: bool,
+}
+
+impl ScoredChoice {
+    /// The policy's explanation with host names instead of observation ids; `None` when a host
+    /// it names is not in the snapshot (a stale explanation is not shown as a current one).
+    pub fn of(
+        e: &promig_model::Explanation,
+        obs: &promig_model::Observation,
+        host_names: &[String],
+    ) -> Option<ScoredChoice> {
+        let options = e
+            .options
+            .iter()
+            .map(|o| {
+                let h = obs.hosts.iter().position(|h| h.id == o.to)?;
+                Some(ScoredDestination {
+                    destination: host_names.get(h)?.clone(),
+                    technique: o.technique.name().to_string(),
+                    score: o.score,
+                    weighed_most: o.weighed_most.clone(),
+                    unavailable: o.unavailable,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(ScoredChoice {
+            wait_score: e.wait_score,
+            options,
+        })
+    }
 }
 
 /// What the driver measured once the migration ended.

@@ -168,3 +168,36 @@ async fn the_clock_runs_forward_across_episodes_and_open_plans_stay_bounded() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The RL agent through the controller: each of its plans carries the agent's side of the
+/// reason (the options it scored, best first, the one taken first, and waiting's score) beside
+/// the planner's; proactive-greedy's plans carry none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_of_the_rl_agent_carry_its_scored_options() {
+    let dir = common::scratch("rl-plans");
+    let cfg = ControllerConfig::demo(dir.join("j.sqlite"));
+    let world = SimWorld::default_scenario(42, Some(96), None).unwrap();
+    let (state, _) = common::run_rounds(cfg, "rl", 42, Box::new(world), 95).await;
+    let plans = state.core().plans(None);
+    assert!(!plans.is_empty(), "the agent moved something in 8 hours");
+    for p in &plans {
+        let scored = p.reason.scored.as_ref().unwrap_or_else(|| panic!("{p:?}"));
+        assert_eq!(scored.options[0].destination, p.destination, "{p:?}");
+        assert!(!scored.options[0].weighed_most.is_empty(), "{p:?}");
+        assert!(scored.wait_score.is_finite());
+    }
+    let json = serde_json::to_value(&plans[0]).unwrap();
+    assert!(json["reason"]["scored"]["options"].is_array(), "{json}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let dir = common::scratch("greedy-plans");
+    let cfg = ControllerConfig::demo(dir.join("j.sqlite"));
+    let world = SimWorld::default_scenario(42, Some(96), None).unwrap();
+    let (state, _) = common::run_rounds(cfg, "proactive-greedy", 42, Box::new(world), 95).await;
+    let plans = state.core().plans(None);
+    assert!(!plans.is_empty());
+    assert!(plans.iter().all(|p| p.reason.scored.is_none()));
+    let json = serde_json::to_value(&plans[0]).unwrap();
+    assert!(json["reason"].get("scored").is_none(), "absent, not null");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
