@@ -282,43 +282,19 @@ pub fn breakdown(
     let jobs: Vec<(usize, u64)> = (0..policies.len())
         .flat_map(|p| seeds.iter().map(move |&s| (p, s)))
         .collect();
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(jobs.len())
-        .max(1);
-    let run = |(p, seed): (usize, u64)| {
+    let run = |&(p, seed): &(usize, u64)| {
         let config = SimConfig {
             seed,
             ..base.clone()
         };
         run_one(world, &config, &policies[p])
     };
-    let mut slots: Vec<Option<Result<Breakdown, EvalError>>> =
-        (0..jobs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let (jobs, run) = (&jobs, &run);
-                scope.spawn(move || {
-                    (w..jobs.len())
-                        .step_by(workers)
-                        .map(|j| (j, run(jobs[j])))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            let done = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            for (j, r) in done {
-                slots[j] = Some(r);
-            }
-        }
-    });
     let mut per_policy: Vec<Vec<Breakdown>> = vec![Vec::new(); policies.len()];
-    for (slot, (p, _)) in slots.into_iter().zip(&jobs) {
-        // A true invariant: the workers' strides cover every job index exactly once.
-        per_policy[*p].push(slot.expect("every job ran")?);
+    for (result, (p, _)) in crate::parallel::map_in_order(&jobs, run)
+        .into_iter()
+        .zip(&jobs)
+    {
+        per_policy[*p].push(result?);
     }
     Ok(policies
         .iter()

@@ -706,7 +706,7 @@ pub fn compare(
         .iter()
         .flat_map(|p| mine.iter().map(move |s| (p, *s)))
         .collect();
-    let run_one = |(p, seed): (&String, u64)| -> Result<Run, EvalError> {
+    let run_one = |&(p, seed): &(&String, u64)| -> Result<Run, EvalError> {
         let config = SimConfig {
             seed,
             ..base.clone()
@@ -714,40 +714,9 @@ pub fn compare(
         let report = run_named(world, &config, p, &mut |_, _| {})?;
         Ok(Run::from_report(p, &report))
     };
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(jobs.len())
-        .max(1);
-    // Worker w takes jobs w, w + workers, ...; each result goes back to its job's slot, so the
-    // order is the jobs' whatever finished first.
-    let mut slots: Vec<Option<Result<Run, EvalError>>> = (0..jobs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let jobs = &jobs;
-                let run_one = &run_one;
-                scope.spawn(move || {
-                    (w..jobs.len())
-                        .step_by(workers)
-                        .map(|j| (j, run_one(jobs[j])))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            // A panicking simulation is a bug, not bad input: pass it on as it is.
-            let done = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            for (j, r) in done {
-                slots[j] = Some(r);
-            }
-        }
-    });
-    let mut runs = Vec::with_capacity(jobs.len());
-    for slot in slots {
-        // A true invariant: the workers' strides cover every job index exactly once.
-        runs.push(slot.expect("every job ran")?);
-    }
+    let runs = crate::parallel::map_in_order(&jobs, run_one)
+        .into_iter()
+        .collect::<Result<Vec<Run>, EvalError>>()?;
     let mut c = Comparison {
         episodes,
         seeds: seeds.to_vec(),

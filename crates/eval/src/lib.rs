@@ -10,6 +10,7 @@ pub mod error;
 pub mod evacuation;
 pub mod fidelity;
 pub mod oracle;
+pub mod parallel;
 pub mod prediction;
 pub mod report;
 pub mod run;
