@@ -324,6 +324,39 @@ impl Drop for Bed {
     }
 }
 
+/// A daemon over the bed's real hosts with `policy`, ticking every second, and the sender that
+/// stops it.
+async fn start_daemon(
+    config: &ControllerConfig,
+    world: QemuWorld,
+    policy: &str,
+) -> (promig_controller::Running, tokio::sync::oneshot::Sender<()>) {
+    let profile = Arc::new(
+        promig_migrate::Profile::resolve(&config.controller.calibration, Path::new("")).unwrap(),
+    );
+    let policy = promig_eval::run::registry().build(policy, 1).unwrap();
+    let journal = SqliteJournal::open(&config.controller.journal).unwrap();
+    let core = Core::new(config.clone(), policy, profile, Box::new(journal)).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = promig_controller::start(
+        core,
+        Box::new(world),
+        "e2e-token-0123456789".into(),
+        "127.0.0.1:0".parse().unwrap(),
+        DaemonOptions {
+            tick: Duration::from_millis(1000),
+            grace: Duration::from_secs(30),
+            max_rounds: None,
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    )
+    .await
+    .unwrap();
+    (running, stop_tx)
+}
+
 /// Watches one VM's serial logs on every host from an OS thread (a tokio timer ticks at 1 ms at
 /// best): the gaps in its output, each with when it ended.
 fn watch_console(
@@ -387,31 +420,7 @@ async fn proactive_controller_evacuates_a_failing_host_before_it_dies() {
     let config = bed.config(&vms, "proactive-greedy", NFV_MAX_DOWNTIME_MS);
     let world = QemuWorld::new(&config).unwrap();
     let refusals = world.refusals();
-    let profile = Arc::new(
-        promig_migrate::Profile::resolve(&config.controller.calibration, Path::new("")).unwrap(),
-    );
-    let policy = promig_eval::run::registry()
-        .build("proactive-greedy", 1)
-        .unwrap();
-    let journal = SqliteJournal::open(&config.controller.journal).unwrap();
-    let core = Core::new(config.clone(), policy, profile, Box::new(journal)).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = promig_controller::start(
-        core,
-        Box::new(world),
-        "e2e-token-0123456789".into(),
-        "127.0.0.1:0".parse().unwrap(),
-        DaemonOptions {
-            tick: Duration::from_millis(1000),
-            grace: Duration::from_secs(30),
-            max_rounds: None,
-        },
-        async move {
-            let _ = stop_rx.await;
-        },
-    )
-    .await
-    .unwrap();
+    let (running, stop_tx) = start_daemon(&config, world, "proactive-greedy").await;
     let state = Arc::clone(&running.state);
 
     // Healthy for a few rounds: the predictor needs three samples before it scores hardware.
@@ -926,29 +935,7 @@ async fn reactive_controller_loses_the_failing_hosts_vms_for_comparison() {
     }
     let config = bed.config(&vms, "reactive", NFV_MAX_DOWNTIME_MS);
     let world = QemuWorld::new(&config).unwrap();
-    let profile = Arc::new(
-        promig_migrate::Profile::resolve(&config.controller.calibration, Path::new("")).unwrap(),
-    );
-    let policy = promig_eval::run::registry().build("reactive", 1).unwrap();
-    let journal = SqliteJournal::open(&config.controller.journal).unwrap();
-    let core = Core::new(config.clone(), policy, profile, Box::new(journal)).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = promig_controller::start(
-        core,
-        Box::new(world),
-        "e2e-token-0123456789".into(),
-        "127.0.0.1:0".parse().unwrap(),
-        DaemonOptions {
-            tick: Duration::from_millis(1000),
-            grace: Duration::from_secs(30),
-            max_rounds: None,
-        },
-        async move {
-            let _ = stop_rx.await;
-        },
-    )
-    .await
-    .unwrap();
+    let (running, stop_tx) = start_daemon(&config, world, "reactive").await;
     let state = Arc::clone(&running.state);
     tokio::time::sleep(Duration::from_secs(4)).await;
     // The same precursor for 15 s (the proactive controller needs a few of them).
