@@ -2,6 +2,7 @@
 // the promig dashboard or an HTML report. Run by crates/promig/tests/browser.rs:
 //   node run.js dashboard BASE_URL TOKEN SCREENSHOT.png
 //   node run.js report FILE.html CHARTS SCREENSHOT.png [timeline]
+//   node run.js agent BASE_URL TOKEN   (a controller deciding with the RL agent)
 // Exits non-zero with a message on the first failed check.
 "use strict";
 
@@ -182,9 +183,43 @@ async function report(file, charts, shot, wantTimeline) {
   }
 }
 
+// A plan made by the RL agent shows the agent's side of its reason: the options it scored, the
+// one taken first, waiting's score and the features that weighed most.
+async function agent(base, token) {
+  const { context, page, errors, dir } = await launch();
+  try {
+    await page.goto(base + "/");
+    await page.getByLabel("API token").fill(token);
+    await page.getByRole("button", { name: "Connect" }).click();
+    // The page re-renders as events arrive, so each read takes the card afresh, in one go.
+    const agentCard = "article.plan:has(summary:text(\"Agent's options\"))";
+    await page.locator(agentCard).first().waitFor({ timeout: 90000 });
+    const seen = await page.evaluate(() => {
+      for (const card of document.querySelectorAll("article.plan")) {
+        const summary = [...card.querySelectorAll("summary")].find((s) => /Agent's options/.test(s.textContent));
+        if (!summary) continue;
+        const items = [...summary.parentElement.querySelectorAll("ol li")].map((li) => li.textContent);
+        return { title: card.querySelector("h3").textContent, summary: summary.textContent, items };
+      }
+      return { title: "", summary: "", items: [] };
+    });
+    check(/waiting scored -?\d/.test(seen.summary), "waiting's score is shown: " + seen.summary);
+    const first = seen.items[0] || "";
+    check(seen.items.length >= 1 && / by [a-z-]+ /.test(first) && /[a-z_]+ [+-]\d/.test(first),
+      `${seen.items.length} scored options, the first "${first}"`);
+    const to = seen.title.match(/ to (\S+)/)[1];
+    check(first.startsWith(to + " by "), `the option taken (${to}) is listed first`);
+    check(errors.length === 0, "no console errors: " + errors.join(" | "));
+  } finally {
+    await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 (async () => {
   const [mode, a, b, c, d] = process.argv.slice(2);
   if (mode === "dashboard") await dashboard(a, b, c);
+  else if (mode === "agent") await agent(a, b);
   else if (mode === "report") await report(a, Number(b), c, d === "timeline");
   else throw new Error("usage: node run.js dashboard BASE TOKEN PNG | report FILE CHARTS PNG [timeline]");
 })().catch((e) => { console.error(e.stack || String(e)); process.exit(1); });

@@ -97,11 +97,13 @@ impl Drop for Controller {
     }
 }
 
-fn start_controller(journal: &Path) -> (Controller, SocketAddr) {
+/// `promig controller ARGS --approval manual --listen 127.0.0.1:0 --tick-ms 1000 --journal F`,
+/// and the API address it prints.
+fn start_controller(args: &[&str], journal: &Path) -> (Controller, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_promig"))
+        .arg("controller")
+        .args(args)
         .args([
-            "controller",
-            "--demo",
             "--approval",
             "manual",
             "--listen",
@@ -161,7 +163,7 @@ fn dashboard_approves_a_plan_and_shows_the_migration_in_chromium() {
     let dir = std::env::temp_dir().join(format!("promig-browser-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (_controller, addr) = start_controller(&dir.join("journal.sqlite"));
+    let (_controller, addr) = start_controller(&["--demo"], &dir.join("journal.sqlite"));
     let shot = screenshot_path("dashboard.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     node(&[
@@ -170,6 +172,26 @@ fn dashboard_approves_a_plan_and_shows_the_migration_in_chromium() {
         TOKEN,
         shot.to_str().unwrap(),
     ]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The controller deciding with the RL agent (the simulated world, from a configuration that
+/// names the policy): a plan's card shows the agent's scored options.
+#[test]
+fn plans_of_the_rl_agent_show_their_scored_options_in_chromium() {
+    if !browser_ready() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("promig-browser-rl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("promig.toml");
+    std::fs::write(&config, "[controller]\npolicy = \"rl\"\n").unwrap();
+    let (_controller, addr) = start_controller(
+        &["--config", config.to_str().unwrap()],
+        &dir.join("journal.sqlite"),
+    );
+    node(&["agent", &format!("http://{addr}"), TOKEN]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
