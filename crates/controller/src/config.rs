@@ -527,13 +527,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_inventory_is_checked_for_dangling_names() {
-        let text = r#"
-[controller]
-driver = "noop"
-
-[[host]]
+    /// Two hosts of an inventory, for the tests that need some.
+    const TWO_HOSTS: &str = r#"[[host]]
 name = "a"
 migration_address = "10.0.0.1"
 exporter = "http://10.0.0.1:9100/metrics"
@@ -546,40 +541,40 @@ migration_address = "10.0.0.2"
 exporter = "http://10.0.0.2:9100/metrics"
 memory_mib = 4096
 cores = 4
+"#;
 
+    #[test]
+    fn an_inventory_is_checked_for_dangling_names() {
+        let text = format!(
+            r#"
+[controller]
+driver = "noop"
+
+{TWO_HOSTS}
 [[vm]]
 name = "fw1"
 host = "c"
 qmp = "/run/fw1.qmp"
 memory_mib = 512
-"#;
-        let err = parse(text).unwrap_err().to_string();
+"#
+        );
+        let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains(":21") && err.contains("vm.host"), "{err}");
         assert!(parse(&text.replace("host = \"c\"", "host = \"a\"")).is_ok());
     }
 
     #[test]
     fn the_qemu_driver_needs_its_incoming_templates() {
-        let text = r#"
+        let text = format!(
+            r#"
 [controller]
 driver = "qemu"
-incoming_command = "ssh {address} qemu-start {vm} {qmp} {memory_mib}"
-incoming_qmp = "/run/promig/{vm}@{host}.qmp"
+incoming_command = "ssh {{address}} qemu-start {{vm}} {{qmp}} {{memory_mib}}"
+incoming_qmp = "/run/promig/{{vm}}@{{host}}.qmp"
 
-[[host]]
-name = "a"
-migration_address = "10.0.0.1"
-exporter = "http://10.0.0.1:9100/metrics"
-memory_mib = 4096
-cores = 4
-
-[[host]]
-name = "b"
-migration_address = "10.0.0.2"
-exporter = "http://10.0.0.2:9100/metrics"
-memory_mib = 4096
-cores = 4
-"#;
+{TWO_HOSTS}"#
+        );
+        let text = text.as_str();
         assert!(parse(text).is_ok(), "{:?}", parse(text));
         let err = parse(&text.replace(" {qmp}", "")).unwrap_err().to_string();
         assert!(
