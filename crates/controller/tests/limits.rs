@@ -189,18 +189,9 @@ fn a_host_at_risk_is_evacuated_one_migration_at_a_time() {
     let mut core = common::greedy_core(cfg);
     let snap = base();
     let mut obs = (*snap.obs).clone();
-    let h = (0..obs.hosts.len())
-        .max_by_key(|&h| obs.hosts[h].vms.len())
-        .unwrap();
+    let h = common::fail_busiest_host(&mut obs);
     let residents = obs.hosts[h].vms.len();
     assert!(residents >= 2, "a host with several VMs");
-    obs.risks = vec![HostRisk::default(); obs.hosts.len()];
-    obs.risks[h] = HostRisk {
-        probability: 0.95,
-        hardware: 0.95,
-        time_left_s: Some(1800.0),
-        ..HostRisk::default()
-    };
     let s = Snapshot {
         obs: Arc::new(obs),
         ..snap.clone()
@@ -234,16 +225,7 @@ fn a_failed_migration_holds_its_destination_back() {
     let mut core = common::greedy_core(cfg);
     let snap = base();
     let mut obs = (*snap.obs).clone();
-    let h = (0..obs.hosts.len())
-        .max_by_key(|&h| obs.hosts[h].vms.len())
-        .unwrap();
-    obs.risks = vec![HostRisk::default(); obs.hosts.len()];
-    obs.risks[h] = HostRisk {
-        probability: 0.95,
-        hardware: 0.95,
-        time_left_s: Some(1800.0),
-        ..HostRisk::default()
-    };
+    common::fail_busiest_host(&mut obs);
     let at = |t: f64| {
         let mut o = obs.clone();
         o.time_s = t;

@@ -7,7 +7,6 @@ mod common;
 use promig_controller::core::{LinkKind, Snapshot};
 use promig_controller::{ControllerConfig, Core, SimWorld, SqliteJournal, World};
 use promig_driver::{MigrationStatus, Progress};
-use promig_model::HostRisk;
 use std::sync::Arc;
 
 #[test]
@@ -22,16 +21,7 @@ fn a_running_migration_loads_the_links_it_crosses() {
         .next()
         .unwrap();
     let mut obs = (*snap.obs).clone();
-    let h = (0..obs.hosts.len())
-        .max_by_key(|&h| obs.hosts[h].vms.len())
-        .unwrap();
-    obs.risks = vec![HostRisk::default(); obs.hosts.len()];
-    obs.risks[h] = HostRisk {
-        probability: 0.95,
-        hardware: 0.95,
-        time_left_s: Some(1800.0),
-        ..HostRisk::default()
-    };
+    let h = common::fail_busiest_host(&mut obs);
     let granted = obs.migration_bandwidth_bps[h];
     assert!(granted > 0.0);
     let s = Snapshot {

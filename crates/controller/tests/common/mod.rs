@@ -176,3 +176,20 @@ pub fn greedy_core(cfg: ControllerConfig) -> Core {
     )
     .unwrap()
 }
+
+/// Puts the host with the most VMs about to fail (hardware risk 0.95, 30 minutes left) and every
+/// other host at no risk; returns its index.
+pub fn fail_busiest_host(obs: &mut promig_model::Observation) -> usize {
+    use promig_model::HostRisk;
+    let h = (0..obs.hosts.len())
+        .max_by_key(|&h| obs.hosts[h].vms.len())
+        .expect("a data centre has hosts");
+    obs.risks = vec![HostRisk::default(); obs.hosts.len()];
+    obs.risks[h] = HostRisk {
+        probability: 0.95,
+        hardware: 0.95,
+        time_left_s: Some(1800.0),
+        ..HostRisk::default()
+    };
+    h
+}
