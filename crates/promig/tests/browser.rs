@@ -10,12 +10,14 @@
 //! saying so on stderr, when chromium or node is missing or `PROMIG_SKIP_BROWSER=1` is set;
 //! `.ci/run` installs both and refuses to run with a `PROMIG_SKIP_*` variable set.
 
-use std::io::{BufRead, BufReader, Write as _};
+mod common;
+
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+
+use std::time::Instant;
 
 const TOKEN: &str = "browser-test-token-0123456789";
 
@@ -122,26 +124,10 @@ fn start_controller(args: &[&str], journal: &Path) -> (Controller, SocketAddr) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promig runs");
-    let stderr = child.stderr.take().unwrap();
-    let child = Controller(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the controller prints its API address");
-        if let Some(rest) = line.trim().strip_prefix("API       http://") {
-            let addr = rest.split('/').next().unwrap().parse().unwrap();
-            // Keep draining its stderr so it never blocks on a full pipe.
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return (child, addr);
-        }
-    }
+    let (addr, rx) = common::api_address(&mut child);
+    // Keep draining its stderr so it never blocks on a full pipe.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    (Controller(child), addr)
 }
 
 /// Where a screenshot goes: `docs/` (the README's pictures) when re-recording with

@@ -7,7 +7,7 @@
 mod common;
 
 use promig_controller::{Journal, PlanState, SqliteJournal};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,23 +38,8 @@ fn spawn(config: &Path, extra: &[&str]) -> (Child, SocketAddr, mpsc::Receiver<St
         .stderr(Stdio::piped())
         .spawn()
         .expect("promig runs");
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the controller prints its API address");
-        if let Some(rest) = line.trim().strip_prefix("API       http://") {
-            let addr = rest.split('/').next().unwrap().parse().unwrap();
-            return (child, addr, rx);
-        }
-    }
+    let (addr, rx) = common::api_address(&mut child);
+    (child, addr, rx)
 }
 
 /// One GET with the token; the body.
