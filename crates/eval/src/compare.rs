@@ -6,6 +6,7 @@
 
 use crate::EvalError;
 use crate::run::{check_name, run_named};
+use promig_sim::split::{SplitName, Splits};
 use promig_sim::{Report, SimConfig, World};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -667,8 +668,9 @@ impl Comparison {
 /// Runs every policy on every seed of `seeds` (all of them, or a shard's slice) on one world and
 /// collects the raw figures. `seeds` is the evaluation's whole seed list and must hold at least
 /// [`MIN_SEEDS`] distinct seeds; policies are checked against the registry (or are the
-/// analysis-only [`oracle`](crate::oracle)) before anything runs. Runs go over the cores in parallel, each simulation on its own, so the result does not
-/// depend on how many threads there were.
+/// analysis-only [`oracle`](crate::oracle)) before anything runs. Runs go over the cores in
+/// parallel, each simulation on its own, so the result does not depend on how many threads
+/// there were.
 pub fn compare(
     world: &Arc<World>,
     base: &SimConfig,
@@ -676,6 +678,25 @@ pub fn compare(
     policies: &[String],
     seeds: &[u64],
     shard: Option<Shard>,
+) -> Result<Comparison, EvalError> {
+    compare_episodes(episodes, policies, seeds, shard, |seed| {
+        let config = SimConfig {
+            seed,
+            ..base.clone()
+        };
+        Ok((Arc::clone(world), config))
+    })
+}
+
+/// Like [`compare`], with each seed's own world and settings from `episode(seed)`: the episodes
+/// of a split, where every seed is another data centre. Each seed's world is built once and run
+/// by every policy, seeds in parallel.
+pub fn compare_episodes(
+    episodes: Episodes,
+    policies: &[String],
+    seeds: &[u64],
+    shard: Option<Shard>,
+    episode: impl Fn(u64) -> Result<(Arc<World>, SimConfig), EvalError> + Sync,
 ) -> Result<Comparison, EvalError> {
     let mut distinct = seeds.to_vec();
     distinct.sort_unstable();
@@ -702,21 +723,20 @@ pub fn compare(
         Some(s) => s.seeds(seeds),
         None => seeds.to_vec(),
     };
-    let jobs: Vec<(&String, u64)> = policies
-        .iter()
-        .flat_map(|p| mine.iter().map(move |s| (p, *s)))
-        .collect();
-    let run_one = |&(p, seed): &(&String, u64)| -> Result<Run, EvalError> {
-        let config = SimConfig {
-            seed,
-            ..base.clone()
-        };
-        let report = run_named(world, &config, p, &mut |_, _| {})?;
-        Ok(Run::from_report(p, &report))
+    let run_seed = |&seed: &u64| -> Result<Vec<Run>, EvalError> {
+        let (world, config) = episode(seed)?;
+        policies
+            .iter()
+            .map(|p| {
+                let report = run_named(&world, &config, p, &mut |_, _| {})?;
+                Ok(Run::from_report(p, &report))
+            })
+            .collect()
     };
-    let runs = crate::parallel::map_in_order(&jobs, run_one)
-        .into_iter()
-        .collect::<Result<Vec<Run>, EvalError>>()?;
+    let mut runs = Vec::with_capacity(mine.len() * policies.len());
+    for r in crate::parallel::map_in_order(&mine, run_seed) {
+        runs.extend(r?);
+    }
     let mut c = Comparison {
         episodes,
         seeds: seeds.to_vec(),
@@ -726,6 +746,67 @@ pub fn compare(
     };
     c.sort_runs();
     Ok(c)
+}
+
+/// Every policy on the episodes of one split of `splits` (`seeds`, or all of the split's):
+/// each seed its own data centre, traces and faults ([`Splits::scenario`]), priced with
+/// `calibration` when given (else the scenario's profile). `data` is the data folder.
+pub fn compare_split(
+    splits: &Splits,
+    split: SplitName,
+    data: &Path,
+    policies: &[String],
+    seeds: Option<&[u64]>,
+    shard: Option<Shard>,
+    calibration: Option<Arc<promig_migrate::Profile>>,
+) -> Result<Comparison, EvalError> {
+    let seeds = match seeds {
+        Some(s) => s.to_vec(),
+        None => splits.seeds(split),
+    };
+    let mut hosts = 0;
+    let mut vms = 0.0;
+    for &seed in &seeds {
+        let (_, summary) = splits.scenario(split, seed, data)?;
+        hosts += summary.hosts;
+        vms += summary.hosts as f64 * splits.shape.vms_per_host;
+    }
+    let n = seeds.len().max(1);
+    let s = splits.get(split);
+    let steps = promig_sim::scenario::default_scenario()?.steps;
+    let profile = match &calibration {
+        Some(p) => p.name.clone(),
+        None => SimConfig::nfv(0, steps).calibration.name.clone(),
+    };
+    let episodes = Episodes {
+        scenario: format!(
+            "{} split ({}-{} hosts, mean per episode below; networks leaf-spine, {})",
+            split.name(),
+            splits.shape.hosts[0],
+            splits.shape.hosts[1],
+            s.zoo.join(", ")
+        ),
+        traces: Some(
+            s.traces
+                .iter()
+                .map(|t| t.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        calibration: profile,
+        steps,
+        hosts: hosts / n,
+        vms: (vms / n as f64).round() as usize,
+    };
+    compare_episodes(episodes, policies, &seeds, shard, |seed| {
+        let (file, _) = splits.scenario(split, seed, data)?;
+        let world = promig_sim::scenario::build_world(&file, data)?;
+        let mut config = promig_sim::scenario::sim_config(&file, data, seed, file.steps)?;
+        if let Some(p) = &calibration {
+            config.calibration = Arc::clone(p);
+        }
+        Ok((Arc::new(world), config))
+    })
 }
 
 #[cfg(test)]

@@ -115,6 +115,14 @@ pub struct FaultsConfig {
     pub surge_hold_s: f64,
     /// Utilisation of each surging VM's vCPUs at the peak (0..=1).
     pub surge_level: f64,
+    /// Correlated failures: a rack's power distribution or top-of-rack switch fails and every
+    /// host of the rack goes down at the same instant (a site, on a Topology Zoo network). Each
+    /// event shares one precursor among its hosts (one lead time, one loudness), since the hosts
+    /// see the same failing part.
+    pub rack_failures: u32,
+    /// Share of rack failures that give no precursor at all (a switch or PDU that dies
+    /// outright).
+    pub rack_failure_silent_share: f64,
     /// Crash times replayed from a real log instead of drawn (in addition to `hardware_failures`).
     pub replay: Option<FailureReplay>,
     /// How corrected memory errors and temperature behave, on failing and on healthy hosts.
@@ -184,6 +192,8 @@ impl Default for FaultsConfig {
             surge_ramp_s: 1800.0,
             surge_hold_s: 3600.0,
             surge_level: 0.95,
+            rack_failures: 0,
+            rack_failure_silent_share: 0.4,
             replay: None,
             precursors: PrecursorConfig::default(),
         }

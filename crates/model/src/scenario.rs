@@ -166,6 +166,16 @@ pub struct WorkloadConfig {
     pub format: TraceFormat,
     /// How many VMs (one per trace file, in file-name order); all files when absent.
     pub vms: Option<usize>,
+    /// Only these trace files: 1-based positions `[first, last]` (inclusive) in natural
+    /// file-name order (numbers compared as numbers: `2.csv` before `10.csv`), so a split can
+    /// name "Bitbrains VMs 1-20" whatever order a folder lists them in. All files when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<[usize; 2]>,
+    /// When `vms` asks for more VMs than the files offer, replay the files again, each copy
+    /// shifted in time (so copies do not peak together): how a data centre larger than a data
+    /// set is populated. When false such a scenario is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reuse_traces: bool,
     /// VM sizes, assigned in contiguous blocks like CloudSim (VM i gets type i / ceil(n / types)).
     pub vm_types: Vec<VmTypeConfig>,
 }
@@ -358,6 +368,15 @@ impl ScenarioFile {
         if let Some(n) = wl.vms {
             c.count("workload.vms", n as f64, 1.0, MAX_VMS as f64)?;
         }
+        if let Some([first, last]) = wl.files {
+            c.count("workload.files", first as f64, 1.0, MAX_VMS as f64)?;
+            if last < first {
+                return Err(c.error(
+                    "workload.files",
+                    format!("[{first}, {last}]: the last file comes before the first"),
+                ));
+            }
+        }
         if wl.vm_types.is_empty() {
             return Err(c.error("workload.vm_types", "at least one VM type is needed".into()));
         }
@@ -393,6 +412,10 @@ impl ScenarioFile {
         c.fraction("faults.surge_level", f.surge_level)?;
         c.positive("faults.surge_ramp_s", f.surge_ramp_s)?;
         c.non_negative("faults.surge_hold_s", f.surge_hold_s)?;
+        c.fraction(
+            "faults.rack_failure_silent_share",
+            f.rack_failure_silent_share,
+        )?;
         if let Some(r) = &f.replay {
             c.positive("faults.replay.time_scale", r.time_scale)?;
         }

@@ -107,6 +107,33 @@ impl TraceSet {
         Self::load_ordered(dir, format, limit, FileOrder::Sorted)
     }
 
+    /// The files at 1-based positions `first..=last` of `dir` in natural file-name order
+    /// (numbers compared as numbers, see [`natural_cmp`]): a split's "VMs 1-400" of a data set.
+    /// A range past the folder's end is an error naming the folder and its file count.
+    pub fn load_range(
+        dir: &Path,
+        format: TraceFormat,
+        first: usize,
+        last: usize,
+    ) -> Result<Self, ModelError> {
+        let mut files = list_files(dir, FileOrder::Sorted)?;
+        files.sort_by(|a, b| natural_cmp(&file_name(a), &file_name(b)));
+        let files_available = files.len();
+        if first == 0 || last < first || last > files.len() {
+            return Err(ModelError::invalid(
+                dir,
+                format!(
+                    "files [{first}, {last}] asked for, but the folder holds {} trace files (positions start at 1)",
+                    files.len()
+                ),
+            ));
+        }
+        let names: Vec<String> = files[first - 1..last].iter().map(|f| file_name(f)).collect();
+        let mut set = Self::load_files(dir, format, &names)?;
+        set.files_available = files_available;
+        Ok(set)
+    }
+
     /// Like [`TraceSet::load`] with an explicit file order.
     pub fn load_ordered(
         dir: &Path,
@@ -161,10 +188,19 @@ impl TraceSet {
                 "not in the recorded file order of this data set (the folder changed)",
             ));
         }
+        Self::load_files(dir, format, names)
+    }
+
+    /// The named files of `dir`, in the order given.
+    fn load_files(
+        dir: &Path,
+        format: TraceFormat,
+        names: &[impl AsRef<str>],
+    ) -> Result<Self, ModelError> {
         let mut traces = Vec::with_capacity(names.len());
         let mut duplicates_dropped = 0;
         for name in names {
-            let f = dir.join(name);
+            let f = dir.join(name.as_ref());
             if !f.is_file() {
                 return Err(ModelError::invalid(
                     &f,
@@ -200,6 +236,37 @@ impl TraceSet {
     pub fn is_empty(&self) -> bool {
         self.traces.is_empty()
     }
+}
+
+/// Natural order of file names: runs of digits compare as numbers (`2.csv` < `10.csv`,
+/// `vm_9_1` < `vm_10_1`), everything else byte by byte. Hand-written (a dozen lines) rather than
+/// a crate: it is only used to give a data set's files stable 1-based positions.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn runs(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ra, rb) = (runs(a), runs(b));
+    for ((da, xa), (db, xb)) in ra.iter().zip(&rb) {
+        let ord = if *da && *db {
+            let (ta, tb) = (xa.trim_start_matches('0'), xb.trim_start_matches('0'));
+            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb))
+        } else {
+            xa.cmp(xb)
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    ra.len().cmp(&rb.len()).then_with(|| a.cmp(b))
 }
 
 /// Regular files of a folder, in the requested order.
@@ -453,6 +520,35 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, body).unwrap();
         p
+    }
+
+    #[test]
+    fn natural_order_compares_numbers_as_numbers() {
+        let mut names = vec!["10.csv", "2.csv", "1.csv", "vm_10_1", "vm_9_1", "vm_9_10", "vm_9_2"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            ["1.csv", "2.csv", "10.csv", "vm_9_1", "vm_9_2", "vm_9_10", "vm_10_1"]
+        );
+        assert_eq!(natural_cmp("", ""), std::cmp::Ordering::Equal);
+        assert_eq!(natural_cmp("a", ""), std::cmp::Ordering::Greater);
+    }
+
+    #[test]
+    fn a_range_takes_files_by_natural_position() {
+        let dir = std::env::temp_dir().join(format!("promig-range-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 1..=12 {
+            std::fs::write(dir.join(format!("{i}.txt")), format!("{i}\n")).unwrap();
+        }
+        let set = TraceSet::load_range(&dir, TraceFormat::Planetlab, 2, 10).unwrap();
+        let first: Vec<f64> = set.traces.iter().map(|t| t.cpu[0] * 100.0).collect();
+        assert_eq!(first.len(), 9);
+        assert!((first[0] - 2.0).abs() < 1e-9 && (first[8] - 10.0).abs() < 1e-9, "{first:?}");
+        assert_eq!(set.files_available, 12);
+        let e = TraceSet::load_range(&dir, TraceFormat::Planetlab, 5, 13).unwrap_err();
+        assert!(e.to_string().contains("holds 12 trace files"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -26,6 +26,14 @@ struct CompareArgs {
     /// Scenario TOML file (the built-in NFV scenario when absent).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
+    /// Run the episodes of this split (train, validate or test) of the fixed splits: each seed
+    /// its own data centre (20-1,000 hosts, leaf-spine or a Topology Zoo network), trace set and
+    /// faults, whole-rack failures included (`crates/sim/scenarios/splits.toml`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["scenario", "traces", "steps", "seeds"])]
+    split: Option<String>,
+    /// Another splits file in that file's format (the built-in one when absent).
+    #[arg(long, value_name = "FILE", requires = "split")]
+    splits: Option<PathBuf>,
     /// Replay this trace folder (inside the data folder, e.g. planetlab/20110303) instead of the
     /// scenario's; the chains are sized to the VMs it offers.
     #[arg(long, value_name = "DIR")]
@@ -206,6 +214,9 @@ fn print_row(policy: &str, r: &EvacuationRow) {
 /// Every policy on the same episodes (or one shard's slice of the seeds), printed as the table,
 /// the JSON summary, or a shard's raw figures.
 fn run_compare(args: CompareArgs, data: Option<&Path>) -> Result<()> {
+    if let Some(name) = &args.split {
+        return run_split(&args, name, data);
+    }
     anyhow::ensure!(
         args.seeds.len() == 2 && args.seeds[0] <= args.seeds[1],
         "--seeds takes FIRST LAST with FIRST <= LAST"
@@ -226,6 +237,7 @@ fn run_compare(args: CompareArgs, data: Option<&Path>) -> Result<()> {
     };
     // The same world and settings `promig simulate` would build from these flags.
     let sim_args = crate::SimulateArgs {
+        split: None,
         scenario: args.scenario,
         cloudsim: None,
         hosts: promig_sim::cloudsim::HOSTS,
@@ -252,6 +264,39 @@ fn run_compare(args: CompareArgs, data: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// `promig evaluate --split NAME`: every policy on the split's episodes.
+fn run_split(args: &CompareArgs, name: &str, data: Option<&Path>) -> Result<()> {
+    use promig_sim::split::{SplitName, Splits};
+    let split = SplitName::parse(name)
+        .with_context(|| format!("--split: {name:?} is not train, validate or test"))?;
+    let splits = match &args.splits {
+        Some(path) => Splits::load(path)?,
+        None => Splits::builtin()?,
+    };
+    let data = promig_model::data::dir(data)?;
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let calibration = match &args.calibration {
+        Some(spec) => Some(std::sync::Arc::new(
+            promig_migrate::Profile::resolve(spec, Path::new("")).context("--calibration")?,
+        )),
+        None => None,
+    };
+    let comparison = promig_eval::compare::compare_split(
+        &splits,
+        split,
+        &data,
+        &args.policies,
+        None,
+        shard,
+        calibration,
+    )?;
+    print(&comparison, args.json || shard.is_some());
+    if let Some(dir) = &args.report {
+        write_report(dir, &comparison)?;
+    }
+    Ok(())
+}
+
 /// `promig evaluate breakdown`.
 fn run_breakdown(
     seeds: &[u64],
@@ -265,6 +310,7 @@ fn run_breakdown(
         "--seeds takes FIRST LAST with FIRST <= LAST"
     );
     let sim_args = crate::SimulateArgs {
+        split: None,
         scenario,
         cloudsim: None,
         hosts: promig_sim::cloudsim::HOSTS,

@@ -83,6 +83,10 @@ struct SimulateArgs {
     /// Scenario TOML file (the built-in NFV scenario when absent).
     #[arg(long, conflicts_with = "cloudsim")]
     scenario: Option<PathBuf>,
+    /// Run one episode of a split (train, validate or test; `crates/sim/scenarios/splits.toml`):
+    /// the data centre, traces and faults `--seed` draws there.
+    #[arg(long, value_name = "NAME", requires = "seed", conflicts_with_all = ["scenario", "cloudsim", "traces", "steps"])]
+    split: Option<String>,
     /// Run CloudSim's PlanetLab experiment on this day folder instead of an NFV scenario.
     #[arg(long)]
     cloudsim: Option<PathBuf>,
@@ -222,9 +226,18 @@ fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
             default_policies: vec!["lr-mmt-1.2".into()],
         });
     }
-    let (mut file, base) = match &args.scenario {
-        Some(path) => (ScenarioFile::load(path)?, ScenarioFile::base_dir(path)),
-        None => (scenario::default_scenario()?, data_dir(data)?),
+    let (mut file, base) = match (&args.scenario, &args.split) {
+        (Some(path), _) => (ScenarioFile::load(path)?, ScenarioFile::base_dir(path)),
+        (None, Some(name)) => {
+            let split = promig_sim::split::SplitName::parse(name)
+                .with_context(|| format!("--split: {name:?} is not train, validate or test"))?;
+            let data = data_dir(data)?;
+            let seed = args.seed.context("--split needs --seed")?;
+            let (file, _) =
+                promig_sim::split::Splits::builtin()?.scenario(split, seed, &data)?;
+            (file, data)
+        }
+        (None, None) => (scenario::default_scenario()?, data_dir(data)?),
     };
     if let Some(dir) = &args.traces {
         let t = trace_choice(dir.clone(), &args.format)?;

@@ -200,7 +200,59 @@ pub fn plan(world: &World, cfg: &SimConfig, rng: &mut ChaCha8Rng) -> Result<Faul
         }
     }
     draw_precursors(&f.precursors, n_hosts, &mut out, rng)?;
+    // Drawn after everything else, so a scenario without rack failures draws nothing more.
+    if f.rack_failures > 0 {
+        draw_rack_failures(world, f, horizon, &mut out, rng, &draw_lead)?;
+    }
     Ok(out)
+}
+
+/// Correlated failures: `rack_failures` distinct racks each lose all their hosts at one instant,
+/// after one shared precursor (one onset, one loudness; silent for a `rack_failure_silent_share`
+/// of events). Hosts that already fail or alarm on their own keep their own plan.
+fn draw_rack_failures(
+    world: &World,
+    f: &promig_model::FaultsConfig,
+    horizon: f64,
+    out: &mut FaultPlan,
+    rng: &mut ChaCha8Rng,
+    draw_lead: &dyn Fn(&mut ChaCha8Rng) -> f64,
+) -> Result<(), SimError> {
+    let racks: std::collections::BTreeSet<u32> = world.hosts.iter().map(|h| h.rack).collect();
+    let racks: Vec<u32> = racks.into_iter().collect();
+    if f.rack_failures as usize > racks.len() {
+        return Err(SimError::Setup(format!(
+            "{} rack failures requested but the data centre has only {} racks",
+            f.rack_failures,
+            racks.len()
+        )));
+    }
+    let peak = LogNormal::new(f.precursors.peak_median_per_h.ln(), f.precursors.peak_sigma)
+        .map_err(|e| SimError::Setup(format!("faults.precursors: {e}")))?;
+    let taken: std::collections::BTreeSet<usize> = out
+        .crashes
+        .iter()
+        .chain(&out.false_alarms)
+        .map(|c| c.host)
+        .collect();
+    for i in sample(rng, racks.len(), f.rack_failures as usize) {
+        let rack = racks[i];
+        let crash_s = rng.random_range(0.1 * horizon..0.9 * horizon);
+        let onset_s = (crash_s - draw_lead(rng)).max(0.0);
+        let silent = rng.random_range(0.0..1.0) < f.rack_failure_silent_share;
+        let loudness = peak.sample(rng);
+        for (host, h) in world.hosts.iter().enumerate() {
+            if h.rack == rack && !taken.contains(&host) {
+                out.crashes.push(CrashPlan {
+                    host,
+                    onset_s,
+                    crash_s,
+                    peak_per_h: if silent { 0.0 } else { loudness },
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The field-calibrated precursor draws (see `PrecursorConfig`): which failures are silent, how
@@ -289,6 +341,50 @@ pub fn replay_failures(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn a_rack_failure_takes_down_every_host_of_its_rack_at_once() {
+        let data = promig_model::data::dir(None).unwrap();
+        let mut file = crate::scenario::default_scenario().unwrap();
+        let cfg = crate::scenario::sim_config(&file, &data, 7, 288).unwrap();
+        let world = crate::scenario::build_world(&file, &data).unwrap();
+        let plain = plan(&world, &cfg, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+        file.faults.rack_failures = 2;
+        let world = crate::scenario::build_world(&file, &data).unwrap();
+        let with = plan(&world, &cfg, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+        // Everything the scenario had before is where it was.
+        assert_eq!(with.crashes[..plain.crashes.len()], plain.crashes[..]);
+        assert_eq!(with.false_alarms, plain.false_alarms);
+        assert_eq!(with.ce_background_per_h, plain.ce_background_per_h);
+        let extra = &with.crashes[plain.crashes.len()..];
+        let racks: std::collections::BTreeSet<u32> =
+            extra.iter().map(|c| world.hosts[c.host].rack).collect();
+        assert_eq!(racks.len(), 2, "two distinct racks");
+        let own: std::collections::BTreeSet<usize> = plain
+            .crashes
+            .iter()
+            .chain(&plain.false_alarms)
+            .map(|c| c.host)
+            .collect();
+        for rack in racks {
+            let event: Vec<&CrashPlan> = extra
+                .iter()
+                .filter(|c| world.hosts[c.host].rack == rack)
+                .collect();
+            let members = (0..world.hosts.len())
+                .filter(|&h| world.hosts[h].rack == rack && !own.contains(&h))
+                .count();
+            assert_eq!(event.len(), members, "every host of rack {rack}");
+            assert!(event.iter().all(|c| c.crash_s == event[0].crash_s
+                && c.onset_s == event[0].onset_s
+                && c.peak_per_h == event[0].peak_per_h));
+        }
+        file.faults.rack_failures = 6;
+        let world = crate::scenario::build_world(&file, &data).unwrap();
+        let e = plan(&world, &cfg, &mut ChaCha8Rng::seed_from_u64(7)).unwrap_err();
+        assert!(e.to_string().contains("only 5 racks"), "{e}");
+    }
 
     #[test]
     fn replays_real_alpine_log() {

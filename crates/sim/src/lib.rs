@@ -10,6 +10,7 @@ pub mod error;
 pub mod faults;
 pub mod report;
 pub mod scenario;
+pub mod split;
 pub mod synthetic;
 pub mod telemetry;
 pub mod world;

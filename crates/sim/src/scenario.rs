@@ -79,21 +79,33 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
     let wl = &file.workload;
     let mut notes = topology.notes.clone();
     let trace_dir = base_dir.join(&wl.traces);
-    let set = TraceSet::load(&trace_dir, wl.format, wl.vms)?;
-    if let Some(n) = wl.vms.filter(|&n| n > set.files_available) {
-        if file.fit_chains {
+    let mut set = match wl.files {
+        Some([first, last]) => TraceSet::load_range(&trace_dir, wl.format, first, last)?,
+        None if wl.reuse_traces => TraceSet::load(&trace_dir, wl.format, None)?,
+        None => TraceSet::load(&trace_dir, wl.format, wl.vms)?,
+    };
+    let offered = set.traces.len();
+    if let Some(n) = wl.vms {
+        if n <= offered {
+            set.traces.truncate(n);
+        } else if wl.reuse_traces {
+            set.traces = reused(std::mem::take(&mut set.traces), n);
             notes.push(format!(
-                "{} holds {} trace files, fewer than the {n} VMs asked for: all of them run",
+                "{} trace files of {} replayed by {n} VMs (copies shifted in time)",
+                offered,
+                trace_dir.display()
+            ));
+        } else if file.fit_chains {
+            notes.push(format!(
+                "{} holds {offered} trace files, fewer than the {n} VMs asked for: all of them run",
                 trace_dir.display(),
-                set.files_available
             ));
         } else {
             return Err(ModelError::invalid(
                 &file.source,
                 format!(
-                    "workload.vms = {n} but {} holds {} trace files",
+                    "workload.vms = {n} but {} offers {offered} trace files (set workload.reuse_traces to replay them again)",
                     trace_dir.display(),
-                    set.files_available
                 ),
             )
             .into());
@@ -205,6 +217,41 @@ pub fn build_world(file: &ScenarioFile, base_dir: &Path) -> Result<World, SimErr
     })
 }
 
+/// `n` traces from `traces`: the originals, then copies in turn, copy `k` of a trace rotated by
+/// a different share of its length (a golden-ratio stride, so no two copies of a trace start at
+/// the same sample and their daily peaks fall apart). A copy keeps one day
+/// ([`COPY_SAMPLES`]) from its shifted start, then replays that day: a month-long Bitbrains
+/// trace copied 200 times would otherwise hold gigabytes.
+/// Samples a copy of a reused trace keeps: one day of 5-minute samples.
+pub const COPY_SAMPLES: usize = 288;
+
+fn reused(traces: Vec<promig_model::Trace>, n: usize) -> Vec<promig_model::Trace> {
+    let offered = traces.len();
+    let mut out = traces;
+    for i in offered..n {
+        let (k, j) = (i / offered, i % offered);
+        let mut t = out[j].clone();
+        let len = t.cpu.len().max(1);
+        let shift = ((k as f64 * 0.618_033_988_749_895).fract() * len as f64) as usize % len;
+        t.cpu.rotate_left(shift);
+        // Memory and network run beside the CPU sample for sample.
+        for m in [t.memory.as_mut(), t.net_kbps.as_mut()].into_iter().flatten() {
+            if m.len() == len {
+                m.rotate_left(shift);
+            }
+        }
+        for m in [Some(&mut t.cpu), t.memory.as_mut(), t.net_kbps.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            m.truncate(COPY_SAMPLES);
+        }
+        t.name = format!("{}~{k}", t.name);
+        out.push(t);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +260,25 @@ mod tests {
     fn with_calibration(spec: &str) -> ScenarioFile {
         let text = format!("calibration = {spec:?}\n{DEFAULT_SCENARIO_TOML}");
         ScenarioFile::parse(&text, Path::new("s.toml")).unwrap()
+    }
+
+    #[test]
+    fn reused_traces_are_shifted_copies() {
+        let t = |name: &str| promig_model::Trace {
+            name: name.into(),
+            cpu: (0..10).map(|i| f64::from(i) / 10.0).collect(),
+            memory: None,
+            net_kbps: None,
+        };
+        let out = reused(vec![t("a"), t("b")], 7);
+        assert_eq!(out.len(), 7);
+        assert_eq!(out[0], t("a"));
+        assert_eq!(out[2].name, "a~1");
+        assert_ne!(out[2].cpu, out[0].cpu, "a copy is shifted");
+        assert_ne!(out[4].cpu, out[2].cpu, "copies start at different samples");
+        let mut sorted = out[2].cpu.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert_eq!(sorted, out[0].cpu, "a copy replays the same samples");
     }
 
     #[test]
