@@ -179,6 +179,20 @@ impl Env {
         })
     }
 
+    /// A copy with the same world, settings and predictor, and no episode running: what a
+    /// parallel learner gives each of its episodes.
+    pub fn fresh(&self) -> Env {
+        Env {
+            world: Arc::clone(&self.world),
+            base: self.base.clone(),
+            cfg: self.cfg.clone(),
+            predictor: self.predictor.clone(),
+            pricer: self.pricer.clone(),
+            builder: Builder::default(),
+            episode: None,
+        }
+    }
+
     /// Replaces the predictor (`None`: observations carry no risks; for ablations).
     pub fn set_predictor(&mut self, predictor: Option<RiskPredictor>) {
         self.predictor = predictor;

@@ -21,4 +21,4 @@ pub use policy::{
     AgentConfig, ChoiceRule, LinearScorer, ScoredPolicy, Scorer, choose, choose_probable, register,
 };
 pub use reward::RewardWeights;
-pub use train::{EpisodeStats, TrainConfig, episode_reward, train};
+pub use train::{EpisodeStats, TrainConfig, episode_reward, episode_seed, train, train_with};

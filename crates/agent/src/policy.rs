@@ -415,8 +415,27 @@ pub fn decision(obs: &Observation, m: &crate::features::Move) -> Decision {
     }
 }
 
-/// Registers the agent's policies (today `rl-linear`, the hand-weighted baseline) in `registry`,
-/// for the CLI to call: `policy` cannot register them itself, since this crate depends on it.
+/// Environment variable naming a model file `rl` runs instead of the committed one.
+pub const RL_MODEL_ENV: &str = "PROMIG_RL_MODEL";
+
+/// Reads the model `PROMIG_RL_MODEL` names, if it names one: a program calls this first, so a
+/// missing or corrupt file is an error naming it before any policy is registered.
+pub fn check_model_env() -> Result<(), crate::AgentError> {
+    model_from_env().map(|_| ())
+}
+
+fn model_from_env() -> Result<Option<crate::net::MlpWeights>, crate::AgentError> {
+    match std::env::var_os(RL_MODEL_ENV).filter(|v| !v.is_empty()) {
+        Some(path) => crate::net::MlpWeights::load(std::path::Path::new(&path))
+            .map(Some)
+            .map_err(|e| crate::AgentError::Learner(format!("{RL_MODEL_ENV}: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// Registers the agent's policies (`rl-linear`, the hand-weighted baseline, and `rl`) in
+/// `registry`, for the CLI to call: `policy` cannot register them itself, since this crate
+/// depends on it.
 pub fn register(registry: &mut Registry) -> Result<(), crate::AgentError> {
     registry.register(PolicySpec {
         name: "rl-linear".into(),
@@ -436,10 +455,15 @@ pub fn register(registry: &mut Registry) -> Result<(), crate::AgentError> {
         }),
     })?;
     // The committed model is checked by the crate's tests; a corrupt build of it fails here, at
-    // registration, not in the middle of a run.
-    let model =
-        crate::net::MlpWeights::from_bytes(crate::net::COMMITTED_MODEL, "<committed rl model>")
-            .map_err(|e| crate::AgentError::Learner(e.to_string()))?;
+    // registration, not in the middle of a run. `PROMIG_RL_MODEL` names another model file to
+    // run as `rl` (a freshly trained one, judged by `promig evaluate` before it is committed).
+    let model = match model_from_env()? {
+        Some(model) => model,
+        None => {
+            crate::net::MlpWeights::from_bytes(crate::net::COMMITTED_MODEL, "<committed rl model>")
+                .map_err(|e| crate::AgentError::Learner(e.to_string()))?
+        }
+    };
     registry.register(PolicySpec {
         name: "rl".into(),
         summary: "the RL agent: the committed network (crates/agent/models/rl.safetensors, `promig train`) scores every feasible (VM, destination, technique) and wait".into(),

@@ -67,3 +67,29 @@ fn the_same_seed_trains_the_same_model_and_a_saved_model_decides_the_same() {
         episode_reward(&mut e, &loaded, 3).unwrap().to_bits()
     );
 }
+
+#[test]
+fn the_model_does_not_depend_on_the_number_of_threads() {
+    // A batch of four episodes runs in parallel; each samples from its own generator.
+    let cfg = TrainConfig {
+        episodes: 8,
+        batch: 4,
+        ..small()
+    };
+    let with = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| train(&mut env(24), &cfg, |_| {}).unwrap())
+    };
+    let (one, curve_one) = with(1);
+    let (three, curve_three) = with(3);
+    assert_eq!(curve_one, curve_three);
+    assert_eq!(one, three);
+    assert_ne!(
+        one,
+        MlpWeights::init(cfg.seed, cfg.hidden),
+        "it learned something"
+    );
+}

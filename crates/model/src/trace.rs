@@ -128,7 +128,10 @@ impl TraceSet {
                 ),
             ));
         }
-        let names: Vec<String> = files[first - 1..last].iter().map(|f| file_name(f)).collect();
+        let names: Vec<String> = files[first - 1..last]
+            .iter()
+            .map(|f| file_name(f))
+            .collect();
         let mut set = Self::load_files(dir, format, &names)?;
         set.files_available = files_available;
         Ok(set)
@@ -524,11 +527,15 @@ mod tests {
 
     #[test]
     fn natural_order_compares_numbers_as_numbers() {
-        let mut names = vec!["10.csv", "2.csv", "1.csv", "vm_10_1", "vm_9_1", "vm_9_10", "vm_9_2"];
+        let mut names = vec![
+            "10.csv", "2.csv", "1.csv", "vm_10_1", "vm_9_1", "vm_9_10", "vm_9_2",
+        ];
         names.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(
             names,
-            ["1.csv", "2.csv", "10.csv", "vm_9_1", "vm_9_2", "vm_9_10", "vm_10_1"]
+            [
+                "1.csv", "2.csv", "10.csv", "vm_9_1", "vm_9_2", "vm_9_10", "vm_10_1"
+            ]
         );
         assert_eq!(natural_cmp("", ""), std::cmp::Ordering::Equal);
         assert_eq!(natural_cmp("a", ""), std::cmp::Ordering::Greater);
@@ -544,7 +551,10 @@ mod tests {
         let set = TraceSet::load_range(&dir, TraceFormat::Planetlab, 2, 10).unwrap();
         let first: Vec<f64> = set.traces.iter().map(|t| t.cpu[0] * 100.0).collect();
         assert_eq!(first.len(), 9);
-        assert!((first[0] - 2.0).abs() < 1e-9 && (first[8] - 10.0).abs() < 1e-9, "{first:?}");
+        assert!(
+            (first[0] - 2.0).abs() < 1e-9 && (first[8] - 10.0).abs() < 1e-9,
+            "{first:?}"
+        );
         assert_eq!(set.files_available, 12);
         let e = TraceSet::load_range(&dir, TraceFormat::Planetlab, 5, 13).unwrap_err();
         assert!(e.to_string().contains("holds 12 trace files"), "{e}");

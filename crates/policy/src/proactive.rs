@@ -206,6 +206,23 @@ impl Policy for ProactiveGreedy {
                 .then(Self::risk(obs, b).total_cmp(&Self::risk(obs, a)))
                 .then(a.cmp(&b))
         });
+        // Hosts about to fail lose every VM they still hold. Their VNF instances go first, all
+        // of them before any other VM of any of these hosts: when the room left runs out (a
+        // whole rack failing at once), what stays behind should not be a VNF.
+        for &h in hosts.iter().filter(|&&h| failing(h)) {
+            let vnfs: Vec<usize> = self.work.hosts[h]
+                .vms
+                .iter()
+                .copied()
+                .filter(|&v| !obs.vms[v].in_migration && obs.vms[v].vnf.is_some())
+                .collect();
+            for vm in vnfs {
+                if let Some(to) = self.destination(obs, vm, h, true) {
+                    self.work.plan_migration(obs, h, to, vm);
+                    out.push(Decision::migrate(vm, to));
+                }
+            }
+        }
         for h in hosts {
             let r = obs.risks[h];
             let mut vms: Vec<usize> = self.work.hosts[h]
@@ -259,7 +276,30 @@ impl Policy for ProactiveGreedy {
                 host.up = false;
             }
         }
-        placement::spread(&safe, vms)
+        let mut out = placement::spread(&safe, vms);
+        // What the trusted hosts cannot hold still goes somewhere up: a VNF on a suspect host
+        // is better than a VNF down until a repair (after a whole rack or site fails, the trusted
+        // hosts alone may lack the room).
+        let left: Vec<usize> = vms
+            .iter()
+            .zip(&out)
+            .filter(|(_, p)| p.is_none())
+            .map(|(&v, _)| v)
+            .collect();
+        if !left.is_empty() {
+            let mut after = obs.clone();
+            for (&vm, p) in vms.iter().zip(&out) {
+                if let Some(h) = *p {
+                    after.hosts[h].vms.push(vm);
+                    after.hosts[h].memory_reserved_mib += obs.vms[vm].memory_reserved_mib;
+                }
+            }
+            let mut fallback = placement::spread(&after, &left).into_iter();
+            for p in out.iter_mut().filter(|p| p.is_none()) {
+                *p = fallback.next().flatten();
+            }
+        }
+        out
     }
 }
 

@@ -157,6 +157,10 @@ fn restore_default_sigpipe() {
 
 fn main() {
     restore_default_sigpipe();
+    if let Err(e) = promig_agent::policy::check_model_env() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
     let cli = match Cli::from_arg_matches(&command_line().get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -233,8 +237,7 @@ fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
                 .with_context(|| format!("--split: {name:?} is not train, validate or test"))?;
             let data = data_dir(data)?;
             let seed = args.seed.context("--split needs --seed")?;
-            let (file, _) =
-                promig_sim::split::Splits::builtin()?.scenario(split, seed, &data)?;
+            let (file, _) = promig_sim::split::Splits::builtin()?.scenario(split, seed, &data)?;
             (file, data)
         }
         (None, None) => (scenario::default_scenario()?, data_dir(data)?),

@@ -11,9 +11,12 @@ use std::sync::Arc;
 /// Flags of `promig train`.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Scenario TOML file (the built-in NFV scenario when absent).
-    #[arg(long)]
+    /// Train on this scenario TOML file alone instead of the training split.
+    #[arg(long, conflicts_with = "default_scenario")]
     scenario: Option<PathBuf>,
+    /// Train on the built-in NFV scenario alone instead of the training split.
+    #[arg(long)]
+    default_scenario: bool,
     /// Episodes (simulated days) in all.
     #[arg(long, default_value_t = TrainConfig::default().episodes)]
     episodes: usize,
@@ -51,7 +54,8 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',')]
     ablate: Vec<String>,
     /// After training, run the new model and proactive-greedy on these episode seeds (first and
-    /// last, inclusive; the validation split is 1-20) and print both, side by side.
+    /// last, inclusive; the validation split is 1-20, whose episodes are used unless a single
+    /// scenario was trained on) and print both, side by side.
     #[arg(long, num_args = 2, value_names = ["FIRST", "LAST"])]
     validate: Vec<u64>,
 }
@@ -79,38 +83,41 @@ fn ablated(names: &[String]) -> Result<promig_agent::AgentConfig> {
     Ok(cfg)
 }
 
-/// Runs the trained model (deciding as `rl` does) and proactive-greedy on `seeds` and prints
-/// each one's mean and 95 % interval of downtime, loss, migrations and energy.
+/// Runs the trained model (deciding as `rl` does) and proactive-greedy on `episodes` (in
+/// parallel) and prints each one's mean and 95 % interval of downtime, loss, migrations and
+/// energy.
 fn validate(
-    world: &Arc<promig_sim::World>,
-    base: &promig_sim::SimConfig,
+    episodes: &[(Arc<promig_sim::World>, promig_sim::SimConfig)],
     weights: &promig_agent::MlpWeights,
     agent: &promig_agent::AgentConfig,
-    seeds: std::ops::RangeInclusive<u64>,
     out: &mut impl Write,
 ) -> Result<()> {
     use promig_eval::compare::{Run, mean_ci95};
+    let cfg = promig_agent::AgentConfig {
+        rule: promig_agent::ChoiceRule::Probable,
+        explain: false,
+        ..agent.clone()
+    };
+    let ran =
+        promig_eval::parallel::map_in_order(episodes, |(world, config)| -> Result<(Run, Run)> {
+            let mut policy =
+                promig_agent::ScoredPolicy::new("trained", weights.clone(), cfg.clone());
+            let mut predictor = promig_eval::default_predictor()?;
+            let mut sim =
+                promig_sim::Simulator::new(Arc::clone(world), config.clone(), &mut policy)?;
+            let report = sim.run_with(&mut policy, Some(&mut predictor), &mut |_, _| {});
+            let greedy = promig_eval::run_named(world, config, "proactive-greedy", &mut |_, _| {})?;
+            Ok((
+                Run::from_report("trained", &report),
+                Run::from_report("proactive-greedy", &greedy),
+            ))
+        });
     let mut rows: Vec<(&str, Vec<Run>)> =
         vec![("trained", Vec::new()), ("proactive-greedy", Vec::new())];
-    for seed in seeds {
-        let config = promig_sim::SimConfig {
-            seed,
-            ..base.clone()
-        };
-        let cfg = promig_agent::AgentConfig {
-            rule: promig_agent::ChoiceRule::Probable,
-            explain: false,
-            ..agent.clone()
-        };
-        let mut policy = promig_agent::ScoredPolicy::new("trained", weights.clone(), cfg);
-        let mut predictor = promig_eval::default_predictor()?;
-        let mut sim = promig_sim::Simulator::new(Arc::clone(world), config.clone(), &mut policy)?;
-        let report = sim.run_with(&mut policy, Some(&mut predictor), &mut |_, _| {});
-        rows[0].1.push(Run::from_report("trained", &report));
-        let greedy = promig_eval::run_named(world, &config, "proactive-greedy", &mut |_, _| {})?;
-        rows[1]
-            .1
-            .push(Run::from_report("proactive-greedy", &greedy));
+    for r in ran {
+        let (trained, greedy) = r?;
+        rows[0].1.push(trained);
+        rows[1].1.push(greedy);
     }
     writeln!(
         out,
@@ -134,6 +141,24 @@ fn validate(
     Ok(())
 }
 
+/// A split episode's world and run settings.
+fn split_episode(
+    splits: &promig_sim::split::Splits,
+    split: promig_sim::split::SplitName,
+    seed: u64,
+    data: &Path,
+) -> Result<(Arc<promig_sim::World>, promig_sim::SimConfig), promig_sim::SimError> {
+    let (file, _) = splits.scenario(split, seed, data)?;
+    let world = scenario::build_world(&file, data)?;
+    let config = scenario::sim_config(&file, data, seed, file.steps)?;
+    Ok((Arc::new(world), config))
+}
+
+/// How the learner gets each episode's environment.
+type EnvFor = Box<dyn Fn(u64) -> Result<Env, promig_agent::AgentError> + Sync>;
+/// A validation episode: its world and settings.
+type Episode = (Arc<promig_sim::World>, promig_sim::SimConfig);
+
 /// Runs `promig train`.
 pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
     let cfg = TrainConfig {
@@ -156,16 +181,6 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         cfg.gamma.is_finite() && (0.0..=1.0).contains(&cfg.gamma),
         "--gamma: in [0, 1]"
     );
-    let (file, base) = match &args.scenario {
-        Some(path) => (
-            promig_model::ScenarioFile::load(path)?,
-            promig_model::ScenarioFile::base_dir(path),
-        ),
-        None => (scenario::default_scenario()?, crate::data_dir(data)?),
-    };
-    let world = Arc::new(scenario::build_world(&file, &base)?);
-    let steps = args.steps.unwrap_or(file.steps);
-    let sim = scenario::sim_config(&file, &base, cfg.first_seed, steps)?;
     anyhow::ensure!(
         args.validate.is_empty()
             || (args.validate.len() == 2 && args.validate[0] + 1 < args.validate[1]),
@@ -176,7 +191,60 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         agent: agent.clone(),
         ..EnvConfig::default()
     };
-    let mut env = Env::new(Arc::clone(&world), sim.clone(), env_cfg)?;
+    let single = match (&args.scenario, args.default_scenario) {
+        (Some(path), _) => Some((
+            promig_model::ScenarioFile::load(path)?,
+            promig_model::ScenarioFile::base_dir(path),
+        )),
+        (None, true) => Some((scenario::default_scenario()?, crate::data_dir(data)?)),
+        (None, false) => None,
+    };
+    let mut cfg = cfg;
+    // One scenario, or the training split: each seed its own data centre.
+    let (env_for, validation): (EnvFor, Vec<Episode>) = match single {
+        Some((file, base)) => {
+            let world = Arc::new(scenario::build_world(&file, &base)?);
+            let steps = args.steps.unwrap_or(file.steps);
+            let sim = scenario::sim_config(&file, &base, cfg.first_seed, steps)?;
+            let env = Env::new(Arc::clone(&world), sim.clone(), env_cfg)?;
+            let validation = match args.validate[..] {
+                [first, last] => (first..=last)
+                    .map(|seed| {
+                        let config = promig_sim::SimConfig {
+                            seed,
+                            ..sim.clone()
+                        };
+                        (Arc::clone(&world), config)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (Box::new(move |_| Ok(env.fresh())), validation)
+        }
+        None => {
+            use promig_sim::split::{SplitName, Splits};
+            anyhow::ensure!(
+                args.steps.is_none(),
+                "--steps: split episodes are whole days (train on --scenario or --default-scenario to change it)"
+            );
+            let splits = Splits::builtin()?;
+            let data = crate::data_dir(data)?;
+            let [first, last] = splits.get(SplitName::Train).seeds;
+            cfg.first_seed = first;
+            cfg.seed_count = last - first + 1;
+            let validation = match args.validate[..] {
+                [a, b] => (a..=b)
+                    .map(|seed| split_episode(&splits, SplitName::Validate, seed, &data))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => Vec::new(),
+            };
+            let env_for = move |seed: u64| -> Result<Env, promig_agent::AgentError> {
+                let (world, config) = split_episode(&splits, SplitName::Train, seed, &data)?;
+                Env::new(world, config, env_cfg.clone())
+            };
+            (Box::new(env_for), validation)
+        }
+    };
     let curve_path = args
         .curve
         .clone()
@@ -189,7 +257,7 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let (weights, curve) = promig_agent::train(&mut env, &cfg, |s: &EpisodeStats| {
+    let (weights, curve) = promig_agent::train_with(&env_for, &cfg, |s: &EpisodeStats| {
         bar.set_message(format!(
             "reward {:.0}, downtime {:.0} s, {} migrations",
             s.reward, s.downtime_s, s.migrations
@@ -232,8 +300,8 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         curve_path.display(),
         svg_path.display()
     )?;
-    if let [first, last] = args.validate[..] {
-        validate(&world, &sim, &weights, &agent, first..=last, &mut out)?;
+    if !validation.is_empty() {
+        validate(&validation, &weights, &agent, &mut out)?;
     }
     Ok(())
 }

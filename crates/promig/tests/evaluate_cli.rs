@@ -244,3 +244,66 @@ fn breakdown_prints_causes_and_the_oracle_stays_out_of_the_registry() {
     let (ok, _, _) = promig(&["simulate", "--steps", "4", "--policy", "oracle"]);
     assert!(!ok, "simulate must refuse the oracle");
 }
+
+#[test]
+fn a_split_runs_each_seed_on_its_own_data_centre_and_one_episode_replays_alone() {
+    // The validation split: 20 episodes of 20-1,000 hosts, two policies (about 5 s).
+    let (ok, out, err) = promig(&[
+        "evaluate",
+        "--split",
+        "validate",
+        "--policies=none,proactive-greedy",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["seeds"].as_array().map(Vec::len), Some(20));
+    assert!(
+        v["scenario"]
+            .as_str()
+            .unwrap()
+            .starts_with("validate split")
+    );
+    assert!(v["traces"].as_str().unwrap().contains("google-vms 401-600"));
+    for p in ["none", "proactive-greedy"] {
+        assert!(
+            v["policies"][p]["downtime_s"]["mean"].as_f64().unwrap() > 0.0,
+            "{p}"
+        );
+    }
+    // One episode of it, alone, gives the same figures as in the comparison.
+    let run = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["policy"] == "proactive-greedy" && r["seed"] == 7)
+        .unwrap()
+        .clone();
+    let (ok, out, err) = promig(&[
+        "simulate",
+        "--split",
+        "validate",
+        "--seed",
+        "7",
+        "--policy",
+        "proactive-greedy",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let one: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(one["downtime_s"], run["downtime_s"]);
+    assert_eq!(one["migrations"], run["migrations"]);
+    assert!(
+        one["scenario"]
+            .as_str()
+            .unwrap()
+            .starts_with("validate-7 (")
+    );
+    // A seed outside the split, an unknown split, and flags the split fixes are refused.
+    let (ok, _, err) = promig(&["simulate", "--split", "test", "--seed", "5"]);
+    assert!(!ok && err.contains("not in the test split"), "{err}");
+    let (ok, _, err) = promig(&["evaluate", "--split", "holdout"]);
+    assert!(!ok && err.contains("not train, validate or test"), "{err}");
+    let (ok, _, err) = promig(&["evaluate", "--split", "test", "--seeds", "1", "9"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! `promig train` end to end on a tiny budget (4 episodes of 24 intervals): the model, its CSV
 //! learning curve and the curve's chart are written, and two runs with one seed agree byte for
-//! byte (the reproducibility the README promises, checked through the command itself).
+//! byte (the reproducibility the README promises, checked through the command itself). By
+//! default it trains on the training split, each episode its own data centre.
 
 mod common;
 
@@ -19,6 +20,7 @@ fn training_writes_model_curve_and_chart_reproducibly() {
             "4",
             "--batch",
             "2",
+            "--default-scenario",
             "--steps",
             "24",
             "--out",
@@ -66,6 +68,7 @@ fn an_ablation_trains_and_validates_beside_the_baseline() {
         "2",
         "--batch",
         "2",
+        "--default-scenario",
         "--steps",
         "12",
         "--ablate",
@@ -86,5 +89,45 @@ fn an_ablation_trains_and_validates_beside_the_baseline() {
     let trained = row("trained").unwrap_or_else(|| panic!("{stdout}"));
     assert!(row("proactive-greedy").is_some(), "{stdout}");
     assert_eq!(trained.matches('±').count(), 4, "{trained}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// By default the episodes are the training split's (each seed its own data centre), and the
+/// validation runs the validation split's episodes.
+#[test]
+fn by_default_training_draws_its_episodes_from_the_training_split() {
+    let dir = std::env::temp_dir().join(format!("promig-train-split-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("m.safetensors");
+    let (ok, stdout, err) = promig(&[
+        "train",
+        "--episodes",
+        "2",
+        "--batch",
+        "2",
+        "--validate",
+        "1",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let csv = std::fs::read_to_string(out.with_extension("csv")).unwrap();
+    let seeds: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(seeds, ["1000", "1000"], "a pair on the split's first seed");
+    assert!(stdout.contains("trained 2 episodes"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("trained ") && l.contains('±')),
+        "{stdout}"
+    );
+    // Split episodes are whole days.
+    let (ok, _, err) = promig(&["train", "--episodes", "2", "--steps", "12"]);
+    assert!(!ok && err.contains("--steps"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -235,7 +235,10 @@ fn reused(traces: Vec<promig_model::Trace>, n: usize) -> Vec<promig_model::Trace
         let shift = ((k as f64 * 0.618_033_988_749_895).fract() * len as f64) as usize % len;
         t.cpu.rotate_left(shift);
         // Memory and network run beside the CPU sample for sample.
-        for m in [t.memory.as_mut(), t.net_kbps.as_mut()].into_iter().flatten() {
+        for m in [t.memory.as_mut(), t.net_kbps.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             if m.len() == len {
                 m.rotate_left(shift);
             }

@@ -228,11 +228,7 @@ impl Splits {
                     )));
                 }
                 if let Some(z) = sa.zoo.iter().find(|z| sb.zoo.contains(z)) {
-                    return Err(bad(format!(
-                        "{z} is in both {} and {}",
-                        a.name(),
-                        b.name()
-                    )));
+                    return Err(bad(format!("{z} is in both {} and {}", a.name(), b.name())));
                 }
                 for ta in &sa.traces {
                     for tb in sb.traces.iter().filter(|t| t.dir == ta.dir) {
@@ -355,9 +351,7 @@ impl Splits {
         if faulty as usize > hosts {
             f.degradations = 0;
             f.false_alarms = f.false_alarms.min(hosts as u32 / 4);
-            f.hardware_failures = f
-                .hardware_failures
-                .min(hosts as u32 - f.false_alarms);
+            f.hardware_failures = f.hardware_failures.min(hosts as u32 - f.false_alarms);
         }
         f.memory_leaks = f.memory_leaks.min(vms as u32);
         let summary = EpisodeSummary {
@@ -424,7 +418,11 @@ mod tests {
             .seeds(SplitName::Validate)
             .into_iter()
             .map(|k| (SplitName::Validate, k))
-            .chain(s.seeds(SplitName::Test).into_iter().map(|k| (SplitName::Test, k)))
+            .chain(
+                s.seeds(SplitName::Test)
+                    .into_iter()
+                    .map(|k| (SplitName::Test, k)),
+            )
             .chain((1000..1020).map(|k| (SplitName::Train, k)));
         for (split, seed) in episodes {
             let (file, summary) = s.scenario(split, seed, &d).unwrap();
