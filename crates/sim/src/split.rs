@@ -166,7 +166,8 @@ impl Splits {
                 .span()
                 .map(|sp| promig_model::toml_text::line_of(text, sp.start.min(text.len())))
                 .unwrap_or(1);
-            ModelError::parse(path, line, "splits", e.message().replace('\n', " "))
+            let key = promig_model::toml_text::key_on_line(text, line);
+            ModelError::parse(path, line, &key, e.message().replace('\n', " "))
         })?;
         s.check(path)?;
         Ok(s)
@@ -394,6 +395,33 @@ mod tests {
         let leaky = SPLITS_TOML.replace("\"Nordu2010.graphml\"", "\"Abilene.graphml\"");
         let e = Splits::parse(&leaky, Path::new("s.toml")).unwrap_err();
         assert!(e.to_string().contains("Abilene.graphml is in both"), "{e}");
+    }
+
+    #[test]
+    fn a_malformed_splits_file_is_an_error_naming_its_line_and_key() {
+        let bad = SPLITS_TOML.replace("hosts = [20, 1000]", "hosts = [20, \"many\"]");
+        let e = Splits::parse(&bad, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
+        let line = SPLITS_TOML
+            .lines()
+            .position(|l| l.starts_with("hosts = "))
+            .unwrap()
+            + 1;
+        assert!(
+            e.contains(&format!("s.toml:{line}")) && e.contains("hosts"),
+            "{e}"
+        );
+        let bad = SPLITS_TOML.replace("zoo_share = 0.25", "zoo_share = 1.5");
+        let e = Splits::parse(&bad, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("zoo_share"), "{e}");
+        let bad = SPLITS_TOML.replace("surges = 3.0", "surges = nan");
+        let e = Splits::parse(&bad, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rates.surges"), "{e}");
     }
 
     #[test]

@@ -255,3 +255,57 @@ fn vms_that_cannot_be_restarted_wait_without_piling_up_retries() {
     assert_eq!(r.failures_struck, 1);
     assert!(r.vms_crashed >= 6, "{}", r.vms_crashed);
 }
+
+/// Whole racks failing at once (the splits' correlated faults) keep every invariant, under the
+/// policy that moves the most: small training-split episodes that draw at least one rack failure.
+#[test]
+fn rack_failures_keep_every_invariant() {
+    use promig_sim::split::{SplitName, Splits};
+    let splits = Splits::builtin().unwrap();
+    let data = promig_model::data::dir(None).unwrap();
+    let mut ran = 0;
+    for seed in splits.seeds(SplitName::Train) {
+        let (file, summary) = splits.scenario(SplitName::Train, seed, &data).unwrap();
+        if file.faults.rack_failures == 0 || summary.hosts > 120 {
+            continue;
+        }
+        let world = Arc::new(promig_sim::scenario::build_world(&file, &data).unwrap());
+        let config = promig_sim::scenario::sim_config(&file, &data, seed, file.steps).unwrap();
+        let mut p = promig_policy::by_name("proactive-greedy", seed).unwrap();
+        let mut sim = Simulator::new(Arc::clone(&world), config, p.as_mut()).unwrap();
+        let mut predictor = predictor_for(p.as_ref());
+        while sim.step_with(
+            p.as_mut(),
+            predictor
+                .as_mut()
+                .map(|x| x as &mut dyn promig_predict::Predictor),
+        ) {
+            sim.check_invariants()
+                .unwrap_or_else(|e| panic!("{}: {e}", file.name));
+        }
+        let r = sim.report();
+        // Some instant took down several hosts, all of one rack.
+        let mut by_instant: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+        for f in &r.faults {
+            if let (promig_model::FaultCause::HardwareFailure, Some(t)) = (f.cause, f.strike_s) {
+                by_instant.entry(t.to_bits()).or_default().push(f.host);
+            }
+        }
+        assert!(
+            by_instant.values().any(|hosts| hosts.len() >= 2
+                && hosts
+                    .iter()
+                    .all(|&h| world.hosts[h].rack == world.hosts[hosts[0]].rack)),
+            "{}: no whole rack went down at once",
+            file.name
+        );
+        ran += 1;
+        if ran == 3 {
+            break;
+        }
+    }
+    assert_eq!(
+        ran, 3,
+        "three small episodes with a rack failure in the training split"
+    );
+}
