@@ -41,6 +41,10 @@ pub struct TrainArgs {
     /// Intervals per episode (the scenario's day when absent).
     #[arg(long)]
     steps: Option<usize>,
+    /// Reward weight of the interval's loss rate (packets lost over offered), `RewardWeights`'
+    /// `loss_rate`; the other weights are in `crates/agent/src/reward.rs`.
+    #[arg(long, default_value_t = promig_agent::RewardWeights::default().loss_rate)]
+    loss_weight: f64,
     /// Where to write the model.
     #[arg(long, default_value = "rl.safetensors")]
     out: PathBuf,
@@ -187,9 +191,16 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         "--validate FIRST LAST: at least three seeds, FIRST below LAST"
     );
     let agent = ablated(&args.ablate)?;
+    anyhow::ensure!(
+        args.loss_weight.is_finite() && args.loss_weight >= 0.0,
+        "--loss-weight: a finite, non-negative number"
+    );
     let env_cfg = EnvConfig {
         agent: agent.clone(),
-        ..EnvConfig::default()
+        reward: promig_agent::RewardWeights {
+            loss_rate: args.loss_weight,
+            ..promig_agent::RewardWeights::default()
+        },
     };
     let single = match (&args.scenario, args.default_scenario) {
         (Some(path), _) => Some((

@@ -126,8 +126,10 @@ fn by_default_training_draws_its_episodes_from_the_training_split() {
             .any(|l| l.starts_with("trained ") && l.contains('±')),
         "{stdout}"
     );
-    // Split episodes are whole days.
+    // Split episodes are whole days, and a reward weight is a finite, non-negative number.
     let (ok, _, err) = promig(&["train", "--episodes", "2", "--steps", "12"]);
     assert!(!ok && err.contains("--steps"), "{err}");
+    let (ok, _, err) = promig(&["train", "--episodes", "2", "--loss-weight=-1"]);
+    assert!(!ok && err.contains("--loss-weight"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
