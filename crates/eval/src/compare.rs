@@ -799,9 +799,7 @@ pub fn compare_split(
         vms: (vms / n as f64).round() as usize,
     };
     compare_episodes(episodes, policies, &seeds, shard, |seed| {
-        let (file, _) = splits.scenario(split, seed, data)?;
-        let world = promig_sim::scenario::build_world(&file, data)?;
-        let mut config = promig_sim::scenario::sim_config(&file, data, seed, file.steps)?;
+        let (world, mut config) = splits.episode(split, seed, data)?;
         if let Some(p) = &calibration {
             config.calibration = Arc::clone(p);
         }

@@ -145,16 +145,14 @@ fn validate(
     Ok(())
 }
 
-/// A split episode's world and run settings.
+/// A split episode's world (shared) and run settings.
 fn split_episode(
     splits: &promig_sim::split::Splits,
     split: promig_sim::split::SplitName,
     seed: u64,
     data: &Path,
 ) -> Result<(Arc<promig_sim::World>, promig_sim::SimConfig), promig_sim::SimError> {
-    let (file, _) = splits.scenario(split, seed, data)?;
-    let world = scenario::build_world(&file, data)?;
-    let config = scenario::sim_config(&file, data, seed, file.steps)?;
+    let (world, config) = splits.episode(split, seed, data)?;
     Ok((Arc::new(world), config))
 }
 

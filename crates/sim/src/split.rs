@@ -370,6 +370,20 @@ impl Splits {
         file.source = PathBuf::from(format!("<{} split, episode {seed}>", name.name()));
         Ok((file, summary))
     }
+
+    /// The world and run settings of episode `seed` of split `name` (its scenario, built): what
+    /// a learner trains in and an evaluation runs.
+    pub fn episode(
+        &self,
+        name: SplitName,
+        seed: u64,
+        data: &Path,
+    ) -> Result<(crate::World, crate::SimConfig), SimError> {
+        let (file, _) = self.scenario(name, seed, data)?;
+        let world = crate::scenario::build_world(&file, data)?;
+        let config = crate::scenario::sim_config(&file, data, seed, file.steps)?;
+        Ok((world, config))
+    }
 }
 
 #[cfg(test)]

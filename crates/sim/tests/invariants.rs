@@ -269,8 +269,8 @@ fn rack_failures_keep_every_invariant() {
         if file.faults.rack_failures == 0 || summary.hosts > 120 {
             continue;
         }
-        let world = Arc::new(promig_sim::scenario::build_world(&file, &data).unwrap());
-        let config = promig_sim::scenario::sim_config(&file, &data, seed, file.steps).unwrap();
+        let (world, config) = splits.episode(SplitName::Train, seed, &data).unwrap();
+        let world = Arc::new(world);
         let mut p = promig_policy::by_name("proactive-greedy", seed).unwrap();
         let mut sim = Simulator::new(Arc::clone(&world), config, p.as_mut()).unwrap();
         let mut predictor = predictor_for(p.as_ref());
