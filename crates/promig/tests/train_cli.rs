@@ -6,27 +6,29 @@
 mod common;
 
 use common::promig;
+use std::path::PathBuf;
+
+/// A fresh scratch folder for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("promig-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `promig train --episodes N --batch 2 EXTRA... --out OUT`: its success, stdout and stderr.
+fn train(episodes: &str, extra: &[&str], out: &std::path::Path) -> (bool, String, String) {
+    let mut args = vec!["train", "--episodes", episodes, "--batch", "2"];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    promig(&args)
+}
 
 #[test]
 fn training_writes_model_curve_and_chart_reproducibly() {
-    let dir = std::env::temp_dir().join(format!("promig-train-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("train");
     let run = |name: &str| {
         let out = dir.join(format!("{name}.safetensors"));
-        let out_s = out.to_str().unwrap().to_string();
-        let args = [
-            "train",
-            "--episodes",
-            "4",
-            "--batch",
-            "2",
-            "--default-scenario",
-            "--steps",
-            "24",
-            "--out",
-            &out_s,
-        ];
-        let (ok, stdout, err) = promig(&args);
+        let (ok, stdout, err) = train("4", &["--default-scenario", "--steps", "24"], &out);
         assert!(ok, "promig train failed: {err}");
         assert!(stdout.contains("trained 4 episodes"), "{stdout}");
         let read = |ext: &str| std::fs::read(out.with_extension(ext)).unwrap();
@@ -59,26 +61,22 @@ fn training_writes_model_curve_and_chart_reproducibly() {
 /// command: both rows printed with their intervals.
 #[test]
 fn an_ablation_trains_and_validates_beside_the_baseline() {
-    let dir = std::env::temp_dir().join(format!("promig-ablate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("ablate");
     let out = dir.join("m.safetensors");
-    let (ok, stdout, err) = promig(&[
-        "train",
-        "--episodes",
+    let (ok, stdout, err) = train(
         "2",
-        "--batch",
-        "2",
-        "--default-scenario",
-        "--steps",
-        "12",
-        "--ablate",
-        "links,techniques",
-        "--validate",
-        "1",
-        "3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &[
+            "--default-scenario",
+            "--steps",
+            "12",
+            "--ablate",
+            "links,techniques",
+            "--validate",
+            "1",
+            "3",
+        ],
+        &out,
+    );
     assert!(ok, "{err}");
     let row = |name: &str| {
         stdout
@@ -96,21 +94,9 @@ fn an_ablation_trains_and_validates_beside_the_baseline() {
 /// validation runs the validation split's episodes.
 #[test]
 fn by_default_training_draws_its_episodes_from_the_training_split() {
-    let dir = std::env::temp_dir().join(format!("promig-train-split-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("train-split");
     let out = dir.join("m.safetensors");
-    let (ok, stdout, err) = promig(&[
-        "train",
-        "--episodes",
-        "2",
-        "--batch",
-        "2",
-        "--validate",
-        "1",
-        "3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, stdout, err) = train("2", &["--validate", "1", "3"], &out);
     assert!(ok, "{err}");
     let csv = std::fs::read_to_string(out.with_extension("csv")).unwrap();
     let seeds: Vec<&str> = csv
