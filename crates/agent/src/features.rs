@@ -27,7 +27,8 @@
 //! - 16 predicted total time: `ln(1 + s) / ln(1 + 3600)`, clipped to 0..1.
 //! - 17 predicted downtime over the VNF's bound (500 ms without a VNF), / 4, clipped to 0..1.
 //! - 18 converged (always 1 for an unmasked move; kept for learners that see masked rows).
-//! - 19 slack: `(time left - predicted total) / time left`, -1..1; 1 without a time left.
+//! - 19 slack: `(time left - predicted total) / time left`, -1..1; 1 without a breach ahead
+//!   (no time left given, or a breach already under way: see `Round::time_left_s`).
 //! - 20 post-copy window: share of the total time during which a source failure loses the VM.
 //! - 21..=25 technique one-hot: precopy, auto-converge, xbzrle, compress, postcopy.
 //! - 26 VM runs a VNF instance (0/1).
@@ -415,18 +416,25 @@ impl Builder {
         out.features.resize(FEATURES, 0.0);
         out.features[0] = 1.0;
 
-        // Sources, most urgent first: hardware risk, then overall risk, then index.
+        // Sources, most urgent first: hosts alarming for hardware (by that risk), then by overall
+        // risk, then hardware risk, then index.
         self.sources.clear();
         self.sources
             .extend((0..obs.hosts.len()).filter(|&h| Self::worth_acting(obs, cfg, h)));
         let urgency = |h: usize| {
             let r = risk_of(obs, h);
-            (r.hardware, r.probability)
+            let alarm = if r.hardware >= cfg.act_hardware_bound {
+                r.hardware
+            } else {
+                0.0
+            };
+            (alarm, r.probability, r.hardware)
         };
         self.sources.sort_by(|&a, &b| {
             let (ua, ub) = (urgency(a), urgency(b));
             ub.0.total_cmp(&ua.0)
                 .then(ub.1.total_cmp(&ua.1))
+                .then(ub.2.total_cmp(&ua.2))
                 .then(a.cmp(&b))
         });
         if let Some(&h) = self.sources.first() {
@@ -573,8 +581,7 @@ fn move_features(round: &Round<'_>, m: &Move, f: &mut [f32]) {
     f[17] = clip01(m.downtime_s * 1000.0 / bound_ms / 4.0);
     f[18] = if m.converged { 1.0 } else { 0.0 };
     f[19] = match round.time_left_s(m.from) {
-        Some(left) if left > 0.0 => ((left - m.total_s) / left).clamp(-1.0, 1.0) as f32,
-        Some(_) => -1.0,
+        Some(left) => ((left - m.total_s) / left).clamp(-1.0, 1.0) as f32,
         None => 1.0,
     };
     f[20] = clip01(m.postcopy_s / m.total_s.max(1e-9));

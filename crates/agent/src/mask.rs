@@ -16,7 +16,8 @@
 //! - at most `max_per_rack_uplink` migrations cross one rack's uplink (a rack-to-rack move uses
 //!   the uplinks of both racks; the host's own link is covered by the per-host limits);
 //! - the technique converges in the cost model, and when the source has a predicted time left
-//!   the move's predicted total time fits in it (the planner's `converged` and deadline rules).
+//!   before a breach still ahead the move's predicted total time fits in it (the planner's
+//!   `converged` and deadline rules; a breach under way sets no deadline).
 
 use crate::features::Move;
 use promig_model::Observation;
@@ -221,14 +222,17 @@ impl<'a> Round<'a> {
         Ok(())
     }
 
-    /// The source's predicted time left before its failure or breach, when the predictor gives
-    /// one (a move must be over by then to help).
+    /// The source's predicted time left before a breach still ahead, when the predictor gives
+    /// one (a move must be over by then to help). A breach already under way (time left 0: the
+    /// host's demand is at or over its capacity now) sets no deadline: a move off an overloaded
+    /// host relieves it whenever it lands, and treating "now" as a deadline masked every such
+    /// move, so the agent could never relieve a host once it was overloaded.
     pub fn time_left_s(&self, host: usize) -> Option<f64> {
         self.obs
             .risks
             .get(host)
             .and_then(|r| r.time_left_s)
-            .filter(|t| !t.is_nan())
+            .filter(|&t| t > 0.0)
     }
 
     /// Books a chosen move: its VM, its hosts' slots, its memory and CPU on the destination.
@@ -343,5 +347,8 @@ mod tests {
             ..m
         };
         assert_eq!(r.check(&nan), Err(Infeasible::NoConvergence));
+        // A breach under way (no time left) is no deadline: moving off relieves it.
+        obs.risks[0].time_left_s = Some(0.0);
+        assert_eq!(Round::new(&obs, &MaskConfig::default()).check(&m), Ok(()));
     }
 }

@@ -36,9 +36,14 @@ fn random_observation(seed: u64) -> Observation {
             b.down(h);
         }
         if rng.random_bool(0.6) {
-            let time_left_s = rng
-                .random_bool(0.7)
-                .then(|| rng.random_range(1.0..3600.0f64));
+            // Some hosts are over capacity already: a breach under way, no time left.
+            let time_left_s = rng.random_bool(0.7).then(|| {
+                if rng.random_bool(0.2) {
+                    0.0
+                } else {
+                    rng.random_range(1.0..3600.0f64)
+                }
+            });
             b.risk(
                 h,
                 HostRisk {
@@ -169,7 +174,9 @@ fn feasible(obs: &Observation, m: &Move, before: &[Move], profile: &Profile) -> 
     if !e.converged {
         return Err("does not converge".into());
     }
+    // A deadline is a breach still ahead; one under way (0 s left) sets none.
     if let Some(left) = obs.risks.get(m.from).and_then(|r| r.time_left_s)
+        && left > 0.0
         && e.total_s > left
     {
         return Err(format!("takes {} s, {} s left", e.total_s, left));
@@ -244,6 +251,51 @@ fn a_failing_host_with_room_elsewhere_offers_moves_and_wait_first() {
     let round = Round::new(&obs, &cfg.mask);
     Builder::default().build(&round, &Pricer::default(), &cfg.candidates, &mut c);
     assert_eq!(c.len(), 1);
+}
+
+/// A host over its capacity now (overload risk 1, no time left) is relieved: its VMs come
+/// before those of hosts whose only distinction is a higher background hardware risk below the
+/// alarm, and the breach under way masks none of their moves (it once masked them all: every
+/// move "missed" a breach whose time left was 0).
+#[test]
+fn an_overloaded_host_comes_first_and_its_moves_are_not_masked() {
+    let mut b = ObservationBuilder::new();
+    b.hosts(4, HostShape::default());
+    b.vm(Some(0), VmShape::default());
+    b.vm(Some(1), VmShape::default());
+    b.risk(
+        0,
+        HostRisk {
+            probability: 1.0,
+            overload: 1.0,
+            hardware: 0.001,
+            time_left_s: Some(0.0),
+            ..HostRisk::default()
+        },
+    );
+    b.risk(
+        1,
+        HostRisk {
+            probability: 0.06,
+            hardware: 0.003,
+            time_left_s: Some(3000.0),
+            ..HostRisk::default()
+        },
+    );
+    let obs = b.build();
+    let mut cfg = AgentConfig::new();
+    cfg.candidates.max_vms = 1;
+    let round = Round::new(&obs, &cfg.mask);
+    let mut c = promig_agent::Candidates::default();
+    Builder::default().build(&round, &Pricer::default(), &cfg.candidates, &mut c);
+    assert!(c.len() > 1, "no move offered off the overloaded host");
+    for (cand, &selectable) in c.candidates.iter().zip(&c.mask).skip(1) {
+        let Candidate::Move(m) = cand else {
+            panic!("{cand:?}")
+        };
+        assert_eq!(m.from, 0, "{m:?}");
+        assert!(selectable && round.check(m).is_ok(), "{m:?}");
+    }
 }
 
 #[test]

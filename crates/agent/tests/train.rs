@@ -24,26 +24,42 @@ fn small() -> TrainConfig {
     }
 }
 
+/// For each of three weight seeds, 48 episodes of 8 hours (96 decisions each) on the default
+/// scenario raise the mean reward on 8 seeds the training never ran. Eight-hour episodes hold
+/// failures and their precursors; 4-hour ones over 4 held-out seeds left the signal within the
+/// episodes' own noise once the action set could relieve overloaded hosts (one weight seed of
+/// three improved), so the test now asks more of the learner with less noise.
 #[test]
 fn training_improves_the_reward_on_held_out_seeds() {
-    let mut e = env(48);
-    let cfg = small();
-    let (trained, curve) = train(&mut e, &cfg, |_| {}).unwrap();
-    assert_eq!(curve.len(), cfg.episodes);
-    let untrained = MlpWeights::init(cfg.seed, cfg.hidden);
-    // Seeds the training never ran (it cycled through 5,000..5,006).
-    let held_out = [11, 12, 13, 14];
-    let mean = |w: &MlpWeights, e: &mut Env| {
-        held_out
-            .iter()
-            .map(|&s| episode_reward(e, w, s).unwrap())
-            .sum::<f64>()
-            / 4.0
-    };
-    let before = mean(&untrained, &mut e);
-    let after = mean(&trained, &mut e);
-    eprintln!("mean held-out reward: untrained {before:.1}, trained {after:.1}");
-    assert!(after > before, "untrained {before:.1}, trained {after:.1}");
+    let mut e = env(96);
+    // Seeds the training never runs (it cycles through 5,000..5,006).
+    let held_out: Vec<u64> = (11..=18).collect();
+    for seed in [1, 2, 3] {
+        let cfg = TrainConfig {
+            episodes: 48,
+            seed,
+            ..small()
+        };
+        let (trained, curve) = train(&mut e, &cfg, |_| {}).unwrap();
+        assert_eq!(curve.len(), cfg.episodes);
+        let untrained = MlpWeights::init(cfg.seed, cfg.hidden);
+        let mean = |w: &MlpWeights, e: &mut Env| {
+            held_out
+                .iter()
+                .map(|&s| episode_reward(e, w, s).unwrap())
+                .sum::<f64>()
+                / held_out.len() as f64
+        };
+        let before = mean(&untrained, &mut e);
+        let after = mean(&trained, &mut e);
+        eprintln!(
+            "weight seed {seed}: mean held-out reward untrained {before:.1}, trained {after:.1}"
+        );
+        assert!(
+            after > before,
+            "weight seed {seed}: untrained {before:.1}, trained {after:.1}"
+        );
+    }
 }
 
 #[test]

@@ -617,7 +617,7 @@ impl Core {
             .vnf
             .and_then(|f| obs.vnf_qos.get(f))
             .map_or(300.0, |q| q.max_downtime_ms);
-        let deadline_s = time_left_s.map(|t| (t - self.cfg.controller.deadline_margin_s).max(1.0));
+        let deadline_s = deadline_from(time_left_s, self.cfg.controller.deadline_margin_s);
         let constraints = Constraints {
             deadline_s,
             max_downtime_ms,
@@ -834,8 +834,7 @@ impl Core {
                 continue; // waits for room (or its TTL)
             }
             let time_left = p.reason.time_left_s;
-            let deadline_s = time_left
-                .map(|t| (t - self.cfg.controller.deadline_margin_s).max(1.0))
+            let deadline_s = deadline_from(time_left, self.cfg.controller.deadline_margin_s)
                 .unwrap_or(NO_DEADLINE_S);
             let request = MigrationRequest {
                 vm: p.vm.clone(),
@@ -1273,5 +1272,29 @@ pub fn cause_of(r: &promig_model::HostRisk) -> &'static str {
 fn reason(text: &str) -> crate::metrics::ReasonLabel {
     crate::metrics::ReasonLabel {
         reason: text.to_string(),
+    }
+}
+
+/// The deadline a migration off a host must meet, from the predictor's time left before the
+/// host's breach, less `margin_s` (at least 1 s). A breach under way (0 s left: the host is over
+/// its capacity now) sets none: moving a VM off relieves it whenever the move lands, whereas a
+/// 1 s deadline refused every plan and had the driver cancel the migration after a second.
+pub(crate) fn deadline_from(time_left_s: Option<f64>, margin_s: f64) -> Option<f64> {
+    time_left_s
+        .filter(|&t| t > 0.0)
+        .map(|t| (t - margin_s).max(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deadline_from;
+
+    #[test]
+    fn only_a_breach_still_ahead_is_a_deadline() {
+        assert_eq!(deadline_from(Some(600.0), 60.0), Some(540.0));
+        assert_eq!(deadline_from(Some(30.0), 60.0), Some(1.0));
+        assert_eq!(deadline_from(Some(0.0), 60.0), None);
+        assert_eq!(deadline_from(None, 60.0), None);
+        assert_eq!(deadline_from(Some(f64::NAN), 60.0), None);
     }
 }

@@ -10,9 +10,11 @@ use crate::EvalError;
 use crate::run::{check_name, default_predictor, simulate};
 use promig_model::{FaultCause, FaultRecord};
 use promig_predict::Predictor;
+use promig_sim::split::{SplitName, Splits};
 use promig_sim::{Attribution, FaultCost, SimConfig, World};
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 
 /// How long before a crash an alarm counts as a warning of it: `proactive-greedy` keeps
@@ -263,13 +265,47 @@ pub fn run_one(world: &Arc<World>, base: &SimConfig, policy: &str) -> Result<Bre
     Ok(Breakdown::of_run(policy, &report, &attribution, &alarms_s))
 }
 
-/// Every policy on every seed (in parallel, each run on its own), averaged per policy in the
-/// order given.
+/// Every policy on every seed of one scenario (in parallel, each run on its own), averaged per
+/// policy in the order given.
 pub fn breakdown(
     world: &Arc<World>,
     base: &SimConfig,
     policies: &[String],
     seeds: &[u64],
+) -> Result<Vec<Breakdown>, EvalError> {
+    breakdown_episodes(policies, seeds, |seed| {
+        Ok((
+            Arc::clone(world),
+            SimConfig {
+                seed,
+                ..base.clone()
+            },
+        ))
+    })
+}
+
+/// Every policy on the episodes of a split (each seed its own data centre, traces and faults),
+/// averaged per policy: where the downtime comes from over a distribution of scenarios rather
+/// than one day, and so how much of it any policy could remove there.
+pub fn breakdown_split(
+    splits: &Splits,
+    split: SplitName,
+    data: &Path,
+    policies: &[String],
+    seeds: &[u64],
+) -> Result<Vec<Breakdown>, EvalError> {
+    breakdown_episodes(policies, seeds, |seed| {
+        let (world, config) = splits.episode(split, seed, data)?;
+        Ok((Arc::new(world), config))
+    })
+}
+
+/// Every policy on every seed's episode (`episode` builds a seed's world and settings; it is
+/// called once per run, so a split's episodes are not all held at once).
+fn breakdown_episodes(
+    policies: &[String],
+    seeds: &[u64],
+    episode: impl Fn(u64) -> Result<(Arc<World>, SimConfig), EvalError> + Sync,
 ) -> Result<Vec<Breakdown>, EvalError> {
     if seeds.is_empty() || policies.is_empty() {
         return Err(EvalError::Input(
@@ -283,11 +319,8 @@ pub fn breakdown(
         .flat_map(|p| seeds.iter().map(move |&s| (p, s)))
         .collect();
     let run = |&(p, seed): &(usize, u64)| {
-        let config = SimConfig {
-            seed,
-            ..base.clone()
-        };
-        run_one(world, &config, &policies[p])
+        let (world, config) = episode(seed)?;
+        run_one(&world, &config, &policies[p])
     };
     let mut per_policy: Vec<Vec<Breakdown>> = vec![Vec::new(); policies.len()];
     for (result, (p, _)) in crate::parallel::map_in_order(&jobs, run)

@@ -83,7 +83,10 @@ fn without_silent_failures_leak_kills_are_most_of_what_is_left() {
     let world = Arc::new(scenario::build_world(&file, &base).unwrap());
     let config = scenario::sim_config(&file, &base, file.seed, file.steps).unwrap();
     let names = ["proactive-greedy".to_string(), "oracle".to_string()];
-    let r = breakdown(&world, &config, &names, &[1, 2, 3, 4, 5, 6]).unwrap();
+    // The README's seeds (1-20): leak kills are whole VMs, 2-3 a seed, so over a handful of
+    // seeds one kill more or less is over 10 % of their downtime.
+    let seeds: Vec<u64> = (1..=20).collect();
+    let r = breakdown(&world, &config, &names, &seeds).unwrap();
     let (greedy, oracle) = (&r[0], &r[1]);
     assert_eq!(greedy.silent.struck, 0.0);
     // Without silent failures most of the greedy's downtime is leak kills, which no migration
@@ -94,7 +97,9 @@ fn without_silent_failures_leak_kills_are_most_of_what_is_left() {
     );
     assert!(
         (oracle.leak.downtime_s - greedy.leak.downtime_s).abs() <= 0.1 * greedy.leak.downtime_s,
-        "oracle {oracle:?}"
+        "oracle {:?}, greedy {:?}",
+        oracle.leak,
+        greedy.leak
     );
     // What the oracle removes beyond that is the greedy's pauses and the rare missed warning.
     assert!(

@@ -86,8 +86,9 @@ pub enum EvaluateCommand {
     /// `oracle-alarms` (knows only which hardware alarms are false).
     Breakdown {
         /// First and last seed (1-20 by default: the validation seeds; 21-50 are the test split).
-        #[arg(long, num_args = 2, value_names = ["FIRST", "LAST"], default_values_t = [1, 20])]
-        seeds: Vec<u64>,
+        /// With `--split`, seeds of that split (all of them by default).
+        #[arg(long, num_args = 2, value_names = ["FIRST", "LAST"])]
+        seeds: Option<Vec<u64>>,
         /// Policies (comma-separated); the first is the baseline the others are compared with.
         #[arg(
             long,
@@ -96,8 +97,12 @@ pub enum EvaluateCommand {
         )]
         policies: Vec<String>,
         /// Scenario TOML file (the built-in NFV scenario when absent).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "split")]
         scenario: Option<PathBuf>,
+        /// Break down the episodes of this split (train, validate or test) instead of one
+        /// scenario; `--seeds` then picks among the split's seeds (all of them when absent).
+        #[arg(long, value_name = "NAME")]
+        split: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -131,8 +136,28 @@ pub fn run(args: EvaluateArgs, data: Option<&Path>) -> Result<()> {
             seeds,
             policies,
             scenario,
+            split: Some(split),
             json,
-        }) => run_breakdown(&seeds, &policies, scenario, json, data),
+        }) => {
+            anyhow::ensure!(
+                scenario.is_none(),
+                "--split and --scenario exclude each other"
+            );
+            run_breakdown_split(&split, seeds.as_deref(), &policies, json, data)
+        }
+        Some(EvaluateCommand::Breakdown {
+            seeds,
+            policies,
+            scenario,
+            split: None,
+            json,
+        }) => run_breakdown(
+            seeds.as_deref().unwrap_or(&[1, 20]),
+            &policies,
+            scenario,
+            json,
+            data,
+        ),
         Some(EvaluateCommand::Evacuation {
             seeds,
             policy,
@@ -294,6 +319,41 @@ fn run_split(args: &CompareArgs, name: &str, data: Option<&Path>) -> Result<()> 
     if let Some(dir) = &args.report {
         write_report(dir, &comparison)?;
     }
+    Ok(())
+}
+
+/// `promig evaluate breakdown --split NAME`: the breakdown over a split's episodes (`seeds`:
+/// some of them; all by default).
+fn run_breakdown_split(
+    name: &str,
+    seeds: Option<&[u64]>,
+    policies: &[String],
+    json: bool,
+    data: Option<&Path>,
+) -> Result<()> {
+    use promig_sim::split::{SplitName, Splits};
+    let split = SplitName::parse(name)
+        .with_context(|| format!("--split: {name:?} is not train, validate or test"))?;
+    let splits = Splits::builtin()?;
+    let data = promig_model::data::dir(data)?;
+    let seed_list: Vec<u64> = match seeds {
+        None => splits.seeds(split),
+        Some(&[a, b]) if a <= b => (a..=b).collect(),
+        Some(_) => anyhow::bail!("--seeds takes FIRST LAST with FIRST <= LAST"),
+    };
+    let rows =
+        promig_eval::breakdown::breakdown_split(&splits, split, &data, policies, &seed_list)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{} split, seeds {}..={} (means per episode)",
+        split.name(),
+        seed_list.first().unwrap_or(&0),
+        seed_list.last().unwrap_or(&0)
+    );
+    print!("{}", promig_eval::breakdown::table(&rows));
     Ok(())
 }
 

@@ -299,6 +299,33 @@ fn a_split_runs_each_seed_on_its_own_data_centre_and_one_episode_replays_alone()
             .unwrap()
             .starts_with("validate-7 (")
     );
+    // Its breakdown by cause runs the same episode and adds up to the same downtime.
+    let (ok, out, err) = promig(&[
+        "evaluate",
+        "breakdown",
+        "--split",
+        "validate",
+        "--seeds",
+        "7",
+        "7",
+        "--policies",
+        "proactive-greedy",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(rows[0]["downtime_s"], run["downtime_s"]);
+    assert_eq!(rows[0]["seeds"], 1);
+    let (ok, _, err) = promig(&[
+        "evaluate",
+        "breakdown",
+        "--split",
+        "test",
+        "--seeds",
+        "7",
+        "7",
+    ]);
+    assert!(!ok && err.contains("not in the test split"), "{err}");
     // A seed outside the split, an unknown split, and flags the split fixes are refused.
     let (ok, _, err) = promig(&["simulate", "--split", "test", "--seed", "5"]);
     assert!(!ok && err.contains("not in the test split"), "{err}");
