@@ -125,6 +125,9 @@ struct Scripted {
     decisions: Vec<Decision>,
     captured: Option<Observation>,
     capture: bool,
+    /// The mask whose destination bounds decide which hosts restarts trust (as
+    /// [`crate::ScoredPolicy`] places them, so training sees the deployed placement).
+    mask: crate::mask::MaskConfig,
 }
 
 impl Policy for Scripted {
@@ -134,6 +137,10 @@ impl Policy for Scripted {
 
     fn uses_predictions(&self) -> bool {
         true
+    }
+
+    fn place(&mut self, obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
+        crate::policy::restart_placement(obs, vms, &self.mask)
     }
 
     fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
@@ -210,10 +217,13 @@ impl Env {
         self.episode = None;
         let mut cfg = self.base.clone();
         cfg.seed = seed;
-        let mut adapter = Scripted::default();
+        let mut adapter = Scripted {
+            mask: self.cfg.agent.mask.clone(),
+            ..Scripted::default()
+        };
         let sim = Simulator::new(Arc::clone(&self.world), cfg, &mut adapter)?;
         let predictor = self.predictor.clone();
-        let (more, obs, _) = look_ahead(&sim, &predictor);
+        let (more, obs, _) = look_ahead(&sim, &predictor, &self.cfg.agent.mask);
         let Some(obs) = obs.filter(|_| more) else {
             return Err(AgentError::NoDecisionPoint);
         };
@@ -254,6 +264,7 @@ impl Env {
         let rejected_before = start.rejected_decisions;
         let mut adapter = Scripted {
             decisions,
+            mask: self.cfg.agent.mask.clone(),
             ..Scripted::default()
         };
         episode.sim.step_with(
@@ -262,7 +273,7 @@ impl Env {
         );
         let before = episode.sim.report();
         let rejected = before.rejected_decisions - rejected_before;
-        let (more, obs, after) = look_ahead(&episode.sim, &episode.predictor);
+        let (more, obs, after) = look_ahead(&episode.sim, &episode.predictor, &self.cfg.agent.mask);
         let mut outcome = after.outcome_since(&before);
         // The picks start at the decision point, inside `step_with`: count them here, or the
         // per-migration cost would charge the next interval's (none) instead of these.
@@ -303,11 +314,13 @@ impl Env {
 fn look_ahead(
     sim: &Simulator,
     predictor: &Option<RiskPredictor>,
+    mask: &crate::mask::MaskConfig,
 ) -> (bool, Option<Observation>, Report) {
     let mut probe = sim.clone();
     let mut p = predictor.clone();
     let mut adapter = Scripted {
         capture: true,
+        mask: mask.clone(),
         ..Scripted::default()
     };
     let more = probe.step_with(&mut adapter, p.as_mut().map(|p| p as &mut dyn Predictor));

@@ -8,7 +8,7 @@ use crate::features::{
 };
 use crate::mask::{self, MaskConfig, Round};
 use promig_model::{Decision, Explanation, FeatureEffect, Observation, ScoredOption};
-use promig_policy::{Policy, PolicySpec, Registry, Requirements};
+use promig_policy::{Policy, PolicySpec, Registry, Requirements, placement};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -368,6 +368,10 @@ impl<S: Scorer> Policy for ScoredPolicy<S> {
         std::mem::take(&mut self.explained)
     }
 
+    fn place(&mut self, obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
+        restart_placement(obs, vms, &self.cfg.mask)
+    }
+
     fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
         // Only the latest interval's explanations are kept: a caller that never asks for them
         // (the controller) must not accumulate them.
@@ -404,6 +408,28 @@ impl<S: Scorer> Policy for ScoredPolicy<S> {
             })
             .collect()
     }
+}
+
+/// Where the agent restarts VMs a crash or kill took down (the simulator asks its policy): VNF
+/// instances first, spread over the hosts its mask would accept as destinations (risk and
+/// hardware risk within the bounds), then over any host that is up. The agent learns which VM
+/// moves where before a failure; after one, it restarts as `proactive-greedy` does (VNF
+/// instances first, trusted hosts first), so the two differ in what they learn, not in this.
+/// The environment places with the same function, so training sees the deployed placement.
+pub fn restart_placement(
+    obs: &Observation,
+    vms: &[usize],
+    mask: &MaskConfig,
+) -> Vec<Option<usize>> {
+    let trusted = |h: usize| {
+        obs.risks.get(h).is_none_or(|r| {
+            r.probability <= mask.destination_risk_bound
+                && r.hardware <= mask.destination_hardware_bound
+        })
+    };
+    placement::vnf_first(obs, vms, |obs, vms| {
+        placement::spread_trusted(obs, vms, trusted)
+    })
 }
 
 /// The simulator's decision for a move: VM, destination, technique and their stable ids.
@@ -486,6 +512,40 @@ pub fn register(registry: &mut Registry) -> Result<(), crate::AgentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Restarts go VNF instances first, to hosts the mask would accept as destinations first,
+    /// and what they cannot hold to any host that is up.
+    #[test]
+    fn restarts_put_vnf_instances_first_and_on_trusted_hosts_first() {
+        use promig_model::{HostRisk, HostShape, ObservationBuilder, Qos, VmShape};
+        let mut b = ObservationBuilder::new();
+        b.hosts(
+            3,
+            HostShape {
+                memory_mib: 4_096.0,
+                ..HostShape::default()
+            },
+        );
+        b.down(0);
+        b.risk(
+            1,
+            HostRisk {
+                probability: 0.5,
+                hardware: 0.5,
+                ..HostRisk::default()
+            },
+        );
+        let vm = VmShape {
+            memory_mib: 4_096.0,
+            ..VmShape::default()
+        };
+        let plain = b.vm(None, vm);
+        let f = b.vnf(Qos::default());
+        let vnf = b.vm(None, VmShape { vnf: Some(f), ..vm });
+        let obs = b.build();
+        let placed = restart_placement(&obs, &[plain, vnf], &MaskConfig::default());
+        assert_eq!(placed, vec![Some(1), Some(2)]);
+    }
 
     #[test]
     fn registers_once_and_refuses_twice() {

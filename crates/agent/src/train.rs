@@ -37,9 +37,9 @@ pub struct TrainConfig {
     pub first_seed: u64,
     /// How many distinct episode seeds training sees.
     pub seed_count: u64,
-    /// Seeds the initial weights and the sampling of picks. The default, 1, was chosen on the
-    /// validation split among 1-3 (mean VNF downtime over its 20 episodes: 4,718, 11,886 and
-    /// 6,548 s): policy gradient over 600 simulated days is that sensitive to where it starts.
+    /// Seeds the initial weights and the sampling of picks. The default, 2, was chosen on the
+    /// validation split among 1-3 (mean VNF downtime over its 20 episodes: 8,115, 4,390 and
+    /// 9,233 s): policy gradient over 600 simulated days is that sensitive to where it starts.
     pub seed: u64,
     /// Hidden units per layer.
     pub hidden: usize,
@@ -56,7 +56,7 @@ impl Default for TrainConfig {
             batch: 8,
             first_seed: 1_000,
             seed_count: 1_000,
-            seed: 1,
+            seed: 2,
             hidden: 16,
             learning_rate: 0.01,
             gamma: 0.9,

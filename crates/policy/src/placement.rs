@@ -38,6 +38,63 @@ pub fn spread(obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
     out
 }
 
+/// [`spread`] over the hosts `trusted` accepts; what they cannot hold still goes to any host
+/// that is up (spread again). A VNF on a suspect host is better than a VNF down until a repair:
+/// after a whole rack or site fails, the trusted hosts alone may lack the room.
+pub fn spread_trusted(
+    obs: &Observation,
+    vms: &[usize],
+    trusted: impl Fn(usize) -> bool,
+) -> Vec<Option<usize>> {
+    let mut safe = obs.clone();
+    for (h, host) in safe.hosts.iter_mut().enumerate() {
+        if !trusted(h) {
+            host.up = false;
+        }
+    }
+    let mut out = spread(&safe, vms);
+    let left: Vec<usize> = vms
+        .iter()
+        .zip(&out)
+        .filter(|(_, p)| p.is_none())
+        .map(|(&v, _)| v)
+        .collect();
+    if !left.is_empty() {
+        let mut after = obs.clone();
+        for (&vm, p) in vms.iter().zip(&out) {
+            if let Some(h) = *p {
+                after.hosts[h].vms.push(vm);
+                after.hosts[h].memory_reserved_mib += obs.vms[vm].memory_reserved_mib;
+            }
+        }
+        let mut fallback = spread(&after, &left).into_iter();
+        for p in out.iter_mut().filter(|p| p.is_none()) {
+            *p = fallback.next().flatten();
+        }
+    }
+    out
+}
+
+/// `place` over `vms` with the VNF instances first, results back in the order of `vms`. When a
+/// crash leaves less room than the VMs it took down need, what is placed first is what runs:
+/// a VNF instance's outage is what the operator pays for, a plain VM's is not.
+pub fn vnf_first(
+    obs: &Observation,
+    vms: &[usize],
+    place: impl FnOnce(&Observation, &[usize]) -> Vec<Option<usize>>,
+) -> Vec<Option<usize>> {
+    let mut order: Vec<usize> = (0..vms.len()).collect();
+    // Stable: within each class the caller's order (the restart queue's) is kept.
+    order.sort_by_key(|&i| obs.vms.get(vms[i]).is_none_or(|v| v.vnf.is_none()));
+    let sorted: Vec<usize> = order.iter().map(|&i| vms[i]).collect();
+    let placed = place(obs, &sorted);
+    let mut out = vec![None; vms.len()];
+    for (&i, p) in order.iter().zip(placed) {
+        out[i] = p;
+    }
+    out
+}
+
 /// First fit: the lowest-numbered host that can take the VM (a core's worth of MIPS per vCPU, free
 /// CPU, memory and NIC reservations). CloudSim's `PowerVmAllocationPolicySimple`, used by its DVFS and
 /// non-power-aware baselines.

@@ -266,40 +266,15 @@ impl Policy for ProactiveGreedy {
     }
 
     fn place(&mut self, obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
-        // Spread, but never onto a host the predictor distrusts.
-        let mut safe = obs.clone();
-        for (h, host) in safe.hosts.iter_mut().enumerate() {
-            if Self::risk(obs, h) >= self.risk_bound
+        // VNF instances first, spread over the hosts the predictor trusts, then anywhere up.
+        let distrusted = |h: usize| {
+            Self::risk(obs, h) >= self.risk_bound
                 || self.suspect(obs, h)
                 || Self::hardware_risk(obs, h) >= self.hardware_bound / 2.0
-            {
-                host.up = false;
-            }
-        }
-        let mut out = placement::spread(&safe, vms);
-        // What the trusted hosts cannot hold still goes somewhere up: a VNF on a suspect host
-        // is better than a VNF down until a repair (after a whole rack or site fails, the trusted
-        // hosts alone may lack the room).
-        let left: Vec<usize> = vms
-            .iter()
-            .zip(&out)
-            .filter(|(_, p)| p.is_none())
-            .map(|(&v, _)| v)
-            .collect();
-        if !left.is_empty() {
-            let mut after = obs.clone();
-            for (&vm, p) in vms.iter().zip(&out) {
-                if let Some(h) = *p {
-                    after.hosts[h].vms.push(vm);
-                    after.hosts[h].memory_reserved_mib += obs.vms[vm].memory_reserved_mib;
-                }
-            }
-            let mut fallback = placement::spread(&after, &left).into_iter();
-            for p in out.iter_mut().filter(|p| p.is_none()) {
-                *p = fallback.next().flatten();
-            }
-        }
-        out
+        };
+        placement::vnf_first(obs, vms, |obs, vms| {
+            placement::spread_trusted(obs, vms, |h| !distrusted(h))
+        })
     }
 }
 

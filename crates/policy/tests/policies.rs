@@ -359,3 +359,35 @@ fn nothing_is_sent_to_a_host_that_is_down() {
         assert!(d.iter().all(|x| x.to == 1), "{name}: {d:?}");
     }
 }
+
+/// After a crash that leaves room for only one of the two VMs it took down, proactive-greedy
+/// restarts the VNF instance, whatever the order the platform listed them in, and answers in
+/// that order.
+#[test]
+fn proactive_greedy_restarts_the_vnf_instance_first_when_room_is_short() {
+    let mut b = ObservationBuilder::new();
+    b.hosts(
+        2,
+        HostShape {
+            memory_mib: 8_192.0,
+            ..HostShape::default()
+        },
+    );
+    b.down(0);
+    let vm = VmShape {
+        memory_mib: 4_096.0,
+        ..VmShape::default()
+    };
+    b.vm(Some(1), vm);
+    let plain = b.vm(None, vm);
+    let f = b.vnf(Qos::default());
+    let vnf = b.vm(None, VmShape { vnf: Some(f), ..vm });
+    let obs = b.build();
+    let placed = policy("proactive-greedy").place(&obs, &[plain, vnf]);
+    assert_eq!(placed, vec![None, Some(1)], "{obs:?}");
+    // `none` spreads in the order given, as OpenStack's scheduler does: the plain VM wins.
+    assert_eq!(
+        policy("none").place(&obs, &[plain, vnf]),
+        vec![Some(1), None]
+    );
+}
