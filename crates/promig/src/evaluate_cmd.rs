@@ -135,16 +135,10 @@ pub fn run(args: EvaluateArgs, data: Option<&Path>) -> Result<()> {
         Some(EvaluateCommand::Breakdown {
             seeds,
             policies,
-            scenario,
+            scenario: _, // clap refuses it beside --split
             split: Some(split),
             json,
-        }) => {
-            anyhow::ensure!(
-                scenario.is_none(),
-                "--split and --scenario exclude each other"
-            );
-            run_breakdown_split(&split, seeds.as_deref(), &policies, json, data)
-        }
+        }) => run_breakdown_split(&split, seeds.as_deref(), &policies, json, data),
         Some(EvaluateCommand::Breakdown {
             seeds,
             policies,
