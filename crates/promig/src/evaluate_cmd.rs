@@ -285,9 +285,8 @@ fn run_compare(args: CompareArgs, data: Option<&Path>) -> Result<()> {
 
 /// `promig evaluate --split NAME`: every policy on the split's episodes.
 fn run_split(args: &CompareArgs, name: &str, data: Option<&Path>) -> Result<()> {
-    use promig_sim::split::{SplitName, Splits};
-    let split = SplitName::parse(name)
-        .with_context(|| format!("--split: {name:?} is not train, validate or test"))?;
+    use promig_sim::split::Splits;
+    let split = crate::split_name(name)?;
     let splits = match &args.splits {
         Some(path) => Splits::load(path)?,
         None => Splits::builtin()?,
@@ -325,9 +324,8 @@ fn run_breakdown_split(
     json: bool,
     data: Option<&Path>,
 ) -> Result<()> {
-    use promig_sim::split::{SplitName, Splits};
-    let split = SplitName::parse(name)
-        .with_context(|| format!("--split: {name:?} is not train, validate or test"))?;
+    use promig_sim::split::Splits;
+    let split = crate::split_name(name)?;
     let splits = Splits::builtin()?;
     let data = promig_model::data::dir(data)?;
     let seed_list: Vec<u64> = match seeds {

@@ -233,8 +233,7 @@ fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
     let (mut file, base) = match (&args.scenario, &args.split) {
         (Some(path), _) => (ScenarioFile::load(path)?, ScenarioFile::base_dir(path)),
         (None, Some(name)) => {
-            let split = promig_sim::split::SplitName::parse(name)
-                .with_context(|| format!("--split: {name:?} is not train, validate or test"))?;
+            let split = split_name(name)?;
             let data = data_dir(data)?;
             let seed = args.seed.context("--split needs --seed")?;
             let (file, _) = promig_sim::split::Splits::builtin()?.scenario(split, seed, &data)?;
@@ -436,4 +435,10 @@ fn write_simulate_report(
     // stderr, so the table (or --json) on stdout stays as it is without --report.
     eprintln!("report: {}", path.display());
     Ok(())
+}
+
+/// The split `--split NAME` names, or an error saying which names there are.
+pub(crate) fn split_name(name: &str) -> Result<promig_sim::split::SplitName> {
+    promig_sim::split::SplitName::parse(name)
+        .with_context(|| format!("--split: {name:?} is not train, validate or test"))
 }
