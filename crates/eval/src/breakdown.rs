@@ -448,15 +448,16 @@ pub fn table(rows: &[Breakdown]) -> String {
     if let Some(base) = rows.first() {
         let _ = writeln!(s, "\nAgainst {} (the first policy):", base.policy);
         for r in &rows[1..] {
-            let pct = |x: f64, b: f64| if b > 0.0 { (1.0 - x / b) * 100.0 } else { 0.0 };
+            // Signed change against the base, so "+" always reads "more than the base".
+            let pct = |x: f64, b: f64| if b > 0.0 { (x / b - 1.0) * 100.0 } else { 0.0 };
             let _ = writeln!(
                 s,
-                "{:<22} downtime {:>+6.1} % lower, packets lost {:>+6.1} % lower, migrations {:>+6.1} %, energy {:>+5.1} %",
+                "{:<22} downtime {:>+6.1} %, packets lost {:>+6.1} %, migrations {:>+6.1} %, energy {:>+5.1} %",
                 r.policy,
                 pct(r.downtime_s, base.downtime_s),
                 pct(r.packets_lost, base.packets_lost),
-                -pct(r.migrations, base.migrations),
-                -pct(r.energy_kwh, base.energy_kwh),
+                pct(r.migrations, base.migrations),
+                pct(r.energy_kwh, base.energy_kwh),
             );
         }
     }
