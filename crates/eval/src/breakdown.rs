@@ -567,7 +567,17 @@ mod tests {
         assert_eq!(m.downtime_s, 213.0);
         assert_eq!(m.silent.downtime_s, 100.0);
         assert_eq!(m.silent.struck, 0.5);
-        let t = table(&[m.clone(), m]);
-        assert!(t.contains("silent") && t.contains("+0.0 % lower"), "{t}");
+        let t = table(&[m.clone(), m.clone()]);
+        assert!(
+            t.contains("silent") && t.contains("downtime   +0.0 %"),
+            "{t}"
+        );
+        // A policy with twice the downtime reads "+100.0 %", not "-100.0 % lower".
+        let worse = Breakdown {
+            downtime_s: 2.0 * m.downtime_s,
+            ..m.clone()
+        };
+        let t = table(&[m, worse]);
+        assert!(t.contains("downtime +100.0 %"), "{t}");
     }
 }
