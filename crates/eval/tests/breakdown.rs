@@ -101,9 +101,11 @@ fn without_silent_failures_leak_kills_are_most_of_what_is_left() {
         oracle.leak,
         greedy.leak
     );
-    // What the oracle removes beyond that is the greedy's pauses and the rare missed warning.
+    // What the oracle removes beyond that is the greedy's pauses and the rare missed warning
+    // (leak kills aside: one kill more or less between the two is within the bound above).
+    let beyond_leaks = |b: &Breakdown| b.downtime_s - b.leak.downtime_s;
     assert!(
-        greedy.downtime_s - oracle.downtime_s
+        beyond_leaks(greedy) - beyond_leaks(oracle)
             <= greedy.missed.downtime_s + greedy.migration_pause_s + 1e-6,
         "greedy {} s, oracle {} s",
         greedy.downtime_s,

@@ -23,6 +23,7 @@ pub const FITTED: Calibration = Calibration {
     hot_set_s: 0.0,
     force_after_passes: 0.0,
     decide_on_wire_rate: false,
+    switch_fill: 0.0,
 };
 
 /// Where fitting starts: round figures from QEMU-NOTES and first principles, so fits and
@@ -43,6 +44,7 @@ pub const START: Calibration = Calibration {
     hot_set_s: 0.0,
     force_after_passes: 0.0,
     decide_on_wire_rate: false,
+    switch_fill: 0.0,
 };
 
 /// One measured migration: what was asked, and what QEMU reported.
@@ -153,13 +155,22 @@ pub fn errors(runs: &[Measurement], calibration: Calibration) -> Errors {
 
 /// Errors when run `i` is predicted with `calibration_for(i)` (used for cross-validation).
 pub fn errors_with(runs: &[Measurement], calibration_for: impl Fn(usize) -> Calibration) -> Errors {
+    errors_of(runs, |i, r| {
+        let e = r.model(calibration_for(i)).estimate(&r.input());
+        (e.total_s * 1000.0, e.downtime_s * 1000.0)
+    })
+}
+
+/// Errors of any predictor given as (total ms, downtime ms) per run, so the model, the naive loop
+/// and the model-free yardstick are scored by one rule.
+fn errors_of(runs: &[Measurement], predict: impl Fn(usize, &Measurement) -> (f64, f64)) -> Errors {
     let mut total = Vec::new();
     let mut down = Vec::new();
     let mut small = Vec::new();
     let mut mismatches = 0;
     for (i, r) in runs.iter().enumerate() {
-        let e = r.model(calibration_for(i)).estimate(&r.input());
-        if !e.total_s.is_finite() {
+        let (total_ms, downtime_ms) = predict(i, r);
+        if !total_ms.is_finite() {
             // QEMU finished this run (the sweep records completed migrations only): a model that
             // says it never converges has missed completely. It counts as an error above any
             // bound in every median, so a worse fit cannot look better by dropping its misses.
@@ -172,11 +183,11 @@ pub fn errors_with(runs: &[Measurement], calibration_for: impl Fn(usize) -> Cali
             }
             continue;
         }
-        total.push((e.total_s * 1000.0 - r.total_ms).abs() / r.total_ms.max(1.0));
+        total.push((total_ms - r.total_ms).abs() / r.total_ms.max(1.0));
         if r.downtime_ms < 20.0 {
-            small.push((e.downtime_s * 1000.0 - r.downtime_ms).abs());
+            small.push((downtime_ms - r.downtime_ms).abs());
         } else {
-            down.push((e.downtime_s * 1000.0 - r.downtime_ms).abs() / r.downtime_ms);
+            down.push((downtime_ms - r.downtime_ms).abs() / r.downtime_ms);
         }
     }
     Errors {
@@ -185,6 +196,67 @@ pub fn errors_with(runs: &[Measurement], calibration_for: impl Fn(usize) -> Cali
         small_downtime_abs_ms: median(small),
         convergence_mismatches: mismatches,
     }
+}
+
+/// A model-free yardstick beside [`leave_one_group_out`]: each run is predicted by the median (of
+/// logs) of its `k` nearest runs in the other groups, by VM size, dirty rate, link rate and
+/// max-bandwidth, each on a log scale and standardised. It learns whatever these inputs say
+/// across workloads with no mechanism at all. Where it misses as much as the model, what is left
+/// depends on the workload itself and nothing in the inputs carries it; where it misses less, the
+/// mechanism still lacks something the inputs show. A lone group is predicted from its other runs.
+pub fn nearest_runs_errors(runs: &[Measurement], groups: &[&str], k: usize) -> Errors {
+    let raw: Vec<[f64; 4]> = runs
+        .iter()
+        .map(|r| {
+            [
+                r.memory_mib.max(1.0).ln(),
+                r.dirty_pages_per_s.max(0.0).ln_1p(),
+                r.link_mbps.max(1.0).ln(),
+                r.max_bandwidth_bytes_s.max(1.0).ln(),
+            ]
+        })
+        .collect();
+    let n = raw.len().max(1) as f64;
+    let mean: [f64; 4] = std::array::from_fn(|d| raw.iter().map(|x| x[d]).sum::<f64>() / n);
+    let sd: [f64; 4] = std::array::from_fn(|d| {
+        (raw.iter().map(|x| (x[d] - mean[d]).powi(2)).sum::<f64>() / n).sqrt()
+    });
+    let z: Vec<[f64; 4]> = raw
+        .iter()
+        .map(|x| {
+            std::array::from_fn(|d| {
+                if sd[d] > 0.0 {
+                    (x[d] - mean[d]) / sd[d]
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    let distance =
+        |a: &[f64; 4], b: &[f64; 4]| -> f64 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
+    let lone = groups.iter().all(|g| *g == groups[0]);
+    errors_of(runs, |i, _| {
+        let mut near: Vec<(f64, usize)> = (0..runs.len())
+            .filter(|&j| if lone { j != i } else { groups[j] != groups[i] })
+            .map(|j| (distance(&z[i], &z[j]), j))
+            .collect();
+        if near.is_empty() {
+            return (f64::INFINITY, f64::INFINITY);
+        }
+        let k = k.clamp(1, near.len());
+        near.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+        let of = |value: fn(&Measurement) -> f64| {
+            median(
+                near[..k]
+                    .iter()
+                    .map(|&(_, j)| value(&runs[j]).max(1e-3).ln())
+                    .collect(),
+            )
+            .exp()
+        };
+        (of(|r| r.total_ms), of(|r| r.downtime_ms))
+    })
 }
 
 /// A calibration constant to tune: accessor, lower bound, upper bound.
@@ -210,12 +282,14 @@ pub const TESTBED_KNOBS: [Knob; 10] = [
 const ZERO_SCAN: usize = 3;
 
 /// What a cluster's history adds to the test bed's constants: the real guest's hot set, the
-/// path's rate-dependent queue and the orchestrator's forced completion.
-const REAL_HARDWARE_KNOBS: [Knob; 4] = [
+/// path's rate-dependent queue, the orchestrator's forced completion and how full QEMU's
+/// switch-over threshold is when a busy guest stops.
+const REAL_HARDWARE_KNOBS: [Knob; 5] = [
     (|c| &mut c.queue_s_per_mib_s, 0.0, 0.1),
     (|c| &mut c.queue_free_mib_s, 0.0, 10_000.0),
     (|c| &mut c.hot_set_s, 0.0, 3600.0),
     (|c| &mut c.force_after_passes, 0.0, 100.0),
+    (|c| &mut c.switch_fill, 0.0, 1.0),
 ];
 
 /// Everything a cluster's history can pin down: [`TESTBED_KNOBS`] but the zero-page scan (guest
@@ -275,6 +349,10 @@ pub const HISTORY_START: Calibration = Calibration {
     hot_set_s: 5.0,
     force_after_passes: 4.0,
     decide_on_wire_rate: false,
+    // Coordinate descent cannot leave 0 (its steps there are too small to change a pause), so
+    // the fill starts near what QEMU's 100 ms checks give under a 300 ms limit (5/6) and the fit
+    // takes it down where a history says so.
+    switch_fill: 0.8,
 };
 
 /// Fits a calibration on one technique's migration history ([`history_knobs`]). The hot set
@@ -319,7 +397,8 @@ fn fit_history_from(runs: &[Measurement], starts: &[Calibration]) -> Calibration
 
 /// Post-copy runs that all switched over at once ([`Measurement::postcopy_after_rounds`] 0) never
 /// ran a pre-copy round, so their history cannot pin down what shapes one: the hot set, the
-/// path's queue, what a round leaves in flight, forced completion. A plan that switches after a
+/// path's queue, what a round leaves in flight, forced completion, how full the switch-over
+/// threshold is. A plan that switches after a
 /// pass needs them; they are taken from `precopy`, the pre-copy fit on the same hosts, whose
 /// rounds are the same mechanism. Any other post-copy history is returned as fitted.
 pub fn with_precopy_rounds(
@@ -336,6 +415,7 @@ pub fn with_precopy_rounds(
         queue_free_mib_s: precopy.queue_free_mib_s,
         hot_set_s: precopy.hot_set_s,
         force_after_passes: precopy.force_after_passes,
+        switch_fill: precopy.switch_fill,
         ..postcopy
     }
 }
@@ -622,24 +702,7 @@ pub fn naive_precopy(run: &Measurement) -> (f64, f64) {
 /// [`errors`] of the [`naive_precopy`] loop on the same runs, so a figure always has its baseline
 /// beside it.
 pub fn naive_errors(runs: &[Measurement]) -> Errors {
-    let mut total = Vec::new();
-    let mut down = Vec::new();
-    let mut small = Vec::new();
-    for r in runs {
-        let (t, d) = naive_precopy(r);
-        total.push((t - r.total_ms).abs() / r.total_ms.max(1.0));
-        if r.downtime_ms < 20.0 {
-            small.push((d - r.downtime_ms).abs());
-        } else {
-            down.push((d - r.downtime_ms).abs() / r.downtime_ms);
-        }
-    }
-    Errors {
-        total_mape: median(total),
-        downtime_mape: median(down),
-        small_downtime_abs_ms: median(small),
-        convergence_mismatches: 0,
-    }
+    errors_of(runs, |_, r| naive_precopy(r))
 }
 
 /// Leave-one-group-out errors: each run is predicted by a [`fit_history`] calibration fitted on the
@@ -695,6 +758,7 @@ mod tests {
             queue_free_mib_s: 60.0,
             inflight_mib: 0.2,
             force_after_passes: 3.5,
+            switch_fill: 0.6,
             switchover_s: 0.5,
             ..HISTORY_START
         };
@@ -713,8 +777,12 @@ mod tests {
             (0.75, 0.003, 60.0)
         );
         assert_eq!(
-            (at_once.inflight_mib, at_once.force_after_passes),
-            (0.2, 3.5)
+            (
+                at_once.inflight_mib,
+                at_once.force_after_passes,
+                at_once.switch_fill
+            ),
+            (0.2, 3.5, 0.6)
         );
         // The runs' own predictions do not move: switching at once uses none of them.
         let r = run(0);
@@ -728,6 +796,46 @@ mod tests {
             postcopy
         );
         assert_eq!(with_precopy_rounds(postcopy, &[], precopy), postcopy);
+    }
+
+    #[test]
+    fn the_nearest_runs_yardstick_learns_from_other_groups_only() {
+        let run = |memory_mib: f64, total_ms: f64| Measurement {
+            technique: Technique::Precopy,
+            memory_mib,
+            touched_mib: memory_mib,
+            wws_mib: memory_mib,
+            dirty_pages_per_s: 1000.0,
+            link_mbps: 1000.0,
+            max_bandwidth_bytes_s: 100.0 * crate::MIB,
+            downtime_limit_ms: 300.0,
+            total_ms,
+            downtime_ms: 30.0,
+            transferred_kib: memory_mib * 1024.0,
+            rounds: 2,
+            postcopy_after_rounds: 1,
+        };
+        let sizes = || (0..10).map(|i| 1000.0 + 100.0 * i as f64);
+        // Two workloads that take the same time at the same inputs: each predicts the other.
+        let same: Vec<Measurement> = sizes()
+            .map(|m| run(m, 10.0 * m))
+            .chain(sizes().map(|m| run(m, 10.0 * m)))
+            .collect();
+        let groups: Vec<&str> = (0..20).map(|i| if i < 10 { "a" } else { "b" }).collect();
+        let e = nearest_runs_errors(&same, &groups, 1);
+        assert!(e.total_mape < 1e-9, "{e:?}");
+        assert!(e.downtime_mape < 1e-9, "{e:?}");
+        // One twice as slow: a run is never predicted from its own workload, so both miss.
+        let apart: Vec<Measurement> = sizes()
+            .map(|m| run(m, 10.0 * m))
+            .chain(sizes().map(|m| run(m, 20.0 * m)))
+            .collect();
+        let e = nearest_runs_errors(&apart, &groups, 3);
+        assert!(e.total_mape >= 0.5 - 1e-9, "{e:?}");
+        // A lone workload is predicted from its other runs.
+        let e = nearest_runs_errors(&same[..10], &groups[..10], 1);
+        assert!(e.total_mape > 0.0 && e.total_mape < 0.15, "{e:?}");
+        assert_eq!(e.convergence_mismatches, 0);
     }
 
     #[test]

@@ -270,7 +270,7 @@ impl Profile {
     }
 
     /// Checks every technique has constants and every constant is in range: numbers finite and
-    /// non-negative, `link_efficiency` in (0, 1]. For a profile built in memory (a fit, a test);
+    /// non-negative, `link_efficiency` in (0, 1], `switch_fill` in [0, 1]. For a profile built in memory (a fit, a test);
     /// files get the same checks, with lines, from [`Profile::load`].
     pub fn validate(&self) -> Result<(), ProfileError> {
         self.check(Path::new(&format!("<profile {}>", self.name)), &|_| 0)
@@ -297,9 +297,13 @@ impl Profile {
             );
             for (field, value) in numbers {
                 let efficiency = field.ends_with(".link_efficiency");
+                // A share of the switch-over threshold: more than all of it is not a fill.
+                let share = field.ends_with(".switch_fill");
                 let ok = value.is_finite()
                     && if efficiency {
                         value > 0.0 && value <= 1.0
+                    } else if share {
+                        (0.0..=1.0).contains(&value)
                     } else {
                         value >= 0.0
                     };
@@ -310,6 +314,8 @@ impl Profile {
                         value: value.to_string(),
                         expected: if efficiency {
                             "a number in (0, 1]"
+                        } else if share {
+                            "a number in [0, 1]"
                         } else {
                             "a finite number >= 0"
                         },
@@ -531,6 +537,10 @@ mod tests {
         assert!(e.to_string().contains("(0, 1]"), "{e}");
         let text = with_default("").replace("link_efficiency = 1.0", "link_efficiency = 0.0");
         assert!(parse(&text).is_err());
+        let text = with_default("").replace("switch_fill = 0.0", "switch_fill = 1.5");
+        let e = parse(&text).unwrap_err();
+        assert!(e.to_string().contains("default.switch_fill"), "{e}");
+        assert!(e.to_string().contains("[0, 1]"), "{e}");
         let text = with_default("").replace("inflight_mib = 2.394", "inflight_mib = inf");
         assert!(
             parse(&text)

@@ -375,6 +375,10 @@ fn profile(spec: &str) -> Result<Profile> {
     Profile::resolve(spec, Path::new("")).context("--calibration")
 }
 
+/// Neighbours the model-free yardstick of `calibrate --cross-validate` takes the median of: enough
+/// to smooth run-to-run noise, few enough to stay local (5 and 20 give the same picture).
+const NEAREST_RUNS: usize = 20;
+
 /// How one technique's constants fit its share of the history.
 #[derive(Serialize)]
 struct TechniqueFit {
@@ -387,6 +391,10 @@ struct TechniqueFit {
     /// The naive pre-copy loop on the same runs, with `--cross-validate`.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors_naive: Option<Errors>,
+    /// The model-free yardstick on the same runs (median of the 20 nearest runs of the other
+    /// workloads), with `--cross-validate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors_nearest_runs: Option<Errors>,
 }
 
 /// One fit per technique, each on that technique's runs only; post-copy runs that switched at
@@ -463,6 +471,12 @@ fn calibrate_history(
     // The fit keeps every constant inside its bounds; checked anyway before anything is written.
     profile.validate()?;
     let tcg = Profile::tcg();
+    let groups_of = |t: Technique| -> Vec<&str> {
+        rows.iter()
+            .filter(|r| r.measurement.technique == t)
+            .map(|r| r.workload.as_str())
+            .collect()
+    };
     let fits: BTreeMap<&'static str, TechniqueFit> = by_technique
         .iter()
         .map(|(&t, runs)| {
@@ -472,15 +486,12 @@ fn calibrate_history(
                     runs: runs.len(),
                     errors_fitted: calibration::errors(runs, profile.calibration(t)),
                     errors_tcg: calibration::errors(runs, tcg.calibration(t)),
-                    errors_cross_validated: cross_validate.then(|| {
-                        let groups: Vec<&str> = rows
-                            .iter()
-                            .filter(|r| r.measurement.technique == t)
-                            .map(|r| r.workload.as_str())
-                            .collect();
-                        calibration::leave_one_group_out(runs, &groups)
-                    }),
+                    errors_cross_validated: cross_validate
+                        .then(|| calibration::leave_one_group_out(runs, &groups_of(t))),
                     errors_naive: cross_validate.then(|| calibration::naive_errors(runs)),
+                    errors_nearest_runs: cross_validate.then(|| {
+                        calibration::nearest_runs_errors(runs, &groups_of(t), NEAREST_RUNS)
+                    }),
                 },
             )
         })
@@ -554,6 +565,21 @@ fn calibrate_history(
                     a.small_downtime_abs_ms,
                     b.small_downtime_abs_ms,
                     a.convergence_mismatches
+                ));
+            }
+        }
+        report.push_str(&format!(
+            "\nmodel-free yardstick: median of the {NEAREST_RUNS} nearest runs of the other workloads (what the inputs tell, with no mechanism):\n{:<14} {:>11}  {:>14}  {:>18}\n",
+            "technique", "total MdAPE", "downtime MdAPE", "|downtime<20ms| ms"
+        ));
+        for (t, f) in &fits {
+            if let Some(n) = &f.errors_nearest_runs {
+                report.push_str(&format!(
+                    "{:<14} {:>9.1} %  {:>12.1} %  {:>18.1}\n",
+                    t,
+                    n.total_mape * 100.0,
+                    n.downtime_mape * 100.0,
+                    n.small_downtime_abs_ms
                 ));
             }
         }
