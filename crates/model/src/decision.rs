@@ -38,7 +38,9 @@ pub struct Decision {
     pub vm_id: Option<VmId>,
     /// Stable identity of the destination, as above.
     pub to_id: Option<HostId>,
-    /// Technique to use; `None` leaves it to the executor's planner.
+    /// Technique to use; `None` leaves it to the executor: the controller's planner picks one
+    /// (`migrate plan`'s rules), the simulator uses pre-copy, as Nova does unless post-copy or
+    /// auto-converge is permitted.
     pub technique: Option<Technique>,
     /// Time (the observation's clock, seconds) by which the migration must be over; `None`: no
     /// deadline beyond the executor's own.
