@@ -13,6 +13,14 @@ fn history() -> Vec<promig_migrate::HistoryRow> {
     read_history(&path).expect("kvm-migrations.csv")
 }
 
+/// One technique's runs and, beside each, its workload (the group a fold leaves out).
+fn runs_of(rows: &[promig_migrate::HistoryRow], t: Technique) -> (Vec<Measurement>, Vec<&str>) {
+    rows.iter()
+        .filter(|r| r.measurement.technique == t)
+        .map(|r| (r.measurement.clone(), r.workload.as_str()))
+        .unzip()
+}
+
 /// (technique, printed LOWO total %, downtime %, small-pause ms) as in the README.
 const PRINTED: [(Technique, f64, f64, f64); 5] = [
     (Technique::Precopy, 7.6, 20.1, 7.3),
@@ -34,12 +42,7 @@ const PRINTED: [(Technique, f64, f64, f64); 5] = [
 fn leave_one_workload_out_errors_hold_and_beat_the_naive_loop_on_downtime() {
     let rows = history();
     for (t, total, down, small) in PRINTED {
-        let of_t: Vec<&promig_migrate::HistoryRow> = rows
-            .iter()
-            .filter(|r| r.measurement.technique == t)
-            .collect();
-        let runs: Vec<Measurement> = of_t.iter().map(|r| r.measurement.clone()).collect();
-        let groups: Vec<&str> = of_t.iter().map(|r| r.workload.as_str()).collect();
+        let (runs, groups) = runs_of(&rows, t);
         let cv: Errors = calibration::leave_one_group_out(&runs, &groups);
         let naive = calibration::naive_errors(&runs);
         let name = t.name();
@@ -124,12 +127,7 @@ const YARDSTICK: [(Technique, f64, f64, f64); 5] = [
 fn the_model_free_yardstick_bounds_what_the_inputs_tell() {
     let rows = history();
     for (t, total, down, small) in YARDSTICK {
-        let of_t: Vec<&promig_migrate::HistoryRow> = rows
-            .iter()
-            .filter(|r| r.measurement.technique == t)
-            .collect();
-        let runs: Vec<Measurement> = of_t.iter().map(|r| r.measurement.clone()).collect();
-        let groups: Vec<&str> = of_t.iter().map(|r| r.workload.as_str()).collect();
+        let (runs, groups) = runs_of(&rows, t);
         let y = calibration::nearest_runs_errors(&runs, &groups, 20);
         let name = t.name();
         // Deterministic: the printed figures, to their one decimal.
