@@ -7,7 +7,8 @@
 use crate::registry::{ParamSpec, PolicySpec, Requirements};
 use crate::work::Work;
 use crate::{Policy, placement};
-use promig_migrate::{MigrationInput, MigrationModel, QemuModel, Technique};
+use promig_migrate::planner::{self, Constraints, RiskPolicy};
+use promig_migrate::{MigrationInput, MigrationModel, Profile, QemuModel, Technique};
 use promig_model::observation::response_time_ms;
 use promig_model::{Decision, Observation};
 use std::sync::Arc;
@@ -27,7 +28,15 @@ pub struct ProactiveGreedy {
     /// receives no VM meanwhile. A shorter hold gives capacity back sooner to hosts whose alarm
     /// was background noise; a failing host keeps alarming and so stays suspect anyway.
     pub suspect_min: f64,
+    /// Whether each move names the technique `migrate plan`'s rules choose (as the controller
+    /// does when it executes this policy's decisions) instead of leaving it to the executor,
+    /// which in the simulator means pre-copy, Nova's default. Off for `proactive-greedy`, on for
+    /// `proactive-planned`: the pair separates what the heuristic's choice of moves is worth
+    /// from what the technique choice is worth.
+    pub plan_technique: bool,
     model: QemuModel,
+    /// The data centre's migration constants, for the planner.
+    profile: Profile,
     work: Work,
     /// Per host, until when it stays suspect after a hardware alarm. Precursor-based risk
     /// flickers from one step to the next; an operator does not move VMs back onto a host that
@@ -46,7 +55,9 @@ impl Default for ProactiveGreedy {
             hardware_bound: 0.02,
             destination_limit: 0.8,
             suspect_min: SUSPECT_MIN,
+            plan_technique: false,
             model: QemuModel::of(Technique::Precopy),
+            profile: Profile::tcg(),
             work: Work::default(),
             suspect_until_s: Vec::new(),
         }
@@ -154,28 +165,92 @@ impl ProactiveGreedy {
         }
         best.map(|(_, h)| h)
     }
+
+    /// The decision to move `vm` from `from` to `to`, naming the planner's technique when
+    /// [`ProactiveGreedy::plan_technique`] is on. The planner sees what the controller gives it:
+    /// the VM's size and dirty rate, the source's migration bandwidth, the VNF's pause bound
+    /// (300 ms for plain VMs) and, for a breach still ahead, the time left as the deadline
+    /// (post-copy only when no pre-copy technique meets it). When nothing fits it takes the
+    /// planner's closest candidate, as the controller does. `sharing` is how many moves of this
+    /// round share the busier of the two hosts' NICs.
+    fn decision(
+        &self,
+        obs: &Observation,
+        vm: usize,
+        from: usize,
+        to: usize,
+        sharing: usize,
+    ) -> Decision {
+        let d = Decision::migrate(vm, to);
+        if !self.plan_technique {
+            return d;
+        }
+        let v = &obs.vms[vm];
+        let input = MigrationInput {
+            memory_mib: v.memory_mib,
+            dirty_pages_per_s: v.dirty_pages_per_s,
+            wws_mib: v.memory_mib * 0.25,
+            bandwidth_bps: obs
+                .migration_bandwidth_bps
+                .get(from)
+                .copied()
+                .unwrap_or(1e9)
+                .min(obs.hosts[to].nic_bps)
+                .max(1.0)
+                / sharing as f64,
+            latency_ms: 0.05,
+            touched_mib: None,
+        };
+        let constraints = Constraints {
+            deadline_s: obs
+                .risks
+                .get(from)
+                .and_then(|r| r.time_left_s)
+                .filter(|&t| t > 0.0),
+            max_downtime_ms: v
+                .vnf
+                .and_then(|f| obs.vnf_qos.get(f))
+                .map_or(300.0, |q| q.max_downtime_ms),
+            risk: RiskPolicy::Balanced,
+            allow_throttle: true,
+        };
+        let technique = match planner::plan(&input, &constraints, &self.profile) {
+            Ok(p) => Some(p.params.technique),
+            Err(planner::PlanError::NoFit { best }) => best.map(|b| b.params.technique),
+        };
+        match technique {
+            Some(t) => d.with_technique(t),
+            None => d,
+        }
+    }
 }
 
 impl Policy for ProactiveGreedy {
     fn use_calibration(&mut self, profile: &promig_migrate::Profile) {
         self.model = profile.model(self.model.params);
+        self.profile = profile.clone();
     }
 
     fn name(&self) -> String {
+        let base = if self.plan_technique {
+            "proactive-planned"
+        } else {
+            "proactive-greedy"
+        };
         let d = ProactiveGreedy::default();
         let mine = (self.risk_bound, self.destination_limit, self.hardware_bound);
         if mine == (d.risk_bound, d.destination_limit, d.hardware_bound)
             && self.suspect_min == d.suspect_min
         {
-            "proactive-greedy".into()
+            base.into()
         } else if self.suspect_min != d.suspect_min {
             format!(
-                "proactive-greedy-{}-{}-{}-{}",
+                "{base}-{}-{}-{}-{}",
                 self.risk_bound, self.destination_limit, self.hardware_bound, self.suspect_min
             )
         } else {
             format!(
-                "proactive-greedy-{}-{}-{}",
+                "{base}-{}-{}-{}",
                 self.risk_bound, self.destination_limit, self.hardware_bound
             )
         }
@@ -187,9 +262,9 @@ impl Policy for ProactiveGreedy {
 
     fn decide(&mut self, obs: &Observation) -> Vec<Decision> {
         self.work.reset(obs);
-        let mut out = Vec::new();
+        let mut moves: Vec<(usize, usize, usize)> = Vec::new();
         if obs.risks.is_empty() {
-            return out;
+            return Vec::new();
         }
         self.note_alarms(obs);
         let mut hosts: Vec<usize> = (0..obs.hosts.len())
@@ -219,7 +294,7 @@ impl Policy for ProactiveGreedy {
             for vm in vnfs {
                 if let Some(to) = self.destination(obs, vm, h, true) {
                     self.work.plan_migration(obs, h, to, vm);
-                    out.push(Decision::migrate(vm, to));
+                    moves.push((vm, h, to));
                 }
             }
         }
@@ -258,11 +333,25 @@ impl Policy for ProactiveGreedy {
                 }
                 if let Some(to) = self.destination(obs, vm, h, evacuate) {
                     self.work.plan_migration(obs, h, to, vm);
-                    out.push(Decision::migrate(vm, to));
+                    moves.push((vm, h, to));
                 }
             }
         }
-        out
+        // The moves of one round share their source's and destination's NICs (the simulator
+        // splits a link among the migrations on it), so each is planned with its share.
+        let mut out_of = vec![0usize; obs.hosts.len()];
+        let mut into = vec![0usize; obs.hosts.len()];
+        for &(_, from, to) in &moves {
+            out_of[from] += 1;
+            into[to] += 1;
+        }
+        moves
+            .iter()
+            .map(|&(vm, from, to)| {
+                let sharing = out_of[from].max(into[to]).max(1);
+                self.decision(obs, vm, from, to, sharing)
+            })
+            .collect()
     }
 
     fn place(&mut self, obs: &Observation, vms: &[usize]) -> Vec<Option<usize>> {
@@ -278,14 +367,31 @@ impl Policy for ProactiveGreedy {
     }
 }
 
-/// The declaration of `proactive-greedy`.
+/// The declaration of `proactive-greedy`: every move by pre-copy, as Nova migrates by default.
 pub fn spec() -> PolicySpec {
+    declare(
+        "proactive-greedy",
+        "empty hosts the predictor expects to fail or break a VNF's bounds, before they do",
+        false,
+    )
+}
+
+/// The declaration of `proactive-planned`: the same moves, each by the technique the planner
+/// chooses, which is what the controller does with `proactive-greedy`'s decisions; the fair
+/// baseline for a policy that chooses techniques itself.
+pub fn planned_spec() -> PolicySpec {
+    declare(
+        "proactive-planned",
+        "proactive-greedy with each move's technique chosen by migrate plan's rules, as the controller executes it",
+        true,
+    )
+}
+
+fn declare(name: &str, summary: &str, plan_technique: bool) -> PolicySpec {
     let d = ProactiveGreedy::default();
     PolicySpec {
-        name: "proactive-greedy".into(),
-        summary:
-            "empty hosts the predictor expects to fail or break a VNF's bounds, before they do"
-                .into(),
+        name: name.into(),
+        summary: summary.into(),
         params: vec![
             ParamSpec::fraction(
                 "risk_bound",
@@ -313,12 +419,13 @@ pub fn spec() -> PolicySpec {
             predictions: true,
             full_power_accounting: false,
         },
-        build: Arc::new(|v: &[f64], _| {
+        build: Arc::new(move |v: &[f64], _| {
             Box::new(ProactiveGreedy {
                 risk_bound: v[0],
                 destination_limit: v[1],
                 hardware_bound: v[2],
                 suspect_min: v[3],
+                plan_technique,
                 ..ProactiveGreedy::default()
             })
         }),

@@ -119,7 +119,7 @@ impl Registry {
             .into_iter()
             .chain([crate::reactive::spec(), crate::threshold::spec()])
             .chain(crate::consolidation::specs())
-            .chain([crate::proactive::spec()])
+            .chain([crate::proactive::spec(), crate::proactive::planned_spec()])
         {
             r.register(spec)
                 .expect("built-in policy names are distinct");

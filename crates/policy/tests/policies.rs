@@ -1,7 +1,9 @@
 //! Each policy on small hand-made situations: what an operator would expect it to do, checked on
 //! observations built with `ObservationBuilder` (every derived field filled as the simulator does).
 
-use promig_model::{Decision, HostRisk, HostShape, Observation, ObservationBuilder, Qos, VmShape};
+use promig_model::{
+    Decision, HostRisk, HostShape, Observation, ObservationBuilder, Qos, Technique, VmShape,
+};
 use promig_policy::{Policy, Registry};
 
 fn policy(name: &str) -> Box<dyn Policy> {
@@ -64,6 +66,48 @@ fn proactive_greedy_empties_a_host_about_to_fail() {
         assert_ne!(at[*v], Some(0), "VM {v} left on the failing host: {d:?}");
     }
     assert_capacity_kept(&obs, &d);
+}
+
+#[test]
+fn proactive_planned_makes_greedys_moves_each_by_the_planners_technique() {
+    let obs_with = |time_left_s: Option<f64>| {
+        let mut b = small_dc();
+        b.risk(
+            0,
+            HostRisk {
+                time_left_s,
+                ..hardware_alarm(0.95)
+            },
+        );
+        let mut obs = b.build();
+        for v in &mut obs.vms {
+            v.dirty_pages_per_s = 15_000.0;
+        }
+        obs
+    };
+    let moves = |d: &[Decision]| d.iter().map(|x| (x.vm, x.to)).collect::<Vec<_>>();
+    for time_left_s in [Some(5.0), None] {
+        let obs = obs_with(time_left_s);
+        let greedy = policy("proactive-greedy").decide(&obs);
+        let planned = policy("proactive-planned").decide(&obs);
+        assert_eq!(moves(&planned), moves(&greedy), "the same moves");
+        assert!(greedy.iter().all(|d| d.technique.is_none()));
+        assert_eq!(planned.len(), 3, "{planned:?}");
+        for d in &planned {
+            let t = d.technique.expect("every move names its technique");
+            // Balanced risk: post-copy exactly when no pre-copy technique can end in 5 s.
+            assert_eq!(
+                t == Technique::Postcopy,
+                time_left_s.is_some(),
+                "{time_left_s:?}: {d:?}"
+            );
+        }
+    }
+    assert_eq!(policy("proactive-planned").name(), "proactive-planned");
+    assert_eq!(
+        policy("proactive-planned-0.6").name(),
+        "proactive-planned-0.6-0.8-0.02"
+    );
 }
 
 #[test]
