@@ -28,12 +28,12 @@ pub struct ProactiveGreedy {
     /// receives no VM meanwhile. A shorter hold gives capacity back sooner to hosts whose alarm
     /// was background noise; a failing host keeps alarming and so stays suspect anyway.
     pub suspect_min: f64,
-    /// Whether each move names the technique `migrate plan`'s rules choose (as the controller
-    /// does when it executes this policy's decisions) instead of leaving it to the executor,
-    /// which in the simulator means pre-copy, Nova's default. Off for `proactive-greedy`, on for
-    /// `proactive-planned`: the pair separates what the heuristic's choice of moves is worth
-    /// from what the technique choice is worth.
-    pub plan_technique: bool,
+    /// When set, each move names the technique `migrate plan`'s rules choose at this risk
+    /// appetite (the controller plans `proactive-greedy`'s decisions at `Balanced`) instead of
+    /// leaving it to the executor, which in the simulator means pre-copy, Nova's default. Unset
+    /// for `proactive-greedy`, set for `proactive-planned`: the pair separates what the
+    /// heuristic's choice of moves is worth from what the technique choice is worth.
+    pub technique_risk: Option<RiskPolicy>,
     model: QemuModel,
     /// The data centre's migration constants, for the planner.
     profile: Profile,
@@ -55,7 +55,7 @@ impl Default for ProactiveGreedy {
             hardware_bound: 0.02,
             destination_limit: 0.8,
             suspect_min: SUSPECT_MIN,
-            plan_technique: false,
+            technique_risk: None,
             model: QemuModel::of(Technique::Precopy),
             profile: Profile::tcg(),
             work: Work::default(),
@@ -167,10 +167,10 @@ impl ProactiveGreedy {
     }
 
     /// The decision to move `vm` from `from` to `to`, naming the planner's technique when
-    /// [`ProactiveGreedy::plan_technique`] is on. The planner sees what the controller gives it:
+    /// [`ProactiveGreedy::technique_risk`] is set. The planner sees what the controller gives it:
     /// the VM's size and dirty rate, the source's migration bandwidth, the VNF's pause bound
     /// (300 ms for plain VMs) and, for a breach still ahead, the time left as the deadline
-    /// (post-copy only when no pre-copy technique meets it). When nothing fits it takes the
+    /// (at `Balanced`, post-copy only when no pre-copy technique meets it). When nothing fits it takes the
     /// planner's closest candidate, as the controller does. `sharing` is how many moves of this
     /// round share the busier of the two hosts' NICs.
     fn decision(
@@ -182,9 +182,9 @@ impl ProactiveGreedy {
         sharing: usize,
     ) -> Decision {
         let d = Decision::migrate(vm, to);
-        if !self.plan_technique {
+        let Some(risk) = self.technique_risk else {
             return d;
-        }
+        };
         let v = &obs.vms[vm];
         let input = MigrationInput {
             memory_mib: v.memory_mib,
@@ -211,7 +211,7 @@ impl ProactiveGreedy {
                 .vnf
                 .and_then(|f| obs.vnf_qos.get(f))
                 .map_or(300.0, |q| q.max_downtime_ms),
-            risk: RiskPolicy::Balanced,
+            risk,
             allow_throttle: true,
         };
         let technique = match planner::plan(&input, &constraints, &self.profile) {
@@ -232,17 +232,18 @@ impl Policy for ProactiveGreedy {
     }
 
     fn name(&self) -> String {
-        let base = if self.plan_technique {
-            "proactive-planned"
-        } else {
-            "proactive-greedy"
-        };
         let d = ProactiveGreedy::default();
-        let mine = (self.risk_bound, self.destination_limit, self.hardware_bound);
-        if mine == (d.risk_bound, d.destination_limit, d.hardware_bound)
-            && self.suspect_min == d.suspect_min
-        {
-            base.into()
+        let shared_default = (self.risk_bound, self.destination_limit, self.hardware_bound)
+            == (d.risk_bound, d.destination_limit, d.hardware_bound)
+            && self.suspect_min == d.suspect_min;
+        let base = match self.technique_risk {
+            None => "proactive-greedy".to_string(),
+            Some(r) if r == PLANNED_RISK && shared_default => return "proactive-planned".into(),
+            Some(r) if shared_default => return format!("proactive-planned-{}", appetite(r)),
+            Some(r) => format!("proactive-planned-{}", appetite(r)),
+        };
+        if shared_default {
+            base
         } else if self.suspect_min != d.suspect_min {
             format!(
                 "{base}-{}-{}-{}-{}",
@@ -387,12 +388,41 @@ pub fn planned_spec() -> PolicySpec {
     )
 }
 
+/// The planner's risk appetite `proactive-planned` uses unless told otherwise: the controller's.
+pub const PLANNED_RISK: RiskPolicy = RiskPolicy::Balanced;
+
+/// A risk appetite as `proactive-planned`'s first parameter writes it.
+fn appetite(r: RiskPolicy) -> u8 {
+    match r {
+        RiskPolicy::Conservative => 0,
+        RiskPolicy::Balanced => 1,
+        RiskPolicy::Aggressive => 2,
+    }
+}
+
+/// The risk appetite a parameter value names (rounded to the nearest of 0, 1, 2).
+fn appetite_of(v: f64) -> RiskPolicy {
+    match v.round() as i64 {
+        i64::MIN..=0 => RiskPolicy::Conservative,
+        1 => RiskPolicy::Balanced,
+        _ => RiskPolicy::Aggressive,
+    }
+}
+
 fn declare(name: &str, summary: &str, plan_technique: bool) -> PolicySpec {
     let d = ProactiveGreedy::default();
+    let appetite_param = ParamSpec {
+        name: "risk_appetite",
+        description: "the planner's post-copy rule: 0 never, 1 only when no pre-copy technique \
+                      meets the deadline (the controller's), 2 whenever its pause is the shortest",
+        default: f64::from(appetite(PLANNED_RISK)),
+        range: 0.0..=2.0,
+    };
+    let first = usize::from(plan_technique);
     PolicySpec {
         name: name.into(),
         summary: summary.into(),
-        params: vec![
+        params: plan_technique.then_some(appetite_param).into_iter().chain([
             ParamSpec::fraction(
                 "risk_bound",
                 "predicted risk above which a host is relieved",
@@ -414,18 +444,20 @@ fn declare(name: &str, summary: &str, plan_technique: bool) -> PolicySpec {
                 default: d.suspect_min,
                 range: 1.0..=1440.0,
             },
-        ],
+        ])
+        .collect(),
         requires: Requirements {
             predictions: true,
             full_power_accounting: false,
         },
         build: Arc::new(move |v: &[f64], _| {
+            let shared = &v[first..];
             Box::new(ProactiveGreedy {
-                risk_bound: v[0],
-                destination_limit: v[1],
-                hardware_bound: v[2],
-                suspect_min: v[3],
-                plan_technique,
+                technique_risk: plan_technique.then(|| appetite_of(v[0])),
+                risk_bound: shared[0],
+                destination_limit: shared[1],
+                hardware_bound: shared[2],
+                suspect_min: shared[3],
                 ..ProactiveGreedy::default()
             })
         }),

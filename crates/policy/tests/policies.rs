@@ -104,10 +104,17 @@ fn proactive_planned_makes_greedys_moves_each_by_the_planners_technique() {
         }
     }
     assert_eq!(policy("proactive-planned").name(), "proactive-planned");
+    assert_eq!(policy("proactive-planned-2").name(), "proactive-planned-2");
     assert_eq!(
-        policy("proactive-planned-0.6").name(),
-        "proactive-planned-0.6-0.8-0.02"
+        policy("proactive-planned-1-0.6").name(),
+        "proactive-planned-1-0.6-0.8-0.02"
     );
+    // At appetite 2 post-copy is taken whenever its pause is the shortest, deadline or not.
+    let obs = obs_with(None);
+    for d in policy("proactive-planned-2").decide(&obs) {
+        assert_eq!(d.technique, Some(Technique::Postcopy), "{d:?}");
+    }
+    assert!(Registry::builtin().build("proactive-planned-3", 1).is_err());
 }
 
 #[test]
