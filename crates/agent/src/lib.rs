@@ -21,4 +21,7 @@ pub use policy::{
     AgentConfig, ChoiceRule, LinearScorer, ScoredPolicy, Scorer, choose, choose_probable, register,
 };
 pub use reward::RewardWeights;
-pub use train::{EpisodeStats, TrainConfig, episode_reward, episode_seed, train, train_with};
+pub use train::{
+    Checkpoint, EpisodeStats, TrainConfig, Trained, episode_reward, episode_seed, selection_seeds,
+    train, train_with,
+};

@@ -1,6 +1,8 @@
 //! The learner learns, reproducibly, and a saved model decides as the one in memory.
 
-use promig_agent::{Env, EnvConfig, MlpWeights, TrainConfig, episode_reward, train};
+use promig_agent::{
+    Env, EnvConfig, MlpWeights, TrainConfig, episode_reward, selection_seeds, train, train_with,
+};
 use promig_sim::scenario::{build_world, default_scenario, sim_config};
 use std::path::Path;
 use std::sync::Arc;
@@ -114,4 +116,43 @@ fn the_model_does_not_depend_on_the_number_of_threads() {
         MlpWeights::init(cfg.seed, cfg.hidden),
         "it learned something"
     );
+}
+
+#[test]
+fn the_checkpoint_that_does_best_on_the_held_out_days_is_the_model() {
+    let cfg = TrainConfig {
+        episodes: 8,
+        batch: 2,
+        checkpoint_every: 2,
+        selection_days: 2,
+        ..small()
+    };
+    let template = env(24);
+    let trained = train_with(&|_| Ok(template.fresh()), &cfg, |_| {}).unwrap();
+    let episodes: Vec<usize> = trained.checkpoints.iter().map(|c| c.episode).collect();
+    assert_eq!(episodes, [2, 4, 6, 8]);
+    // The selection days come right after the training range and are never trained on.
+    let days: Vec<u64> = selection_seeds(&cfg).collect();
+    assert_eq!(days, [5_006, 5_007]);
+    assert!(trained.curve.iter().all(|s| !days.contains(&s.seed)));
+    let mut e = env(24);
+    let mut best = (f64::NEG_INFINITY, None);
+    for c in &trained.checkpoints {
+        let again = days
+            .iter()
+            .map(|&d| episode_reward(&mut e, &c.weights, d).unwrap())
+            .sum::<f64>()
+            / days.len() as f64;
+        assert_eq!(c.selection_reward.map(f64::to_bits), Some(again.to_bits()));
+        if again >= best.0 {
+            best = (again, Some(&c.weights));
+        }
+    }
+    assert_eq!(
+        Some(&trained.weights),
+        best.1,
+        "the best-judged checkpoint is the model"
+    );
+    assert_eq!(trained.chosen().map(|c| &c.weights), best.1);
+    assert_eq!(trained.checkpoints.last().unwrap().episode, cfg.episodes);
 }

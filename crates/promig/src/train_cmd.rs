@@ -45,6 +45,17 @@ pub struct TrainArgs {
     /// `loss_rate`; the other weights are in `crates/agent/src/reward.rs`.
     #[arg(long, default_value_t = promig_agent::RewardWeights::default().loss_rate)]
     loss_weight: f64,
+    /// Take a checkpoint every this many episodes (0: only the end); each is judged on the
+    /// selection days and the best one becomes the model.
+    #[arg(long, default_value_t = TrainConfig::default().checkpoint_every)]
+    checkpoint_every: usize,
+    /// Held-out training days (the seeds after the ones trained on) that judge the checkpoints
+    /// (0: keep the last iterate).
+    #[arg(long, default_value_t = TrainConfig::default().selection_days)]
+    selection_days: u64,
+    /// Also write every checkpoint here, as `episode-N.safetensors`.
+    #[arg(long)]
+    checkpoints: Option<PathBuf>,
     /// Where to write the model.
     #[arg(long, default_value = "rl.safetensors")]
     out: PathBuf,
@@ -171,6 +182,8 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         hidden: args.hidden,
         learning_rate: args.learning_rate,
         gamma: args.gamma,
+        checkpoint_every: args.checkpoint_every,
+        selection_days: args.selection_days,
         ..TrainConfig::default()
     };
     anyhow::ensure!(cfg.episodes >= 1, "--episodes: at least 1");
@@ -239,8 +252,14 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
             let splits = Splits::builtin()?;
             let data = crate::data_dir(data)?;
             let [first, last] = splits.get(SplitName::Train).seeds;
+            let days = last - first + 1;
+            anyhow::ensure!(
+                cfg.selection_days < days,
+                "--selection-days: fewer than the training split's {days} seeds"
+            );
             cfg.first_seed = first;
-            cfg.seed_count = last - first + 1;
+            // The split's last seeds are the selection days, never trained on.
+            cfg.seed_count = days - cfg.selection_days;
             let validation = match args.validate[..] {
                 [a, b] => (a..=b)
                     .map(|seed| split_episode(&splits, SplitName::Validate, seed, &data))
@@ -266,19 +285,32 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let (weights, curve) = promig_agent::train_with(&env_for, &cfg, |s: &EpisodeStats| {
+    let trained = promig_agent::train_with(&env_for, &cfg, |s: &EpisodeStats| {
         bar.set_message(format!(
             "reward {:.0}, downtime {:.0} s, {} migrations",
             s.reward, s.downtime_s, s.migrations
         ));
         bar.inc(1);
+        if s.episode + 1 == cfg.episodes && cfg.selection_days > 0 {
+            bar.set_message("judging the checkpoints on the selection days");
+        }
     })?;
     bar.finish_and_clear();
+    let (weights, curve) = (&trained.weights, &trained.curve);
+    if let Some(dir) = &args.checkpoints {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for c in &trained.checkpoints {
+            let path = dir.join(format!("episode-{}.safetensors", c.episode));
+            c.weights
+                .save(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
     weights
         .save(&args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
     let mut csv = String::from("episode,seed,reward,downtime_s,migrations,choices\n");
-    for s in &curve {
+    for s in curve {
         csv.push_str(&format!(
             "{},{},{},{},{},{}\n",
             s.episode, s.seed, s.reward, s.downtime_s, s.migrations, s.choices
@@ -294,6 +326,23 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         |xs: &[EpisodeStats]| xs.iter().map(|s| s.reward).sum::<f64>() / xs.len().max(1) as f64;
     let k = (curve.len() / 4).max(1);
     let mut out = std::io::stdout().lock();
+    let days = promig_agent::selection_seeds(&cfg);
+    for c in &trained.checkpoints {
+        if let Some(r) = c.selection_reward {
+            let kept = if Some(c) == trained.chosen() {
+                "  <- kept"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "checkpoint at episode {:>5}: mean reward {r:>10.1} on selection days {}-{}{kept}",
+                c.episode,
+                days.start,
+                days.end - 1
+            )?;
+        }
+    }
     writeln!(
         out,
         "trained {} episodes in {:.0} s: mean reward of the first {k} {:.1}, of the last {k} {:.1}",
@@ -310,7 +359,7 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
         svg_path.display()
     )?;
     if !validation.is_empty() {
-        validate(&validation, &weights, &agent, &mut out)?;
+        validate(&validation, weights, &agent, &mut out)?;
     }
     Ok(())
 }

@@ -57,6 +57,43 @@ fn training_writes_model_curve_and_chart_reproducibly() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// With checkpoints, each is written and judged on the held-out days, and one is kept as the model.
+#[test]
+fn checkpoints_are_written_judged_and_the_best_kept() {
+    let dir = scratch("train-checkpoints");
+    let out = dir.join("m.safetensors");
+    let ckpt = dir.join("ckpt");
+    let (ok, stdout, err) = train(
+        "4",
+        &[
+            "--default-scenario",
+            "--steps",
+            "24",
+            "--checkpoint-every",
+            "2",
+            "--selection-days",
+            "2",
+            "--checkpoints",
+            ckpt.to_str().unwrap(),
+        ],
+        &out,
+    );
+    assert!(ok, "promig train failed: {err}");
+    assert_eq!(
+        stdout.matches("checkpoint at episode").count(),
+        2,
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("<- kept").count(), 1, "{stdout}");
+    let model = std::fs::read(&out).unwrap();
+    let kept: Vec<bool> = [2, 4]
+        .iter()
+        .map(|e| std::fs::read(ckpt.join(format!("episode-{e}.safetensors"))).unwrap() == model)
+        .collect();
+    assert!(kept.contains(&true), "the model is one of the checkpoints");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// An ablated model is trained and checked on validation seeds beside proactive-greedy in one
 /// command: both rows printed with their intervals.
 #[test]
