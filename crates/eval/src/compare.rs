@@ -20,13 +20,15 @@ use std::sync::Arc;
 pub const MIN_SEEDS: usize = 5;
 
 /// The policies `promig evaluate` compares when none are named: the do-nothing floor, the two
-/// reactive baselines, the best consolidation heuristic and our proactive greedy.
-pub const DEFAULT_POLICIES: [&str; 5] = [
+/// reactive baselines, the best consolidation heuristic, our proactive greedy, and the same
+/// moves each by the technique with the shortest predicted pause (the strongest baseline).
+pub const DEFAULT_POLICIES: [&str; 6] = [
     "none",
     "reactive",
     "threshold",
     "lr-mmt",
     "proactive-greedy",
+    "proactive-planned-2",
 ];
 
 /// One slice of the seeds, for running a large grid as a job array (Slurm `--array`, an indexed

@@ -5,10 +5,17 @@ use promig_sim::{Mode, Report};
 /// Prints reports side by side, one row per run.
 pub fn table(reports: &[Report]) -> String {
     let mut out = String::new();
+    // The policy column fits the longest name (`proactive-planned-2`), at least 18 wide.
+    let w = reports
+        .iter()
+        .map(|r| r.policy.len())
+        .max()
+        .unwrap_or(0)
+        .max(18);
     let nfv = reports.iter().any(|r| r.mode == Mode::Nfv);
     if nfv {
         out.push_str(&format!(
-            "{:<18} {:>9} {:>6} {:>9} {:>10} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>9}\n",
+            "{:<w$} {:>9} {:>6} {:>9} {:>10} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>9}\n",
             "policy",
             "energy",
             "migr",
@@ -23,12 +30,12 @@ pub fn table(reports: &[Report]) -> String {
             "evacuated"
         ));
         out.push_str(&format!(
-            "{:<18} {:>9} {:>6} {:>9} {:>10} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>9}\n",
+            "{:<w$} {:>9} {:>6} {:>9} {:>10} {:>6} {:>9} {:>10} {:>7} {:>7} {:>8} {:>9}\n",
             "", "kWh", "", "", "s", "", "%", "s", "%", "%", "VMs", "failures"
         ));
         for r in reports {
             out.push_str(&format!(
-                "{:<18} {:>9.2} {:>6} {:>9.1} {:>10.1} {:>6} {:>9.5} {:>10.0} {:>7.2} {:>7.3} {:>8} {:>6}/{:<2}\n",
+                "{:<w$} {:>9.2} {:>6} {:>9.1} {:>10.1} {:>6} {:>9.5} {:>10.0} {:>7.2} {:>7.3} {:>8} {:>6}/{:<2}\n",
                 r.policy,
                 r.energy_kwh,
                 r.migrations,

@@ -273,6 +273,7 @@ fn setup(args: &SimulateArgs, data: Option<&Path>) -> Result<Setup> {
             "thr-mmt-0.8",
             "lr-mmt-1.2",
             "proactive-greedy",
+            "proactive-planned-2",
             "rl",
         ]
         .map(String::from)
