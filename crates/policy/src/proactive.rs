@@ -137,20 +137,7 @@ impl ProactiveGreedy {
             if !evacuate && response_time_ms(rho_after) > strictest {
                 continue;
             }
-            let bw = obs
-                .migration_bandwidth_bps
-                .get(from)
-                .copied()
-                .unwrap_or(1e9)
-                .min(host.nic_bps);
-            let est = self.model.estimate(&MigrationInput {
-                memory_mib: v.memory_mib,
-                dirty_pages_per_s: v.dirty_pages_per_s,
-                wws_mib: v.memory_mib * 0.25,
-                bandwidth_bps: bw,
-                latency_ms: 0.05,
-                touched_mib: None,
-            });
+            let est = self.model.estimate(&migration_input(obs, vm, from, h));
             let downtime = if est.converged { est.downtime_s } else { 10.0 };
             // Overload after the move weighs most (a second per 10 % over capacity), then
             // downtime and risk; at equal cost a loaded host beats an empty one (keeps hosts off).
@@ -186,21 +173,8 @@ impl ProactiveGreedy {
             return d;
         };
         let v = &obs.vms[vm];
-        let input = MigrationInput {
-            memory_mib: v.memory_mib,
-            dirty_pages_per_s: v.dirty_pages_per_s,
-            wws_mib: v.memory_mib * 0.25,
-            bandwidth_bps: obs
-                .migration_bandwidth_bps
-                .get(from)
-                .copied()
-                .unwrap_or(1e9)
-                .min(obs.hosts[to].nic_bps)
-                .max(1.0)
-                / sharing as f64,
-            latency_ms: 0.05,
-            touched_mib: None,
-        };
+        let mut input = migration_input(obs, vm, from, to);
+        input.bandwidth_bps = input.bandwidth_bps.max(1.0) / sharing as f64;
         let constraints = Constraints {
             deadline_s: obs
                 .risks
@@ -222,6 +196,26 @@ impl ProactiveGreedy {
             Some(t) => d.with_technique(t),
             None => d,
         }
+    }
+}
+
+/// What the cost model needs to price moving `vm` from `from` to `to`: the VM's size and dirty
+/// rate, the slower of the source's migration bandwidth and the destination's NIC, a quarter of
+/// memory as the writable working set, and a LAN's latency.
+fn migration_input(obs: &Observation, vm: usize, from: usize, to: usize) -> MigrationInput {
+    let v = &obs.vms[vm];
+    MigrationInput {
+        memory_mib: v.memory_mib,
+        dirty_pages_per_s: v.dirty_pages_per_s,
+        wws_mib: v.memory_mib * 0.25,
+        bandwidth_bps: obs
+            .migration_bandwidth_bps
+            .get(from)
+            .copied()
+            .unwrap_or(1e9)
+            .min(obs.hosts[to].nic_bps),
+        latency_ms: 0.05,
+        touched_mib: None,
     }
 }
 
