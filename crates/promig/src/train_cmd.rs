@@ -291,7 +291,11 @@ pub fn run(args: TrainArgs, data: Option<&Path>) -> Result<()> {
             s.reward, s.downtime_s, s.migrations
         ));
         bar.inc(1);
-        if s.episode + 1 == cfg.episodes && cfg.selection_days > 0 {
+        // Judging needs a checkpoint before the final one (roughly: more episodes than one span).
+        let judged = cfg.selection_days > 0
+            && cfg.checkpoint_every > 0
+            && cfg.episodes > cfg.checkpoint_every;
+        if s.episode + 1 == cfg.episodes && judged {
             bar.set_message("judging the checkpoints on the selection days");
         }
     })?;
